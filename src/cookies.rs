@@ -1,0 +1,231 @@
+//! `Set-Cookie` values for the Stytch session, built in one place.
+//!
+//! Names and attributes default to what Stytch's frontend SDK writes (`stytch_session`,
+//! `stytch_session_jwt`, `Path=/`, `SameSite=Lax`, `Secure`, `Expires` = the session's
+//! expiry), so the SDK picks the session up on the next page load. Each cookie is a separate
+//! header value: callers must `append`, never `set`.
+
+use crate::time::format_http_date;
+use std::fmt;
+
+/// Default name of the opaque session token cookie (Stytch frontend SDK's default).
+pub const DEFAULT_SESSION_COOKIE: &str = "stytch_session";
+/// Default name of the session JWT cookie (Stytch frontend SDK's default).
+pub const DEFAULT_JWT_COOKIE: &str = "stytch_session_jwt";
+
+/// The `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites; the SDK's default.
+    Lax,
+    /// Never sent cross-site.
+    Strict,
+    /// Always sent (cookies stay `Secure`).
+    None,
+}
+
+impl SameSite {
+    /// Parses the exact attribute spelling used in `Set-Cookie`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Lax" => Some(Self::Lax),
+            "Strict" => Some(Self::Strict),
+            "None" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Lax => "Lax",
+            Self::Strict => "Strict",
+            Self::None => "None",
+        }
+    }
+}
+
+/// How the session cookies are named and scoped (from configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookiePolicy {
+    /// Name of the cookie holding Stytch's opaque `session_token`.
+    pub session_name: String,
+    /// Name of the cookie holding Stytch's `session_jwt`.
+    pub jwt_name: String,
+    /// `Domain=` attribute; `None` keeps the cookies host-only.
+    pub domain: Option<String>,
+    /// Whether to add `HttpOnly` (Stytch's browser SDK needs to read them when false).
+    pub http_only: bool,
+    /// The `SameSite` attribute.
+    pub same_site: SameSite,
+}
+
+impl CookiePolicy {
+    /// The two cookies carrying a fresh session that expires at `expires_at` (Unix seconds).
+    pub fn session_cookies(
+        &self,
+        session_token: &str,
+        session_jwt: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> [String; 2] {
+        let max_age = (expires_at - now).max(0);
+        [
+            self.builder(&self.session_name, session_token)
+                .expires(expires_at, max_age)
+                .to_string(),
+            self.builder(&self.jwt_name, session_jwt)
+                .expires(expires_at, max_age)
+                .to_string(),
+        ]
+    }
+
+    /// The two cookies that delete the session cookies (same Path and Domain, `Max-Age=0`).
+    pub fn clearing_cookies(&self) -> [String; 2] {
+        [
+            self.builder(&self.session_name, "").expires(0, 0).to_string(),
+            self.builder(&self.jwt_name, "").expires(0, 0).to_string(),
+        ]
+    }
+
+    fn builder<'a>(&'a self, name: &'a str, value: &'a str) -> SetCookie<'a> {
+        SetCookie {
+            name,
+            value,
+            domain: self.domain.as_deref(),
+            expires: None,
+            http_only: self.http_only,
+            same_site: self.same_site,
+        }
+    }
+}
+
+/// One `Set-Cookie` header value. `Path=/` and `Secure` are not optional.
+#[derive(Debug, Clone)]
+pub struct SetCookie<'a> {
+    name: &'a str,
+    value: &'a str,
+    domain: Option<&'a str>,
+    expires: Option<(i64, i64)>,
+    http_only: bool,
+    same_site: SameSite,
+}
+
+impl SetCookie<'_> {
+    /// Sets both `Expires` (for old clients) and `Max-Age` (which wins where supported).
+    #[must_use]
+    pub fn expires(mut self, at_unix: i64, max_age: i64) -> Self {
+        self.expires = Some((at_unix, max_age));
+        self
+    }
+}
+
+impl fmt::Display for SetCookie<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}; Path=/", self.name, self.value)?;
+        if let Some((at, max_age)) = self.expires {
+            write!(f, "; Expires={}; Max-Age={max_age}", format_http_date(at))?;
+        }
+        if let Some(domain) = self.domain {
+            write!(f, "; Domain={domain}")?;
+        }
+        f.write_str("; Secure")?;
+        if self.http_only {
+            f.write_str("; HttpOnly")?;
+        }
+        write!(f, "; SameSite={}", self.same_site.as_str())
+    }
+}
+
+/// Whether `s` is a valid cookie name (an RFC 6265 token).
+pub fn is_cookie_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|c| {
+            c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+        })
+}
+
+/// Whether `s` can be a cookie value without quoting (RFC 6265 `cookie-octet`s).
+pub fn is_cookie_value(s: &str) -> bool {
+    s.bytes()
+        .all(|c| matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e))
+}
+
+/// The value of cookie `name` in a `Cookie` request header, if present and non-empty.
+pub fn find_cookie<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> CookiePolicy {
+        CookiePolicy {
+            session_name: DEFAULT_SESSION_COOKIE.into(),
+            jwt_name: DEFAULT_JWT_COOKIE.into(),
+            domain: None,
+            http_only: true,
+            same_site: SameSite::Lax,
+        }
+    }
+
+    #[test]
+    fn session_cookies_carry_every_attribute() {
+        let [s, j] = policy().session_cookies("tok", "jwt.a.b", 1_795_905_735, 1_795_902_135);
+        assert_eq!(
+            s,
+            "stytch_session=tok; Path=/; Expires=Sat, 28 Nov 2026 22:42:15 GMT; Max-Age=3600; Secure; HttpOnly; SameSite=Lax"
+        );
+        assert!(j.starts_with("stytch_session_jwt=jwt.a.b; Path=/; Expires="));
+    }
+
+    #[test]
+    fn http_only_and_domain_follow_policy() {
+        let p = CookiePolicy {
+            domain: Some("example.com".into()),
+            http_only: false,
+            same_site: SameSite::Strict,
+            ..policy()
+        };
+        let [s, _] = p.session_cookies("t", "j", 100, 40);
+        assert_eq!(
+            s,
+            "stytch_session=t; Path=/; Expires=Thu, 01 Jan 1970 00:01:40 GMT; Max-Age=60; Domain=example.com; Secure; SameSite=Strict"
+        );
+    }
+
+    #[test]
+    fn clearing_cookies_use_same_scope_and_max_age_zero() {
+        let p = CookiePolicy { domain: Some("example.com".into()), ..policy() };
+        let [s, j] = p.clearing_cookies();
+        assert_eq!(
+            s,
+            "stytch_session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Domain=example.com; Secure; HttpOnly; SameSite=Lax"
+        );
+        assert!(j.starts_with("stytch_session_jwt=; Path=/;"));
+    }
+
+    #[test]
+    fn finds_cookies() {
+        let h = "a=1; stytch_session=abc; stytch_session_jwt=x.y.z";
+        assert_eq!(find_cookie(h, "stytch_session"), Some("abc"));
+        assert_eq!(find_cookie(h, "stytch"), None);
+        assert_eq!(find_cookie("stytch_session=", "stytch_session"), None);
+    }
+
+    #[test]
+    fn validates_names_and_values() {
+        assert!(is_cookie_name("stytch_session"));
+        assert!(!is_cookie_name("a b"));
+        assert!(!is_cookie_name("a;b"));
+        assert!(!is_cookie_name(""));
+        assert!(is_cookie_value("abc-_.~=+/"));
+        assert!(!is_cookie_value("a;b"));
+        assert!(!is_cookie_value("a b"));
+    }
+}

@@ -1,0 +1,279 @@
+//! Signature and claim verification: the only way to obtain a [`VerifiedToken`].
+//!
+//! Pure: the key is chosen by the caller (from the JWKS cache), the backend is passed in, and
+//! `now` is a parameter, never read here.
+
+use crate::b64;
+use crate::crypto::SignatureBackend;
+use crate::jwk::{Alg, KeyMaterial, PublicKey};
+use crate::json::{self, StrictJsonError};
+use crate::token::UnverifiedToken;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// The order n of the P-256 group, big-endian. ECDSA signatures need r and s in [1, n-1]
+/// (CVE-2022-21449 accepted r = s = 0).
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// Why a token was refused. Every variant becomes the same 401 for the client; the variant
+/// name goes to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    /// Longer than [`crate::token::MAX_TOKEN_BYTES`].
+    TooLarge,
+    /// Not three strict base64url segments of JSON objects, or a header member of the
+    /// wrong type.
+    Malformed(&'static str),
+    /// A JSON object in the header or payload names a member twice.
+    DuplicateKey,
+    /// `alg` is not in `JWT_ALGORITHMS` (HS*, `none` and unknown names never are).
+    AlgNotAllowed,
+    /// The header carries `crit`, `jku`, `x5u`, `jwk` or `x5c`.
+    ForbiddenHeader(&'static str),
+    /// `typ` is present and not `JWT`.
+    BadTyp,
+    /// No usable key for the token's `kid` (or no `kid` and not exactly one key).
+    NoMatchingKey,
+    /// The selected key's type cannot verify the header's `alg`.
+    AlgKeyMismatch,
+    /// The signature backend refused the key material itself.
+    KeyRejected(String),
+    /// The signature is malformed for the algorithm or does not verify.
+    BadSignature,
+    /// `iss` is missing or not byte-for-byte one of the configured issuers.
+    Issuer,
+    /// `aud` is missing or does not contain the configured audience.
+    Audience,
+    /// A required time claim is absent.
+    MissingClaim(&'static str),
+    /// A time claim is not an integer.
+    BadClaimType(&'static str),
+    /// `exp` is not after now minus the skew.
+    Expired,
+    /// `nbf` is after now plus the skew.
+    NotYetValid,
+    /// `iat` is after now plus the skew.
+    IssuedInFuture,
+    /// `sub` is missing, empty or not a string.
+    Subject,
+    /// `role` is not the required role.
+    Role,
+    /// An anonymous Supabase user while `ALLOW_ANONYMOUS` is false.
+    Anonymous,
+}
+
+impl VerifyError {
+    /// A stable snake_case name for logs and test fixtures.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Malformed(_) => "malformed",
+            Self::DuplicateKey => "duplicate_key",
+            Self::AlgNotAllowed => "alg_not_allowed",
+            Self::ForbiddenHeader(_) => "forbidden_header",
+            Self::BadTyp => "bad_typ",
+            Self::NoMatchingKey => "no_matching_key",
+            Self::AlgKeyMismatch => "alg_key_mismatch",
+            Self::KeyRejected(_) => "key_rejected",
+            Self::BadSignature => "bad_signature",
+            Self::Issuer => "issuer",
+            Self::Audience => "audience",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::BadClaimType(_) => "bad_claim_type",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::Subject => "subject",
+            Self::Role => "role",
+            Self::Anonymous => "anonymous",
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(what) => write!(f, "malformed: {what}"),
+            Self::ForbiddenHeader(h) => write!(f, "forbidden_header: {h}"),
+            Self::KeyRejected(why) => write!(f, "key_rejected: {why}"),
+            Self::MissingClaim(c) => write!(f, "missing_claim: {c}"),
+            Self::BadClaimType(c) => write!(f, "bad_claim_type: {c}"),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+/// What a token must satisfy, from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Accepted `iss` values, compared byte for byte.
+    pub issuers: Vec<String>,
+    /// The audience that `aud` must contain.
+    pub audience: String,
+    /// Accepted `alg` values.
+    pub algorithms: Vec<Alg>,
+    /// Clock skew in seconds, applied once to `exp`, `nbf` and `iat`.
+    pub skew_secs: i64,
+    /// The `role` claim must equal this, when set.
+    pub required_role: Option<String>,
+    /// Whether Supabase anonymous users (`is_anonymous: true`) are accepted.
+    pub allow_anonymous: bool,
+}
+
+impl Policy {
+    /// The header's `alg`, if the policy allows it. Only used to pick and check a key: the
+    /// algorithm actually run is the key's.
+    pub fn allowed_alg(&self, token: &UnverifiedToken<'_>) -> Result<Alg, VerifyError> {
+        Alg::from_name(&token.header.alg)
+            .filter(|a| self.algorithms.contains(a))
+            .ok_or(VerifyError::AlgNotAllowed)
+    }
+}
+
+/// A token whose signature verified under a key from the configured JWKS and whose claims
+/// satisfy the [`Policy`]. Only [`verify`] constructs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    subject: String,
+    session_id: Option<String>,
+    expires_at: i64,
+    alg: Alg,
+}
+
+impl VerifiedToken {
+    /// `sub`: the Supabase user id.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    /// `session_id`, when the token has one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+    /// `exp`, Unix seconds.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+    /// The algorithm that verified the signature.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+}
+
+/// Checks the signature of `token` under `key`, then its claims against `policy` at `now`
+/// (Unix seconds). The payload is not decoded until the signature has verified.
+pub async fn verify<B: SignatureBackend>(
+    token: &UnverifiedToken<'_>,
+    key: &PublicKey,
+    backend: &B,
+    policy: &Policy,
+    now: i64,
+) -> Result<VerifiedToken, VerifyError> {
+    let alg = policy.allowed_alg(token)?;
+    if key.material.alg() != alg {
+        return Err(VerifyError::AlgKeyMismatch);
+    }
+    check_signature_shape(&key.material, token.signature())?;
+    match backend.verify(key, token.signing_input(), token.signature()).await {
+        Ok(true) => {}
+        Ok(false) => return Err(VerifyError::BadSignature),
+        Err(e) => return Err(VerifyError::KeyRejected(e.0)),
+    }
+
+    let payload = b64::decode(token.payload_segment())
+        .ok_or(VerifyError::Malformed("payload encoding"))?;
+    let claims = json::parse_object(&payload).map_err(|e| match e {
+        StrictJsonError::DuplicateKey => VerifyError::DuplicateKey,
+        _ => VerifyError::Malformed("payload is not a JSON object"),
+    })?;
+    check_claims(&claims, policy, now)?;
+    let subject = match claims.get("sub") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(VerifyError::Subject),
+    };
+    Ok(VerifiedToken {
+        subject,
+        session_id: claims.get("session_id").and_then(Value::as_str).map(str::to_owned),
+        expires_at: int_claim(&claims, "exp")?.unwrap_or_default(),
+        alg,
+    })
+}
+
+/// Encoding rules a signature must meet before any backend sees it: ES256 is exactly 64 bytes
+/// of r || s with both in [1, n-1] (high S is valid: Supabase's Go signer does not normalise),
+/// Ed25519 is 64 bytes, RSA is exactly the modulus length.
+pub fn check_signature_shape(material: &KeyMaterial, sig: &[u8]) -> Result<(), VerifyError> {
+    let ok = match material {
+        KeyMaterial::P256 { .. } => {
+            sig.len() == 64 && {
+                let (r, s) = sig.split_at(32);
+                scalar_in_range(r) && scalar_in_range(s)
+            }
+        }
+        KeyMaterial::Ed25519 { .. } => sig.len() == 64,
+        KeyMaterial::Rsa { n, .. } => sig.len() == n.len(),
+    };
+    if ok { Ok(()) } else { Err(VerifyError::BadSignature) }
+}
+
+fn scalar_in_range(v: &[u8]) -> bool {
+    v.iter().any(|b| *b != 0) && v < &P256_ORDER[..]
+}
+
+fn check_claims(claims: &Map<String, Value>, policy: &Policy, now: i64) -> Result<(), VerifyError> {
+    match claims.get("iss") {
+        Some(Value::String(iss)) if policy.issuers.iter().any(|i| i == iss) => {}
+        _ => return Err(VerifyError::Issuer),
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => *aud == policy.audience,
+        Some(Value::Array(auds)) => {
+            auds.iter().all(Value::is_string)
+                && auds.iter().any(|a| a.as_str() == Some(policy.audience.as_str()))
+        }
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(VerifyError::Audience);
+    }
+    let exp = int_claim(claims, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+    let iat = int_claim(claims, "iat")?.ok_or(VerifyError::MissingClaim("iat"))?;
+    let nbf = int_claim(claims, "nbf")?;
+    let skew = policy.skew_secs;
+    if exp <= now.saturating_sub(skew) {
+        return Err(VerifyError::Expired);
+    }
+    if iat > now.saturating_add(skew) {
+        return Err(VerifyError::IssuedInFuture);
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
+        return Err(VerifyError::NotYetValid);
+    }
+    match claims.get("sub") {
+        Some(Value::String(s)) if !s.is_empty() => {}
+        _ => return Err(VerifyError::Subject),
+    }
+    if let Some(role) = &policy.required_role {
+        if claims.get("role").and_then(Value::as_str) != Some(role.as_str()) {
+            return Err(VerifyError::Role);
+        }
+    }
+    if !policy.allow_anonymous {
+        match claims.get("is_anonymous") {
+            None | Some(Value::Bool(false)) => {}
+            Some(_) => return Err(VerifyError::Anonymous),
+        }
+    }
+    Ok(())
+}
+
+/// An integer NumericDate claim: `Ok(None)` when absent, an error when not an integer.
+fn int_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(VerifyError::BadClaimType(name)),
+        Some(_) => Err(VerifyError::BadClaimType(name)),
+    }
+}

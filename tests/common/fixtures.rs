@@ -1,0 +1,75 @@
+//! Test vectors from `tests/fixtures/tokens.json`, signed by jose and Node's WebCrypto
+//! (see `tests/fixtures/generate.mjs`), never by this crate.
+
+use edge_attest::jwk::{Alg, KeyLookupError, KeySet};
+use edge_attest::crypto::RustCryptoBackend;
+use edge_attest::token::UnverifiedToken;
+use edge_attest::verify::{self, Policy, VerifiedToken, VerifyError};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+pub fn fixtures() -> &'static Value {
+    static F: OnceLock<Value> = OnceLock::new();
+    F.get_or_init(|| serde_json::from_str(include_str!("../fixtures/tokens.json")).unwrap())
+}
+
+pub fn now() -> i64 {
+    fixtures()["now"].as_i64().unwrap()
+}
+
+pub fn issuer() -> String {
+    fixtures()["issuer"].as_str().unwrap().to_owned()
+}
+
+pub fn jwks_json() -> String {
+    fixtures()["jwks"].to_string()
+}
+
+pub fn keyset(which: &str) -> KeySet {
+    KeySet::parse(fixtures()[which].to_string().as_bytes()).unwrap().0
+}
+
+pub fn token(name: &str) -> String {
+    case(name)["token"].as_str().unwrap().to_owned()
+}
+
+pub fn case(name: &str) -> &'static Value {
+    fixtures()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no fixture case {name}"))
+}
+
+/// The policy the fixture expectations are written for: all three algorithms allowed.
+pub fn policy() -> Policy {
+    Policy {
+        issuers: vec![issuer()],
+        audience: "authenticated".into(),
+        algorithms: vec![Alg::Es256, Alg::Rs256, Alg::EdDsa],
+        skew_secs: 30,
+        required_role: Some("authenticated".into()),
+        allow_anonymous: false,
+    }
+}
+
+/// Parse, select the key as the worker does, verify with the pure-Rust backend.
+pub fn run(token: &str, policy: &Policy, keys: &KeySet) -> Result<VerifiedToken, VerifyError> {
+    let unverified = UnverifiedToken::parse(token)?;
+    let alg = policy.allowed_alg(&unverified)?;
+    let key = keys
+        .select(unverified.header.kid.as_deref(), alg)
+        .map_err(|e| match e {
+            KeyLookupError::AlgMismatch => VerifyError::AlgKeyMismatch,
+            KeyLookupError::UnknownKid | KeyLookupError::NoKidAmbiguous => VerifyError::NoMatchingKey,
+        })?;
+    futures_executor::block_on(verify::verify(&unverified, key, &RustCryptoBackend, policy, now()))
+}
+
+pub fn outcome(r: &Result<VerifiedToken, VerifyError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.kind(),
+    }
+}
