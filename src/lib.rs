@@ -23,3 +23,16 @@ pub mod jwk;
 pub mod time;
 pub mod token;
 pub mod verify;
+pub mod config;
+pub mod http;
+pub mod jwks_cache;
+pub mod stytch;
+pub mod app;
+pub mod error;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;
+#[cfg(all(target_arch = "wasm32", feature = "selftest"))]
+mod selftest;
+#[cfg(target_arch = "wasm32")]
+pub mod webcrypto;

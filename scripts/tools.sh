@@ -1,0 +1,26 @@
+# Sourced by the build and test scripts: makes sure every tool of the right version is
+# present, installing only what is missing. Safe to run repeatedly; a fresh machine needs
+# about 10 minutes (worker-build and wasm-bindgen-cli compile from crates.io).
+WORKER_BUILD_VERSION=0.8.7
+WASM_BINDGEN_VERSION=0.2.130 # must equal the `wasm-bindgen = "=…"` pin in Cargo.toml
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+ensure_tools() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "setup: adding the wasm32-unknown-unknown target" >&2
+    rustup target add wasm32-unknown-unknown >&2
+  fi
+  if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+    echo "setup: installing worker-build $WORKER_BUILD_VERSION (a few minutes)" >&2
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force >&2
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)" >&2
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force >&2
+  fi
+  if [ ! -x node_modules/.bin/wrangler ] || ! npm ls --silent >/dev/null 2>&1; then
+    echo "setup: installing npm packages (package-lock.json)" >&2
+    npm ci --no-audit --no-fund >&2
+  fi
+}

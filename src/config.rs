@@ -1,0 +1,421 @@
+//! Configuration, parsed once per isolate into a typed [`Config`].
+//!
+//! Every variable of the spec is read here and nowhere else; defaults are applied here.
+//! An invalid value never falls back to a default: it is a [`ConfigError`] naming the
+//! variable, which the worker answers with 500 `misconfigured` and logs.
+
+use crate::cookies::{self, CookiePolicy, SameSite};
+use crate::jwk::Alg;
+use crate::verify::Policy;
+use std::fmt;
+use url::Url;
+
+/// Allowed range for `SESSION_DURATION_MINUTES`, Stytch's own bounds (5 minutes to 366 days).
+pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=527_040;
+/// Largest accepted `CLOCK_SKEW_SECONDS`: skew widens the window for expired tokens, and
+/// RFC 8725-era verifiers keep it within a minute or two.
+pub const MAX_SKEW_SECS: i64 = 300;
+const STYTCH_LIVE: &str = "https://api.stytch.com";
+const STYTCH_TEST: &str = "https://test.stytch.com";
+
+/// Everything the worker needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Claim and algorithm policy for Supabase tokens.
+    pub policy: Policy,
+    /// Where the JWKS is fetched from.
+    pub jwks_url: String,
+    /// Stytch endpoint, credentials and session length.
+    pub stytch: StytchConfig,
+    /// Exact origins allowed besides the worker's own; empty means same origin only.
+    pub allowed_origins: Vec<String>,
+    /// Cookie names and attributes.
+    pub cookies: CookiePolicy,
+}
+
+/// The Stytch half of the configuration.
+#[derive(Clone)]
+pub struct StytchConfig {
+    /// Base URL without trailing slash, e.g. `https://test.stytch.com`.
+    pub api_base: String,
+    /// `STYTCH_PROJECT_ID`.
+    pub project_id: String,
+    secret: String,
+    /// The Trusted Auth Token profile id.
+    pub profile_id: String,
+    /// Sent with every attest call; without it Stytch creates no session.
+    pub session_duration_minutes: u32,
+}
+
+impl StytchConfig {
+    /// Builds the Stytch configuration (tests construct it directly).
+    pub fn new(
+        api_base: String,
+        project_id: String,
+        secret: String,
+        profile_id: String,
+        session_duration_minutes: u32,
+    ) -> Self {
+        Self { api_base, project_id, secret, profile_id, session_duration_minutes }
+    }
+
+    /// `Authorization` header value: HTTP Basic `project_id:secret`.
+    pub fn basic_auth(&self) -> String {
+        let raw = format!("{}:{}", self.project_id, self.secret);
+        format!("Basic {}", crate::b64::encode_standard(raw.as_bytes()))
+    }
+}
+
+impl fmt::Debug for StytchConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StytchConfig")
+            .field("api_base", &self.api_base)
+            .field("project_id", &self.project_id)
+            .field("secret", &"<redacted>")
+            .field("profile_id", &self.profile_id)
+            .field("session_duration_minutes", &self.session_duration_minutes)
+            .finish()
+    }
+}
+
+/// A variable that is missing or invalid. The message never contains the value of
+/// `STYTCH_SECRET`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable (or binding) at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+impl Config {
+    /// Reads and validates every variable through `get` (the worker passes its `Env`).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Unset and empty are the same for variables with a default.
+        let opt = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
+
+        let supabase = base_url("SUPABASE_URL", &required("SUPABASE_URL")?)?;
+        let issuers = match opt("JWT_ISSUER") {
+            Some(list) => comma_list(&list),
+            None => vec![format!("{supabase}/auth/v1")],
+        };
+        if issuers.is_empty() {
+            return Err(err("JWT_ISSUER", "lists no issuer"));
+        }
+        let jwks_url = match opt("JWKS_URL") {
+            Some(u) => {
+                checked_url("JWKS_URL", &u)?;
+                u
+            }
+            None => format!("{supabase}/auth/v1/.well-known/jwks.json"),
+        };
+        let audience = opt("JWT_AUDIENCE").unwrap_or_else(|| "authenticated".into());
+        let algorithms = match opt("JWT_ALGORITHMS") {
+            Some(list) => parse_algorithms(&list)?,
+            None => vec![Alg::Es256, Alg::Rs256],
+        };
+        let skew_secs = match opt("CLOCK_SKEW_SECONDS") {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (0..=MAX_SKEW_SECS).contains(s))
+                .ok_or_else(|| err("CLOCK_SKEW_SECONDS", format!("must be an integer in 0..={MAX_SKEW_SECS}")))?,
+            None => 30,
+        };
+        // Empty disables the role check, so this one is read raw.
+        let required_role = match get("REQUIRED_ROLE") {
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => Some(v.trim().to_owned()),
+            None => Some("authenticated".into()),
+        };
+        let allow_anonymous = bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)?;
+
+        let project_id = required("STYTCH_PROJECT_ID")?.trim().to_owned();
+        if !project_id.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
+            return Err(err("STYTCH_PROJECT_ID", "must be printable ASCII without ':'"));
+        }
+        let secret = required("STYTCH_SECRET")?;
+        if secret.chars().any(char::is_control) {
+            return Err(err("STYTCH_SECRET", "contains control characters"));
+        }
+        let profile_id = required("STYTCH_PROFILE_ID")?.trim().to_owned();
+        let api_base = match opt("STYTCH_API_BASE") {
+            Some(u) => base_url("STYTCH_API_BASE", &u)?,
+            None if project_id.starts_with("project-live-") => STYTCH_LIVE.into(),
+            None => STYTCH_TEST.into(),
+        };
+        let session_duration_minutes = match opt("SESSION_DURATION_MINUTES") {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|m| SESSION_MINUTES.contains(m))
+                .ok_or_else(|| err("SESSION_DURATION_MINUTES", "must be an integer in 5..=527040"))?,
+            None => 60,
+        };
+
+        let allowed_origins = match opt("ALLOWED_ORIGINS") {
+            Some(list) => comma_list(&list)
+                .into_iter()
+                .map(|o| exact_origin(&o).map(|()| o))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+
+        let cookie_name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+            let name = opt(var).map_or_else(|| default.to_owned(), |v| v.trim().to_owned());
+            if cookies::is_cookie_name(&name) {
+                Ok(name)
+            } else {
+                Err(err(var, "is not a valid cookie name"))
+            }
+        };
+        let session_name = cookie_name("COOKIE_NAME_SESSION", cookies::DEFAULT_SESSION_COOKIE)?;
+        let jwt_name = cookie_name("COOKIE_NAME_JWT", cookies::DEFAULT_JWT_COOKIE)?;
+        if session_name == jwt_name {
+            return Err(err("COOKIE_NAME_JWT", "must differ from COOKIE_NAME_SESSION"));
+        }
+        let domain = opt("COOKIE_DOMAIN").map(|d| d.trim().to_owned());
+        if let Some(d) = &domain {
+            let host = d.strip_prefix('.').unwrap_or(d);
+            let valid = !host.is_empty()
+                && host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+                && !host.starts_with('.')
+                && !host.ends_with('.');
+            if !valid {
+                return Err(err("COOKIE_DOMAIN", "is not a domain name"));
+            }
+        }
+        let http_only = bool_var("COOKIE_HTTP_ONLY", opt("COOKIE_HTTP_ONLY"), true)?;
+        let same_site = match opt("COOKIE_SAMESITE") {
+            Some(v) => SameSite::parse(v.trim())
+                .ok_or_else(|| err("COOKIE_SAMESITE", "must be Lax, Strict or None"))?,
+            None => SameSite::Lax,
+        };
+
+        Ok(Self {
+            policy: Policy { issuers, audience, algorithms, skew_secs, required_role, allow_anonymous },
+            jwks_url,
+            stytch: StytchConfig { api_base, project_id, secret, profile_id, session_duration_minutes },
+            allowed_origins,
+            cookies: CookiePolicy { session_name, jwt_name, domain, http_only, same_site },
+        })
+    }
+}
+
+fn comma_list(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn bool_var(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match v.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(err(name, "must be true or false")),
+    }
+}
+
+fn parse_algorithms(list: &str) -> Result<Vec<Alg>, ConfigError> {
+    let mut algs = Vec::new();
+    for name in comma_list(list) {
+        let alg = Alg::from_name(&name).ok_or_else(|| {
+            err("JWT_ALGORITHMS", format!("{name} is not supported (ES256, RS256, EdDSA; HS* and none never are)"))
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    if algs.is_empty() {
+        return Err(err("JWT_ALGORITHMS", "lists no algorithm"));
+    }
+    Ok(algs)
+}
+
+/// https, or http to a loopback host (local development and tests only).
+fn checked_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim()).map_err(|e| err(name, format!("is not a URL ({e})")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(err(name, "must use https (http only for loopback hosts)")),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(err(name, "must not contain credentials or a fragment"));
+    }
+    Ok(url)
+}
+
+/// A base URL without query, returned without its trailing slash.
+fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let url = checked_url(name, raw)?;
+    if url.query().is_some() {
+        return Err(err(name, "must not contain a query"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `scheme://host[:port]` exactly as browsers send it in `Origin`.
+fn exact_origin(o: &str) -> Result<(), ConfigError> {
+    let url = Url::parse(o).map_err(|_| err("ALLOWED_ORIGINS", format!("{o} is not an origin")))?;
+    if url.origin().ascii_serialization() == o {
+        Ok(())
+    } else {
+        Err(err(
+            "ALLOWED_ORIGINS",
+            format!("{o} is not an exact origin like https://app.example.com (no path or trailing slash)"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("SUPABASE_URL", "https://abcd.supabase.co"),
+            ("STYTCH_PROJECT_ID", "project-test-123"),
+            ("STYTCH_SECRET", "secret-test-xyz"),
+            ("STYTCH_PROFILE_ID", "trusted-auth-token-profile-test-1"),
+        ])
+    }
+
+    fn parse(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|n| vars.get(n).map(|v| (*v).to_owned()))
+    }
+
+    fn fails(var: &'static str, value: &'static str) -> ConfigError {
+        let mut vars = base();
+        vars.insert(var, value);
+        let e = parse(&vars).expect_err(var);
+        assert_eq!(e.variable, var, "{e}");
+        e
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = parse(&base()).unwrap();
+        assert_eq!(c.policy.issuers, ["https://abcd.supabase.co/auth/v1"]);
+        assert_eq!(c.jwks_url, "https://abcd.supabase.co/auth/v1/.well-known/jwks.json");
+        assert_eq!(c.policy.audience, "authenticated");
+        assert_eq!(c.policy.algorithms, [Alg::Es256, Alg::Rs256]);
+        assert_eq!(c.policy.skew_secs, 30);
+        assert_eq!(c.policy.required_role.as_deref(), Some("authenticated"));
+        assert!(!c.policy.allow_anonymous);
+        assert_eq!(c.stytch.api_base, "https://test.stytch.com");
+        assert_eq!(c.stytch.session_duration_minutes, 60);
+        assert!(c.allowed_origins.is_empty());
+        assert_eq!(c.cookies.session_name, "stytch_session");
+        assert_eq!(c.cookies.jwt_name, "stytch_session_jwt");
+        assert!(c.cookies.http_only);
+        assert_eq!(c.cookies.same_site, SameSite::Lax);
+        assert_eq!(c.cookies.domain, None);
+    }
+
+    #[test]
+    fn live_projects_use_the_live_host() {
+        let mut v = base();
+        v.insert("STYTCH_PROJECT_ID", "project-live-9");
+        assert_eq!(parse(&v).unwrap().stytch.api_base, "https://api.stytch.com");
+        v.insert("STYTCH_API_BASE", "https://login.example.com/");
+        assert_eq!(parse(&v).unwrap().stytch.api_base, "https://login.example.com");
+    }
+
+    #[test]
+    fn overrides_are_applied() {
+        let mut v = base();
+        v.extend([
+            ("JWT_ISSUER", "https://a/auth/v1, https://a/auth/v1/"),
+            ("JWKS_URL", "http://127.0.0.1:9999/jwks"),
+            ("JWT_ALGORITHMS", "ES256,EdDSA"),
+            ("CLOCK_SKEW_SECONDS", "0"),
+            ("REQUIRED_ROLE", ""),
+            ("ALLOW_ANONYMOUS", "true"),
+            ("SESSION_DURATION_MINUTES", "527040"),
+            ("ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173"),
+            ("COOKIE_DOMAIN", "example.com"),
+            ("COOKIE_HTTP_ONLY", "false"),
+            ("COOKIE_SAMESITE", "Strict"),
+            ("COOKIE_NAME_SESSION", "s"),
+            ("COOKIE_NAME_JWT", "j"),
+        ]);
+        let c = parse(&v).unwrap();
+        assert_eq!(c.policy.issuers, ["https://a/auth/v1", "https://a/auth/v1/"]);
+        assert_eq!(c.jwks_url, "http://127.0.0.1:9999/jwks");
+        assert_eq!(c.policy.algorithms, [Alg::Es256, Alg::EdDsa]);
+        assert_eq!(c.policy.skew_secs, 0);
+        assert_eq!(c.policy.required_role, None);
+        assert!(c.policy.allow_anonymous);
+        assert_eq!(c.stytch.session_duration_minutes, 527_040);
+        assert_eq!(c.allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+        assert_eq!(c.cookies.domain.as_deref(), Some("example.com"));
+        assert!(!c.cookies.http_only);
+        assert_eq!(c.cookies.same_site, SameSite::Strict);
+        assert_eq!((c.cookies.session_name.as_str(), c.cookies.jwt_name.as_str()), ("s", "j"));
+    }
+
+    #[test]
+    fn required_variables_are_named_when_missing() {
+        for var in ["SUPABASE_URL", "STYTCH_PROJECT_ID", "STYTCH_SECRET", "STYTCH_PROFILE_ID"] {
+            let mut v = base();
+            v.remove(var);
+            assert_eq!(parse(&v).map(|_| ()).unwrap_err().variable, var);
+        }
+    }
+
+    #[test]
+    fn invalid_values_fail_instead_of_falling_back() {
+        fails("SUPABASE_URL", "http://abcd.supabase.co");
+        fails("SUPABASE_URL", "not a url");
+        fails("JWKS_URL", "http://example.com/jwks.json");
+        fails("JWKS_URL", "https://user:pw@example.com/jwks.json");
+        fails("JWT_ALGORITHMS", "HS256");
+        fails("JWT_ALGORITHMS", "none");
+        fails("JWT_ALGORITHMS", "ES256,PS256");
+        fails("JWT_ALGORITHMS", ",");
+        fails("CLOCK_SKEW_SECONDS", "-1");
+        fails("CLOCK_SKEW_SECONDS", "301");
+        fails("CLOCK_SKEW_SECONDS", "thirty");
+        fails("ALLOW_ANONYMOUS", "yes");
+        fails("SESSION_DURATION_MINUTES", "4");
+        fails("SESSION_DURATION_MINUTES", "527041");
+        fails("STYTCH_API_BASE", "http://api.stytch.com");
+        fails("STYTCH_PROJECT_ID", "project:test");
+        fails("ALLOWED_ORIGINS", "https://app.example.com/");
+        fails("ALLOWED_ORIGINS", "app.example.com");
+        fails("COOKIE_HTTP_ONLY", "1");
+        fails("COOKIE_SAMESITE", "lax");
+        fails("COOKIE_DOMAIN", "exa mple.com");
+        fails("COOKIE_NAME_SESSION", "a;b");
+        fails("COOKIE_NAME_JWT", "stytch_session");
+    }
+
+    #[test]
+    fn the_secret_never_appears_in_debug_or_errors() {
+        let c = parse(&base()).unwrap();
+        assert!(!format!("{c:?}").contains("secret-test-xyz"));
+        let e = fails("STYTCH_SECRET", "bad\u{7}secret");
+        assert!(!e.to_string().contains("bad"));
+        assert!(c.stytch.basic_auth().starts_with("Basic "));
+    }
+}

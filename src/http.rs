@@ -1,0 +1,166 @@
+//! The HTTP shapes the core works with, and the I/O traits the glue implements.
+//!
+//! The core never touches the Workers runtime: incoming requests arrive as
+//! [`IncomingRequest`], answers leave as [`Response`], and outbound calls (JWKS, Stytch) go
+//! through [`HttpClient`]. The glue adapts `worker::Request`/`Response`/`Fetch` to these.
+
+use std::fmt;
+
+/// An incoming request. Header names are lower-case.
+#[derive(Debug)]
+pub struct IncomingRequest<B> {
+    /// Upper-case method.
+    pub method: String,
+    /// The full request URL.
+    pub url: String,
+    /// Headers, names lower-cased; repeated headers appear repeatedly.
+    pub headers: Vec<(String, String)>,
+    /// The body, read only when the handler decides to.
+    pub body: B,
+}
+
+impl<B> IncomingRequest<B> {
+    /// First value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request body that can be read once, up to a limit.
+#[allow(async_fn_in_trait)] // single-threaded runtime, used through generics
+pub trait BodySource {
+    /// Reads the whole body, or fails with [`BodyError::TooLarge`] as soon as it passes
+    /// `limit` bytes.
+    async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError>;
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body is longer than the limit.
+    TooLarge,
+    /// The client went away or the stream failed.
+    Io(String),
+}
+
+impl BodySource for Vec<u8> {
+    async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        if self.len() > limit { Err(BodyError::TooLarge) } else { Ok(self) }
+    }
+}
+
+/// An answer from the worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers in order; `set-cookie` may repeat and must be appended, not set.
+    pub headers: Vec<(String, String)>,
+    /// The body (JSON, or empty).
+    pub body: String,
+}
+
+impl Response {
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name` (case-insensitive).
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Outbound HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+/// An outbound call. Redirects are never followed: a 3xx comes back as it is.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Request headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body, if any.
+    pub body: Option<String>,
+    /// Abort the call (connect, headers and body) after this long.
+    pub timeout_ms: u32,
+    /// Abort reading the body past this many bytes.
+    pub max_response_bytes: usize,
+}
+
+/// An outbound call's answer. Header names are lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most the requested number of bytes.
+    pub body: Vec<u8>,
+}
+
+impl OutboundResponse {
+    /// First value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an outbound call produced no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// No complete answer within the timeout.
+    Timeout,
+    /// Connection failure or a broken stream.
+    Network(String),
+    /// The body passed the size limit.
+    TooLarge,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("timed out"),
+            Self::Network(why) => write!(f, "network error: {why}"),
+            Self::TooLarge => f.write_str("response body too large"),
+        }
+    }
+}
+
+/// Sends outbound HTTP requests (the worker's `fetch`).
+#[allow(async_fn_in_trait)]
+pub trait HttpClient {
+    /// Sends `req` and reads the whole answer within its timeout and size limit.
+    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError>;
+}
+
+/// What the core needs from the runtime besides HTTP and KV: a clock for durations, sleep
+/// for retry backoff, randomness for jitter, and the log.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    /// Milliseconds since the Unix epoch. Validation never calls this: the handler reads it
+    /// once and passes `now` down.
+    fn now_ms(&self) -> u64;
+    /// Waits `ms` milliseconds.
+    async fn sleep(&self, ms: u32);
+    /// A random number (jitter only; not for secrets).
+    fn random_u32(&self) -> u32;
+    /// Writes one log line.
+    fn log(&self, line: &str);
+}

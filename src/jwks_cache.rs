@@ -1,0 +1,362 @@
+//! The JWKS cache: isolate memory, then Workers KV, then the network.
+//!
+//! A warm isolate answers from memory with no I/O. A cold isolate reads KV once (written by
+//! any isolate that fetched), and only a miss or an expired entry goes to the network. The
+//! numbers that govern this are the constants below; each says why it has its value.
+//!
+//! KV storage schema: key `jwks:v1:<JWKS URL>`, value JSON
+//! `{"v":1,"url":…,"fetched_at_ms":…,"fresh_until_ms":…,"jwks":"<response body>"}`, written
+//! after the response (`ctx.waitUntil`) with a TTL that covers the stale-if-error window.
+
+use crate::http::{HttpClient, Method, OutboundRequest};
+use crate::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Shortest freshness honoured from `Cache-Control`. Below this a busy worker would refetch
+/// constantly, and KV rejects TTLs under 60 s anyway.
+pub const FRESH_MIN_SECS: u64 = 60;
+/// Longest freshness honoured. Supabase itself sends `max-age=600`; going beyond would keep
+/// trusting a revoked key longer than Supabase's own documented ~20 min cache chain.
+pub const FRESH_MAX_SECS: u64 = 600;
+/// Freshness when the response has no `max-age`: Supabase's own value.
+pub const FRESH_DEFAULT_SECS: u64 = 600;
+/// A token with an unknown `kid` may trigger one refetch, at most this often per isolate:
+/// rotations are rare, but random `kid`s from an attacker must not turn into a JWKS flood
+/// (jose, workers-oauth-provider and go-oidc users all settled on 30-60 s).
+pub const UNKNOWN_KID_COOLDOWN_SECS: u64 = 30;
+/// When a refresh fails, the last good keys keep verifying for this long past their expiry,
+/// so a Supabase or network outage does not log everybody out; after that, fail closed.
+pub const STALE_IF_ERROR_SECS: u64 = 3600;
+/// While serving stale keys, retry the refresh at most this often, so that every request of
+/// an outage does not wait for a timeout.
+pub const REFRESH_RETRY_SECS: u64 = 30;
+/// The JWKS fetch gives up after this long; the user's request is waiting on it.
+pub const FETCH_TIMEOUT_MS: u32 = 3_000;
+/// Largest JWKS body read. Sixteen RSA-4096 keys fit in well under this.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// KV's minimum `expirationTtl`.
+pub const KV_MIN_TTL_SECS: u64 = 60;
+/// Prefix of the KV key; the version lets a future format coexist with this one.
+pub const KV_KEY_PREFIX: &str = "jwks:v1:";
+
+/// Workers KV as the cache needs it.
+#[allow(async_fn_in_trait)]
+pub trait KvStore {
+    /// Reads a value; `Ok(None)` when absent.
+    async fn get(&self, key: &str) -> Result<Option<String>, String>;
+    /// Writes a value after the response has been sent (`ctx.waitUntil`), never on the
+    /// request's critical path. Failures are logged by the implementation.
+    fn put_after_response(&self, key: String, value: String, ttl_secs: u64);
+}
+
+/// Where this request's keys came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheSource {
+    /// Isolate memory, fresh.
+    Memory,
+    /// Workers KV, fresh.
+    Kv,
+    /// Fetched during this request.
+    Network,
+    /// Expired keys served because the refresh failed (stale-if-error).
+    Stale,
+}
+
+/// What the cache did for one request, for the log line.
+#[derive(Debug, Clone, Default)]
+pub struct JwksTrace {
+    /// Where the keys came from (`None` if no key could be had).
+    pub source: Option<CacheSource>,
+    /// KV reads made.
+    pub kv_reads: u32,
+    /// Network fetches made.
+    pub fetches: u32,
+    /// Notable events: refresh failures, skipped keys, refetch on unknown kid.
+    pub notes: Vec<String>,
+}
+
+/// Why no key could be produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// No usable keys: the JWKS is unreachable or invalid and nothing (fresh or within the
+    /// stale window) is cached. The worker answers 503.
+    Unavailable(String),
+    /// Keys are available but none fits the token.
+    Key(KeyLookupError),
+}
+
+/// One fetched JWKS with its freshness.
+#[derive(Debug, Clone)]
+pub struct JwksSnapshot {
+    url: String,
+    keys: KeySet,
+    fetched_at_ms: u64,
+    fresh_until_ms: u64,
+    body: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KvEntry {
+    v: u8,
+    url: String,
+    fetched_at_ms: u64,
+    fresh_until_ms: u64,
+    jwks: String,
+}
+
+impl JwksSnapshot {
+    /// The usable keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    fn is_fresh(&self, now_ms: u64) -> bool {
+        now_ms < self.fresh_until_ms
+    }
+
+    fn stale_limit_ms(&self) -> u64 {
+        self.fresh_until_ms + STALE_IF_ERROR_SECS * 1000
+    }
+
+    fn to_kv(&self) -> Option<String> {
+        serde_json::to_string(&KvEntry {
+            v: 1,
+            url: self.url.clone(),
+            fetched_at_ms: self.fetched_at_ms,
+            fresh_until_ms: self.fresh_until_ms,
+            jwks: self.body.clone(),
+        })
+        .ok()
+    }
+
+    fn from_kv(text: &str, url: &str) -> Option<Self> {
+        let e: KvEntry = serde_json::from_str(text).ok()?;
+        if e.v != 1 || e.url != url {
+            return None;
+        }
+        let (keys, _) = KeySet::parse(e.jwks.as_bytes()).ok()?;
+        Some(Self {
+            url: e.url,
+            keys,
+            fetched_at_ms: e.fetched_at_ms,
+            fresh_until_ms: e.fresh_until_ms,
+            body: e.jwks,
+        })
+    }
+}
+
+/// The per-isolate part of the cache. Lives as long as the isolate; never held borrowed
+/// across an `await`.
+#[derive(Debug, Default)]
+pub struct JwksMemory {
+    snapshot: Option<Rc<JwksSnapshot>>,
+    last_fetch_attempt_ms: Option<u64>,
+    last_failure_ms: Option<u64>,
+}
+
+/// Freshness in seconds from a `Cache-Control` header: `max-age` clamped to
+/// [`FRESH_MIN_SECS`, `FRESH_MAX_SECS`]; `no-store`/`no-cache` count as the minimum;
+/// absent or unreadable gives [`FRESH_DEFAULT_SECS`].
+pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
+    let Some(cc) = cache_control else {
+        return FRESH_DEFAULT_SECS;
+    };
+    let mut max_age = None;
+    for directive in cc.split(',') {
+        let d = directive.trim().to_ascii_lowercase();
+        if d == "no-store" || d == "no-cache" {
+            return FRESH_MIN_SECS;
+        }
+        if let Some(v) = d.strip_prefix("max-age=") {
+            max_age = v.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    max_age.map_or(FRESH_DEFAULT_SECS, |m| m.clamp(FRESH_MIN_SECS, FRESH_MAX_SECS))
+}
+
+/// The cache for one JWKS URL, over this isolate's memory and the injected I/O.
+#[derive(Debug)]
+pub struct JwksCache<'a, H, K> {
+    /// The configured JWKS URL (never from the token).
+    pub url: &'a str,
+    /// Outbound HTTP.
+    pub http: &'a H,
+    /// Workers KV.
+    pub kv: &'a K,
+    /// This isolate's memory.
+    pub memory: &'a RefCell<JwksMemory>,
+}
+
+impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
+    /// The key for a token's `kid` and `alg`, from memory, KV or the network, at `now_ms`.
+    pub async fn key_for(
+        &self,
+        kid: Option<&str>,
+        alg: Alg,
+        now_ms: u64,
+        trace: &mut JwksTrace,
+    ) -> Result<PublicKey, ResolveError> {
+        let mut snapshot = self.memory.borrow().snapshot.clone().filter(|s| s.url == self.url);
+        let mut source = CacheSource::Memory;
+        if snapshot.is_none() {
+            trace.kv_reads += 1;
+            match self.kv.get(&kv_key(self.url)).await {
+                Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url) {
+                    Some(s) => {
+                        let s = Rc::new(s);
+                        self.memory.borrow_mut().snapshot = Some(Rc::clone(&s));
+                        snapshot = Some(s);
+                        source = CacheSource::Kv;
+                    }
+                    None => trace.notes.push("KV entry unreadable; ignored".into()),
+                },
+                Ok(None) => {}
+                Err(e) => trace.notes.push(format!("KV read failed: {e}")),
+            }
+        }
+
+        if snapshot.as_ref().is_none_or(|s| !s.is_fresh(now_ms)) {
+            let backing_off = snapshot.is_some()
+                && self
+                    .memory
+                    .borrow()
+                    .last_failure_ms
+                    .is_some_and(|t| now_ms.saturating_sub(t) < REFRESH_RETRY_SECS * 1000);
+            let refreshed = if backing_off {
+                Err("refresh failed recently; backing off".to_owned())
+            } else {
+                self.refresh(now_ms, trace).await
+            };
+            match refreshed {
+                Ok(fresh) => {
+                    snapshot = Some(fresh);
+                    source = CacheSource::Network;
+                }
+                Err(why) => match &snapshot {
+                    Some(s) if now_ms < s.stale_limit_ms() => {
+                        trace.notes.push(format!(
+                            "JWKS refresh failed ({why}); serving keys expired {} s ago",
+                            now_ms.saturating_sub(s.fresh_until_ms) / 1000
+                        ));
+                        source = CacheSource::Stale;
+                    }
+                    _ => return Err(ResolveError::Unavailable(why)),
+                },
+            }
+        }
+        let Some(snapshot) = snapshot else {
+            return Err(ResolveError::Unavailable("no keys".into()));
+        };
+        trace.source = Some(source);
+
+        match snapshot.keys.select(kid, alg) {
+            Ok(key) => Ok(key.clone()),
+            Err(KeyLookupError::UnknownKid)
+                if source != CacheSource::Network && self.unknown_kid_refetch_allowed(&snapshot, now_ms) =>
+            {
+                trace.notes.push("unknown kid; refetching the JWKS".into());
+                let fresh = self.refresh(now_ms, trace).await.map_err(ResolveError::Unavailable)?;
+                trace.source = Some(CacheSource::Network);
+                fresh.keys.select(kid, alg).cloned().map_err(ResolveError::Key)
+            }
+            Err(e) => Err(ResolveError::Key(e)),
+        }
+    }
+
+    fn unknown_kid_refetch_allowed(&self, snapshot: &JwksSnapshot, now_ms: u64) -> bool {
+        let last = self
+            .memory
+            .borrow()
+            .last_fetch_attempt_ms
+            .unwrap_or(0)
+            .max(snapshot.fetched_at_ms);
+        now_ms.saturating_sub(last) >= UNKNOWN_KID_COOLDOWN_SECS * 1000
+    }
+
+    /// Fetches the JWKS; on success it replaces the isolate's snapshot and is written to KV
+    /// after the response.
+    async fn refresh(&self, now_ms: u64, trace: &mut JwksTrace) -> Result<Rc<JwksSnapshot>, String> {
+        self.memory.borrow_mut().last_fetch_attempt_ms = Some(now_ms);
+        trace.fetches += 1;
+        let result = self.fetch(now_ms, trace).await;
+        let mut memory = self.memory.borrow_mut();
+        match result {
+            Ok(snapshot) => {
+                let snapshot = Rc::new(snapshot);
+                memory.snapshot = Some(Rc::clone(&snapshot));
+                memory.last_failure_ms = None;
+                drop(memory);
+                if let Some(value) = snapshot.to_kv() {
+                    let ttl = (snapshot.stale_limit_ms().saturating_sub(now_ms) / 1000).max(KV_MIN_TTL_SECS);
+                    self.kv.put_after_response(kv_key(self.url), value, ttl);
+                }
+                Ok(snapshot)
+            }
+            Err(e) => {
+                memory.last_failure_ms = Some(now_ms);
+                Err(e)
+            }
+        }
+    }
+
+    async fn fetch(&self, now_ms: u64, trace: &mut JwksTrace) -> Result<JwksSnapshot, String> {
+        let resp = self
+            .http
+            .send(OutboundRequest {
+                method: Method::Get,
+                url: self.url.to_owned(),
+                headers: vec![("accept", "application/json, application/jwk-set+json".into())],
+                body: None,
+                timeout_ms: FETCH_TIMEOUT_MS,
+                max_response_bytes: MAX_JWKS_BYTES,
+            })
+            .await
+            .map_err(|e| format!("JWKS fetch {e}"))?;
+        if resp.status != 200 {
+            return Err(format!("JWKS answered HTTP {}", resp.status));
+        }
+        let media = resp
+            .header("content-type")
+            .and_then(|c| c.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase());
+        if !matches!(media.as_deref(), Some("application/json" | "application/jwk-set+json")) {
+            return Err("JWKS content type is not JSON".into());
+        }
+        let (keys, skipped) = KeySet::parse(&resp.body).map_err(|e| e.to_string())?;
+        trace.notes.extend(skipped.into_iter().map(|s| format!("skipped {s}")));
+        let fresh = freshness_secs(resp.header("cache-control"));
+        let body = String::from_utf8(resp.body).map_err(|_| "JWKS is not UTF-8".to_owned())?;
+        Ok(JwksSnapshot {
+            url: self.url.to_owned(),
+            keys,
+            fetched_at_ms: now_ms,
+            fresh_until_ms: now_ms + fresh * 1000,
+            body,
+        })
+    }
+}
+
+/// The KV key for a JWKS URL.
+pub fn kv_key(url: &str) -> String {
+    format!("{KV_KEY_PREFIX}{url}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_is_clamped() {
+        assert_eq!(freshness_secs(None), 600);
+        assert_eq!(freshness_secs(Some("public, max-age=600")), 600);
+        assert_eq!(freshness_secs(Some("max-age=86400")), 600);
+        assert_eq!(freshness_secs(Some("max-age=5")), 60);
+        assert_eq!(freshness_secs(Some("max-age=120, public")), 120);
+        assert_eq!(freshness_secs(Some("no-store")), 60);
+        assert_eq!(freshness_secs(Some("public")), 600);
+        assert_eq!(freshness_secs(Some("max-age=abc")), 600);
+    }
+}

@@ -1,0 +1,54 @@
+//! Test-only route (feature `selftest`, never deployed): runs the WebCrypto and the
+//! pure-Rust backends on the same signatures inside workerd, so the integration tests can
+//! check they agree (valid, high-S, tampered, r = s = 0, ...).
+//!
+//! `POST /__selftest/backends` with `{"jwks": {...}, "tokens": ["..."]}` answers
+//! `[{"webcrypto": bool|"error: …", "rust": bool|"error: …"}]`, one entry per token. The
+//! signature goes to both backends as-is: the core's own shape checks are bypassed on
+//! purpose, so this compares the backends, not the policy.
+
+use crate::crypto::{RustCryptoBackend, SignatureBackend};
+use crate::glue::IsolateState;
+use crate::jwk::{Alg, KeySet};
+use crate::token::UnverifiedToken;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use worker::{Request, Response};
+
+#[derive(Deserialize)]
+struct Input {
+    jwks: Value,
+    tokens: Vec<String>,
+}
+
+pub(crate) async fn run(mut req: Request, state: &IsolateState) -> worker::Result<Response> {
+    let input: Input = req.json().await?;
+    let (keys, _) = KeySet::parse(input.jwks.to_string().as_bytes())
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let Ok(webcrypto) = &state.backend else {
+        return Response::error("no WebCrypto", 500);
+    };
+    let mut out = Vec::new();
+    for token in &input.tokens {
+        let parsed = UnverifiedToken::parse(token).map_err(|e| e.to_string()).and_then(|t| {
+            let alg = Alg::from_name(&t.header.alg).ok_or("unknown alg")?;
+            let key = keys.select(t.header.kid.as_deref(), alg).map_err(|e| format!("{e:?}"))?.clone();
+            Ok((t, key))
+        });
+        let (token, key) = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(json!({ "error": e }));
+                continue;
+            }
+        };
+        let answer = |r: Result<bool, crate::crypto::KeyImportError>| match r {
+            Ok(b) => json!(b),
+            Err(e) => json!(format!("error: {e}")),
+        };
+        let web = webcrypto.verify(&key, token.signing_input(), token.signature()).await;
+        let rust = RustCryptoBackend.verify(&key, token.signing_input(), token.signature()).await;
+        out.push(json!({ "webcrypto": answer(web), "rust": answer(rust) }));
+    }
+    Response::from_json(&out)
+}

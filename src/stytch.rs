@@ -1,0 +1,287 @@
+//! Calls to Stytch: Attest Session (Trusted Auth Tokens) and Revoke Session.
+//!
+//! Request and response shapes follow Stytch's SDKs (shared/research/stytch.md §1, §3, §6).
+//! One retry at most, only for failures that a second try can fix (network error, 5xx, 429),
+//! after a short jittered pause; a 4xx is an answer, never retried; a timeout is not retried
+//! either, so the worst case stays near one timeout.
+
+use crate::config::StytchConfig;
+use crate::http::{HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError};
+use crate::time::parse_rfc3339;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Attest Session, consumer endpoint.
+pub const ATTEST_PATH: &str = "/v1/sessions/attest";
+/// Revoke Session.
+pub const REVOKE_PATH: &str = "/v1/sessions/revoke";
+/// Per-attempt timeout. Stytch's SDKs default to minutes; a browser waiting on a login
+/// should not.
+pub const TIMEOUT_MS: u32 = 5_000;
+/// Largest Stytch answer read. The `user` object can carry metadata, so this is generous.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// First try plus at most one retry.
+pub const MAX_ATTEMPTS: u32 = 2;
+/// Pause before the retry: this many milliseconds…
+pub const BACKOFF_MIN_MS: u32 = 100;
+/// …plus a random share of this many, so isolates retrying together spread out.
+pub const BACKOFF_JITTER_MS: u32 = 200;
+/// Error types that mean our own configuration is wrong, whatever the token.
+const CONFIG_ERROR_TYPES: [&str; 3] = [
+    "unauthorized_credentials",
+    "trusted_token_profile_not_found",
+    "invalid_session_duration_minutes",
+];
+
+/// A session created by Attest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attested {
+    /// Stytch user id.
+    pub user_id: String,
+    /// Stytch session id.
+    pub session_id: String,
+    /// Opaque session token (cookie only, never in a body or log).
+    pub session_token: String,
+    /// Session JWT (cookie only, never in a body or log).
+    pub session_jwt: String,
+    /// `session.expires_at` as Stytch wrote it (RFC 3339).
+    pub expires_at: String,
+    /// The same instant, Unix seconds.
+    pub expires_at_unix: i64,
+}
+
+/// The result of Revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// Stytch revoked the session.
+    Yes,
+    /// Stytch did not know the session (already revoked or expired).
+    AlreadyGone,
+}
+
+/// How a Stytch call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StytchError {
+    /// 400/401/404 about the token, the user or the session.
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Stytch's `error_type`, when it gave a well-formed one.
+        error_type: Option<String>,
+    },
+    /// Stytch says our credentials or profile are wrong.
+    Misconfigured {
+        /// HTTP status.
+        status: u16,
+        /// Stytch's `error_type`.
+        error_type: Option<String>,
+    },
+    /// 429, still after the retry.
+    RateLimited {
+        /// Stytch's `Retry-After`, when given.
+        retry_after_secs: Option<u64>,
+    },
+    /// 5xx after the retry, or another unexpected status.
+    Upstream {
+        /// HTTP status.
+        status: u16,
+        /// Stytch's `error_type`.
+        error_type: Option<String>,
+    },
+    /// A 200 (or error) body that does not have the documented shape.
+    Malformed(&'static str),
+    /// No answer within [`TIMEOUT_MS`].
+    Timeout,
+    /// Connection failure, still after the retry.
+    Network(String),
+}
+
+impl StytchError {
+    /// A stable snake_case name for the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rejected { .. } => "stytch_rejected",
+            Self::Misconfigured { .. } => "stytch_credentials",
+            Self::RateLimited { .. } => "stytch_rate_limited",
+            Self::Upstream { .. } => "stytch_upstream",
+            Self::Malformed(_) => "stytch_malformed",
+            Self::Timeout => "stytch_timeout",
+            Self::Network(_) => "stytch_network",
+        }
+    }
+}
+
+/// One Stytch call: its result, Stytch's `request_id` when there was one, and how many
+/// attempts it took.
+#[derive(Debug, Clone)]
+pub struct Call<T> {
+    /// Outcome.
+    pub result: Result<T, StytchError>,
+    /// Stytch's `request_id`, for support and for the log.
+    pub request_id: Option<String>,
+    /// 1 or 2.
+    pub attempts: u32,
+}
+
+/// Exchanges a verified Supabase token for a Stytch session.
+pub async fn attest<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    token: &str,
+) -> Call<Attested> {
+    let body = json!({
+        "profile_id": cfg.profile_id,
+        "token": token,
+        "session_duration_minutes": cfg.session_duration_minutes,
+    });
+    let (resp, attempts) = send(http, platform, cfg, ATTEST_PATH, body.to_string()).await;
+    let (result, request_id) = match resp {
+        Ok(resp) if resp.status == 200 => {
+            let parsed = serde_json::from_slice::<AttestBody>(&resp.body).ok();
+            let request_id = parsed.as_ref().and_then(|b| clean_id(b.request_id.as_deref()));
+            (parsed.ok_or(StytchError::Malformed("attest answer is not JSON")).and_then(AttestBody::into_attested), request_id)
+        }
+        Ok(resp) => {
+            let (e, id) = classify_error(&resp);
+            (Err(e), id)
+        }
+        Err(e) => (Err(transport_error(e)), None),
+    };
+    Call { result, request_id, attempts }
+}
+
+/// Revokes the session named by an opaque session token.
+pub async fn revoke<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    session_token: &str,
+) -> Call<Revoked> {
+    let body = json!({ "session_token": session_token });
+    let (resp, attempts) = send(http, platform, cfg, REVOKE_PATH, body.to_string()).await;
+    let (result, request_id) = match resp {
+        Ok(resp) if resp.status == 200 => {
+            let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
+            (Ok(Revoked::Yes), parsed.and_then(|b| clean_id(b.request_id.as_deref())))
+        }
+        Ok(resp) => match classify_error(&resp) {
+            (StytchError::Rejected { .. }, id) => (Ok(Revoked::AlreadyGone), id),
+            (e, id) => (Err(e), id),
+        },
+        Err(e) => (Err(transport_error(e)), None),
+    };
+    Call { result, request_id, attempts }
+}
+
+async fn send<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    path: &str,
+    body: String,
+) -> (Result<OutboundResponse, TransportError>, u32) {
+    let req = OutboundRequest {
+        method: Method::Post,
+        url: format!("{}{path}", cfg.api_base),
+        headers: vec![
+            ("authorization", cfg.basic_auth()),
+            ("content-type", "application/json".into()),
+            ("accept", "application/json".into()),
+        ],
+        body: Some(body),
+        timeout_ms: TIMEOUT_MS,
+        max_response_bytes: MAX_RESPONSE_BYTES,
+    };
+    let mut attempt = 1;
+    loop {
+        let result = http.send(req.clone()).await;
+        let retryable = match &result {
+            Err(TransportError::Network(_)) => true,
+            Err(_) => false,
+            Ok(resp) => resp.status >= 500 || resp.status == 429,
+        };
+        if !retryable || attempt >= MAX_ATTEMPTS {
+            return (result, attempt);
+        }
+        platform.sleep(BACKOFF_MIN_MS + platform.random_u32() % BACKOFF_JITTER_MS).await;
+        attempt += 1;
+    }
+}
+
+fn transport_error(e: TransportError) -> StytchError {
+    match e {
+        TransportError::Timeout => StytchError::Timeout,
+        TransportError::Network(why) => StytchError::Network(why),
+        TransportError::TooLarge => StytchError::Malformed("answer too large"),
+    }
+}
+
+fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
+    let body = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
+    let request_id = body.as_ref().and_then(|b| clean_id(b.request_id.as_deref()));
+    let error_type = body.as_ref().and_then(|b| clean_id(b.error_type.as_deref().or(b.error.as_deref())));
+    let status = resp.status;
+    let err = match status {
+        _ if error_type.as_deref().is_some_and(|t| CONFIG_ERROR_TYPES.contains(&t)) => {
+            StytchError::Misconfigured { status, error_type }
+        }
+        400 | 401 | 404 => StytchError::Rejected { status, error_type },
+        429 => StytchError::RateLimited {
+            retry_after_secs: resp.header("retry-after").and_then(|v| v.trim().parse().ok()),
+        },
+        _ => StytchError::Upstream { status, error_type },
+    };
+    (err, request_id)
+}
+
+/// Keeps an identifier from Stytch only if it looks like one (it may end up in a response
+/// body and in logs): ASCII letters, digits, `-` and `_`, at most 96 characters.
+fn clean_id(v: Option<&str>) -> Option<String> {
+    v.filter(|s| {
+        !s.is_empty() && s.len() <= 96 && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    })
+    .map(str::to_owned)
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    request_id: Option<String>,
+    error_type: Option<String>,
+    /// OAuth-style errors use `error` instead of `error_type`.
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AttestBody {
+    request_id: Option<String>,
+    user_id: Option<String>,
+    session_token: Option<String>,
+    session_jwt: Option<String>,
+    session: Option<SessionBody>,
+}
+
+#[derive(Deserialize)]
+struct SessionBody {
+    session_id: Option<String>,
+    expires_at: Option<String>,
+}
+
+impl AttestBody {
+    fn into_attested(self) -> Result<Attested, StytchError> {
+        use crate::cookies::is_cookie_value;
+        let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let session = self.session.ok_or(StytchError::Malformed("no session in attest answer"))?;
+        let user_id = clean_id(self.user_id.as_deref()).ok_or(StytchError::Malformed("user_id"))?;
+        let session_id = clean_id(session.session_id.as_deref()).ok_or(StytchError::Malformed("session_id"))?;
+        let session_token = non_empty(self.session_token)
+            .filter(|t| is_cookie_value(t))
+            .ok_or(StytchError::Malformed("session_token"))?;
+        let session_jwt = non_empty(self.session_jwt)
+            .filter(|t| is_cookie_value(t))
+            .ok_or(StytchError::Malformed("session_jwt"))?;
+        let expires_at = session.expires_at.ok_or(StytchError::Malformed("expires_at"))?;
+        let expires_at_unix = parse_rfc3339(&expires_at).ok_or(StytchError::Malformed("expires_at"))?;
+        Ok(Attested { user_id, session_id, session_token, session_jwt, expires_at, expires_at_unix })
+    }
+}
