@@ -110,7 +110,10 @@ where
     Body: BodySource,
 {
     let started = svc.platform.now_ms();
-    let mut log = RequestLog { method: req.method.clone(), ..RequestLog::default() };
+    let mut log = RequestLog {
+        method: req.method.clone(),
+        ..RequestLog::default()
+    };
     let response = route(config, svc, req, &mut log).await;
     log.status = response.status;
     log.ms.total = svc.platform.now_ms().saturating_sub(started);
@@ -139,7 +142,11 @@ where
         e.into_response(extra)
     };
     let Ok(url) = url::Url::parse(&req.url) else {
-        return fail(log, ApiError::InvalidRequest("The request URL is invalid."), vec![]);
+        return fail(
+            log,
+            ApiError::InvalidRequest("The request URL is invalid."),
+            vec![],
+        );
     };
     let route = match url.path() {
         "/api/exchange" => Route::Exchange,
@@ -168,10 +175,19 @@ where
         None => vec![],
         Some(o) if origin_allowed(o, &url, config) => vec![
             ("access-control-allow-origin".to_owned(), o.clone()),
-            ("access-control-allow-credentials".to_owned(), "true".to_owned()),
+            (
+                "access-control-allow-credentials".to_owned(),
+                "true".to_owned(),
+            ),
             ("vary".to_owned(), "Origin".to_owned()),
         ],
-        Some(_) => return fail(log, ApiError::ForbiddenOrigin, vec![("vary".into(), "Origin".into())]),
+        Some(_) => {
+            return fail(
+                log,
+                ApiError::ForbiddenOrigin,
+                vec![("vary".into(), "Origin".into())],
+            );
+        }
     };
 
     if route == Route::Healthz {
@@ -201,7 +217,8 @@ where
 
 /// Same origin as the request URL, or listed in `ALLOWED_ORIGINS`.
 fn origin_allowed(origin: &str, url: &url::Url, config: &Config) -> bool {
-    origin == url.origin().ascii_serialization() || config.allowed_origins.iter().any(|o| o == origin)
+    origin == url.origin().ascii_serialization()
+        || config.allowed_origins.iter().any(|o| o == origin)
 }
 
 fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Response {
@@ -209,13 +226,23 @@ fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Respon
     if is_cors {
         headers.extend([
             ("access-control-allow-methods".to_owned(), "POST".to_owned()),
-            ("access-control-allow-headers".to_owned(), "Content-Type, Authorization".to_owned()),
-            ("access-control-max-age".to_owned(), PREFLIGHT_MAX_AGE_SECS.to_string()),
+            (
+                "access-control-allow-headers".to_owned(),
+                "Content-Type, Authorization".to_owned(),
+            ),
+            (
+                "access-control-max-age".to_owned(),
+                PREFLIGHT_MAX_AGE_SECS.to_string(),
+            ),
         ]);
     } else {
         headers.push(("allow".to_owned(), route.allow().to_owned()));
     }
-    Response { status: 204, headers, body: String::new() }
+    Response {
+        status: 204,
+        headers,
+        body: String::new(),
+    }
 }
 
 fn json_response(status: u16, body: &Value, extra: Vec<(String, String)>) -> Response {
@@ -224,7 +251,11 @@ fn json_response(status: u16, body: &Value, extra: Vec<(String, String)>) -> Res
         ("cache-control".to_owned(), "no-store".to_owned()),
     ];
     headers.extend(extra);
-    Response { status, headers, body: body.to_string() }
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }
 
 type Failure = (ApiError, Vec<(String, String)>);
@@ -248,12 +279,22 @@ where
     let now_ms = svc.platform.now_ms();
     let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
     let unverified = UnverifiedToken::parse(&token).map_err(|e| (e.into(), vec![]))?;
-    let alg = config.policy.allowed_alg(&unverified).map_err(|e| (e.into(), vec![]))?;
+    let alg = config
+        .policy
+        .allowed_alg(&unverified)
+        .map_err(|e| (e.into(), vec![]))?;
     log.alg = Some(alg.name());
 
-    let cache = JwksCache { url: &config.jwks_url, http: svc.http, kv: svc.kv, memory: svc.jwks };
+    let cache = JwksCache {
+        url: &config.jwks_url,
+        http: svc.http,
+        kv: svc.kv,
+        memory: svc.jwks,
+    };
     let mut trace = JwksTrace::default();
-    let key = cache.key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace).await;
+    let key = cache
+        .key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace)
+        .await;
     let after_jwks = svc.platform.now_ms();
     log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
     log.cache = trace.source;
@@ -297,7 +338,9 @@ where
 
 /// The token from `Authorization: Bearer` or the JSON body; both present must agree.
 async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<String, ApiError> {
-    let declared_len = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let declared_len = req
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
@@ -307,7 +350,11 @@ async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<S
             Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
                 Some(t.trim().to_owned())
             }
-            _ => return Err(ApiError::InvalidRequest("The Authorization header must be 'Bearer <token>'.")),
+            _ => {
+                return Err(ApiError::InvalidRequest(
+                    "The Authorization header must be 'Bearer <token>'.",
+                ));
+            }
         },
     };
     let is_json = req
@@ -331,7 +378,11 @@ async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<S
         match doc.get("access_token") {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
-            Some(_) => return Err(ApiError::InvalidRequest("access_token must be a non-empty string.")),
+            Some(_) => {
+                return Err(ApiError::InvalidRequest(
+                    "access_token must be a non-empty string.",
+                ));
+            }
         }
     };
     match (bearer, from_body) {
@@ -383,5 +434,9 @@ where
     };
     let mut headers = cors.to_vec();
     headers.extend(clear);
-    Ok(json_response(200, &json!({ "revoked": revoked, "request_id": request_id }), headers))
+    Ok(json_response(
+        200,
+        &json!({ "revoked": revoked, "request_id": request_id }),
+        headers,
+    ))
 }

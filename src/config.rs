@@ -56,7 +56,13 @@ impl StytchConfig {
         profile_id: String,
         session_duration_minutes: u32,
     ) -> Self {
-        Self { api_base, project_id, secret, profile_id, session_duration_minutes }
+        Self {
+            api_base,
+            project_id,
+            secret,
+            profile_id,
+            session_duration_minutes,
+        }
     }
 
     /// `Authorization` header value: HTTP Basic `project_id:secret`.
@@ -95,7 +101,10 @@ impl fmt::Display for ConfigError {
 }
 
 fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable, problem: problem.into() }
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
 }
 
 impl Config {
@@ -131,7 +140,12 @@ impl Config {
                 .parse::<i64>()
                 .ok()
                 .filter(|s| (0..=MAX_SKEW_SECS).contains(s))
-                .ok_or_else(|| err("CLOCK_SKEW_SECONDS", format!("must be an integer in 0..={MAX_SKEW_SECS}")))?,
+                .ok_or_else(|| {
+                    err(
+                        "CLOCK_SKEW_SECONDS",
+                        format!("must be an integer in 0..={MAX_SKEW_SECS}"),
+                    )
+                })?,
             None => 30,
         };
         // Empty disables the role check, so this one is read raw.
@@ -143,8 +157,14 @@ impl Config {
         let allow_anonymous = bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)?;
 
         let project_id = required("STYTCH_PROJECT_ID")?.trim().to_owned();
-        if !project_id.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
-            return Err(err("STYTCH_PROJECT_ID", "must be printable ASCII without ':'"));
+        if !project_id
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && c != b':')
+        {
+            return Err(err(
+                "STYTCH_PROJECT_ID",
+                "must be printable ASCII without ':'",
+            ));
         }
         let secret = required("STYTCH_SECRET")?;
         if secret.chars().any(char::is_control) {
@@ -162,7 +182,12 @@ impl Config {
                 .parse::<u32>()
                 .ok()
                 .filter(|m| SESSION_MINUTES.contains(m))
-                .ok_or_else(|| err("SESSION_DURATION_MINUTES", "must be an integer in 5..=527040"))?,
+                .ok_or_else(|| {
+                    err(
+                        "SESSION_DURATION_MINUTES",
+                        "must be an integer in 5..=527040",
+                    )
+                })?,
             None => 60,
         };
 
@@ -185,13 +210,18 @@ impl Config {
         let session_name = cookie_name("COOKIE_NAME_SESSION", cookies::DEFAULT_SESSION_COOKIE)?;
         let jwt_name = cookie_name("COOKIE_NAME_JWT", cookies::DEFAULT_JWT_COOKIE)?;
         if session_name == jwt_name {
-            return Err(err("COOKIE_NAME_JWT", "must differ from COOKIE_NAME_SESSION"));
+            return Err(err(
+                "COOKIE_NAME_JWT",
+                "must differ from COOKIE_NAME_SESSION",
+            ));
         }
         let domain = opt("COOKIE_DOMAIN").map(|d| d.trim().to_owned());
         if let Some(d) = &domain {
             let host = d.strip_prefix('.').unwrap_or(d);
             let valid = !host.is_empty()
-                && host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+                && host
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
                 && !host.starts_with('.')
                 && !host.ends_with('.');
             if !valid {
@@ -206,17 +236,40 @@ impl Config {
         };
 
         Ok(Self {
-            policy: Policy { issuers, audience, algorithms, skew_secs, required_role, allow_anonymous },
+            policy: Policy {
+                issuers,
+                audience,
+                algorithms,
+                skew_secs,
+                required_role,
+                allow_anonymous,
+            },
             jwks_url,
-            stytch: StytchConfig { api_base, project_id, secret, profile_id, session_duration_minutes },
+            stytch: StytchConfig {
+                api_base,
+                project_id,
+                secret,
+                profile_id,
+                session_duration_minutes,
+            },
             allowed_origins,
-            cookies: CookiePolicy { session_name, jwt_name, domain, http_only, same_site },
+            cookies: CookiePolicy {
+                session_name,
+                jwt_name,
+                domain,
+                http_only,
+                same_site,
+            },
         })
     }
 }
 
 fn comma_list(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn bool_var(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {
@@ -232,7 +285,10 @@ fn parse_algorithms(list: &str) -> Result<Vec<Alg>, ConfigError> {
     let mut algs = Vec::new();
     for name in comma_list(list) {
         let alg = Alg::from_name(&name).ok_or_else(|| {
-            err("JWT_ALGORITHMS", format!("{name} is not supported (ES256, RS256, EdDSA; HS* and none never are)"))
+            err(
+                "JWT_ALGORITHMS",
+                format!("{name} is not supported (ES256, RS256, EdDSA; HS* and none never are)"),
+            )
         })?;
         if !algs.contains(&alg) {
             algs.push(alg);
@@ -281,7 +337,9 @@ fn exact_origin(o: &str) -> Result<(), ConfigError> {
     } else {
         Err(err(
             "ALLOWED_ORIGINS",
-            format!("{o} is not an exact origin like https://app.example.com (no path or trailing slash)"),
+            format!(
+                "{o} is not an exact origin like https://app.example.com (no path or trailing slash)"
+            ),
         ))
     }
 }
@@ -316,7 +374,10 @@ mod tests {
     fn defaults_follow_the_spec() {
         let c = parse(&base()).unwrap();
         assert_eq!(c.policy.issuers, ["https://abcd.supabase.co/auth/v1"]);
-        assert_eq!(c.jwks_url, "https://abcd.supabase.co/auth/v1/.well-known/jwks.json");
+        assert_eq!(
+            c.jwks_url,
+            "https://abcd.supabase.co/auth/v1/.well-known/jwks.json"
+        );
         assert_eq!(c.policy.audience, "authenticated");
         assert_eq!(c.policy.algorithms, [Alg::Es256, Alg::Rs256]);
         assert_eq!(c.policy.skew_secs, 30);
@@ -338,7 +399,10 @@ mod tests {
         v.insert("STYTCH_PROJECT_ID", "project-live-9");
         assert_eq!(parse(&v).unwrap().stytch.api_base, "https://api.stytch.com");
         v.insert("STYTCH_API_BASE", "https://login.example.com/");
-        assert_eq!(parse(&v).unwrap().stytch.api_base, "https://login.example.com");
+        assert_eq!(
+            parse(&v).unwrap().stytch.api_base,
+            "https://login.example.com"
+        );
     }
 
     #[test]
@@ -352,7 +416,10 @@ mod tests {
             ("REQUIRED_ROLE", ""),
             ("ALLOW_ANONYMOUS", "true"),
             ("SESSION_DURATION_MINUTES", "527040"),
-            ("ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:5173",
+            ),
             ("COOKIE_DOMAIN", "example.com"),
             ("COOKIE_HTTP_ONLY", "false"),
             ("COOKIE_SAMESITE", "Strict"),
@@ -360,23 +427,37 @@ mod tests {
             ("COOKIE_NAME_JWT", "j"),
         ]);
         let c = parse(&v).unwrap();
-        assert_eq!(c.policy.issuers, ["https://a/auth/v1", "https://a/auth/v1/"]);
+        assert_eq!(
+            c.policy.issuers,
+            ["https://a/auth/v1", "https://a/auth/v1/"]
+        );
         assert_eq!(c.jwks_url, "http://127.0.0.1:9999/jwks");
         assert_eq!(c.policy.algorithms, [Alg::Es256, Alg::EdDsa]);
         assert_eq!(c.policy.skew_secs, 0);
         assert_eq!(c.policy.required_role, None);
         assert!(c.policy.allow_anonymous);
         assert_eq!(c.stytch.session_duration_minutes, 527_040);
-        assert_eq!(c.allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+        assert_eq!(
+            c.allowed_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
         assert_eq!(c.cookies.domain.as_deref(), Some("example.com"));
         assert!(!c.cookies.http_only);
         assert_eq!(c.cookies.same_site, SameSite::Strict);
-        assert_eq!((c.cookies.session_name.as_str(), c.cookies.jwt_name.as_str()), ("s", "j"));
+        assert_eq!(
+            (c.cookies.session_name.as_str(), c.cookies.jwt_name.as_str()),
+            ("s", "j")
+        );
     }
 
     #[test]
     fn required_variables_are_named_when_missing() {
-        for var in ["SUPABASE_URL", "STYTCH_PROJECT_ID", "STYTCH_SECRET", "STYTCH_PROFILE_ID"] {
+        for var in [
+            "SUPABASE_URL",
+            "STYTCH_PROJECT_ID",
+            "STYTCH_SECRET",
+            "STYTCH_PROFILE_ID",
+        ] {
             let mut v = base();
             v.remove(var);
             assert_eq!(parse(&v).map(|_| ()).unwrap_err().variable, var);

@@ -82,7 +82,9 @@ impl CookiePolicy {
     /// The two cookies that delete the session cookies (same Path and Domain, `Max-Age=0`).
     pub fn clearing_cookies(&self) -> [String; 2] {
         [
-            self.builder(&self.session_name, "").expires(0, 0).to_string(),
+            self.builder(&self.session_name, "")
+                .expires(0, 0)
+                .to_string(),
             self.builder(&self.jwt_name, "").expires(0, 0).to_string(),
         ]
     }
@@ -139,9 +141,8 @@ impl fmt::Display for SetCookie<'_> {
 /// Whether `s` is a valid cookie name (an RFC 6265 token).
 pub fn is_cookie_name(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|c| {
-            c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-        })
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 /// Whether `s` can be a cookie value without quoting (RFC 6265 `cookie-octet`s).
@@ -201,7 +202,10 @@ mod tests {
 
     #[test]
     fn clearing_cookies_use_same_scope_and_max_age_zero() {
-        let p = CookiePolicy { domain: Some("example.com".into()), ..policy() };
+        let p = CookiePolicy {
+            domain: Some("example.com".into()),
+            ..policy()
+        };
         let [s, j] = p.clearing_cookies();
         assert_eq!(
             s,

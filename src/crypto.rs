@@ -63,8 +63,12 @@ fn rust_verify(
     Ok(match material {
         KeyMaterial::P256 { x, y } => {
             // SEC1 uncompressed point: 0x04 || x || y.
-            let sec1: Vec<u8> = std::iter::once(4).chain(x.iter().copied()).chain(y.iter().copied()).collect();
-            let key = <Es256 as Algorithm>::VerifyingKey::from_slice(&sec1).map_err(|e| import(&e))?;
+            let sec1: Vec<u8> = std::iter::once(4)
+                .chain(x.iter().copied())
+                .chain(y.iter().copied())
+                .collect();
+            let key =
+                <Es256 as Algorithm>::VerifyingKey::from_slice(&sec1).map_err(|e| import(&e))?;
             match <Es256 as Algorithm>::Signature::try_from_slice(signature) {
                 Ok(sig) => Es256.verify_signature(&sig, &key, message),
                 Err(_) => false,
@@ -83,7 +87,8 @@ fn rust_verify(
             }
         }
         KeyMaterial::Ed25519 { x } => {
-            let key = <Ed25519 as Algorithm>::VerifyingKey::from_slice(x).map_err(|e| import(&e))?;
+            let key =
+                <Ed25519 as Algorithm>::VerifyingKey::from_slice(x).map_err(|e| import(&e))?;
             match <Ed25519 as Algorithm>::Signature::try_from_slice(signature) {
                 Ok(sig) => Ed25519.verify_signature(&sig, &key, message),
                 Err(_) => false,

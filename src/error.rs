@@ -8,8 +8,8 @@
 
 use crate::config::ConfigError;
 use crate::http::Response;
-use crate::jwks_cache::ResolveError;
 use crate::jwk::KeyLookupError;
+use crate::jwks_cache::ResolveError;
 use crate::stytch::StytchError;
 use crate::verify::VerifyError;
 use serde_json::json;
@@ -103,20 +103,33 @@ impl ApiError {
         match self {
             Self::InvalidRequest(what) => (*what).to_owned(),
             Self::InvalidToken(_) => "The access token is invalid or expired.".into(),
-            Self::RejectedByStytch { error_type: Some(t) } => {
+            Self::RejectedByStytch {
+                error_type: Some(t),
+            } => {
                 format!("Stytch rejected the access token ({t}).")
             }
-            Self::RejectedByStytch { error_type: None } => "Stytch rejected the access token.".into(),
+            Self::RejectedByStytch { error_type: None } => {
+                "Stytch rejected the access token.".into()
+            }
             Self::ForbiddenOrigin => "This origin is not allowed to call this endpoint.".into(),
             Self::NotFound => "No such endpoint.".into(),
             Self::MethodNotAllowed(_) => "This method is not allowed on this endpoint.".into(),
             Self::PayloadTooLarge => "The request body is larger than 16 KiB.".into(),
-            Self::UnsupportedMediaType => "The request body must be JSON (application/json).".into(),
+            Self::UnsupportedMediaType => {
+                "The request body must be JSON (application/json).".into()
+            }
             Self::RateLimited { .. } => "Too many sign-ins right now; try again shortly.".into(),
             Self::Misconfigured(_) => "The service is misconfigured.".into(),
-            Self::Upstream { error_type: Some(t), .. } => format!("Stytch failed ({t})."),
-            Self::Upstream { error_type: None, .. } => "Stytch failed or answered unexpectedly.".into(),
-            Self::JwksUnavailable(_) => "The signing keys cannot be fetched right now; try again shortly.".into(),
+            Self::Upstream {
+                error_type: Some(t),
+                ..
+            } => format!("Stytch failed ({t})."),
+            Self::Upstream {
+                error_type: None, ..
+            } => "Stytch failed or answered unexpectedly.".into(),
+            Self::JwksUnavailable(_) => {
+                "The signing keys cannot be fetched right now; try again shortly.".into()
+            }
             Self::UpstreamTimeout => "Stytch did not answer in time.".into(),
         }
     }
@@ -124,7 +137,9 @@ impl ApiError {
     /// What the log line should say beyond the code, if anything.
     pub fn log_detail(&self) -> Option<String> {
         match self {
-            Self::InvalidToken(d) | Self::Misconfigured(d) | Self::JwksUnavailable(d) => Some(d.clone()),
+            Self::InvalidToken(d) | Self::Misconfigured(d) | Self::JwksUnavailable(d) => {
+                Some(d.clone())
+            }
             Self::Upstream { detail, .. } => Some(detail.clone()),
             Self::RejectedByStytch { error_type } => error_type.clone(),
             _ => None,
@@ -156,7 +171,8 @@ impl ApiError {
         Response {
             status: self.status(),
             headers,
-            body: json!({ "error": self.code(), "error_description": self.description() }).to_string(),
+            body: json!({ "error": self.code(), "error_description": self.description() })
+                .to_string(),
         }
     }
 }
@@ -189,14 +205,22 @@ impl From<StytchError> for ApiError {
                 error_type.as_deref().unwrap_or("-")
             )),
             StytchError::RateLimited { retry_after_secs } => Self::RateLimited {
-                retry_after_secs: retry_after_secs.unwrap_or(RATE_LIMIT_RETRY_AFTER_SECS).clamp(1, 3600),
+                retry_after_secs: retry_after_secs
+                    .unwrap_or(RATE_LIMIT_RETRY_AFTER_SECS)
+                    .clamp(1, 3600),
             },
             StytchError::Upstream { status, error_type } => Self::Upstream {
                 detail: format!("{kind}: HTTP {status}"),
                 error_type,
             },
-            StytchError::Malformed(what) => Self::Upstream { error_type: None, detail: format!("{kind}: {what}") },
-            StytchError::Network(why) => Self::Upstream { error_type: None, detail: format!("{kind}: {why}") },
+            StytchError::Malformed(what) => Self::Upstream {
+                error_type: None,
+                detail: format!("{kind}: {what}"),
+            },
+            StytchError::Network(why) => Self::Upstream {
+                error_type: None,
+                detail: format!("{kind}: {why}"),
+            },
             StytchError::Timeout => Self::UpstreamTimeout,
         }
     }

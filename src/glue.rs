@@ -54,7 +54,10 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
             });
             if let Err(e) = &config {
                 // Loud and once per isolate; every request also answers 500 and logs it.
-                console_error!("{{\"config_error\":{}}}", serde_json::Value::from(e.to_string()));
+                console_error!(
+                    "{{\"config_error\":{}}}",
+                    serde_json::Value::from(e.to_string())
+                );
             }
             Rc::new(IsolateState {
                 config,
@@ -76,7 +79,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         Ok(b) => b,
         Err(e) => return Response::error(format!("WebCrypto unavailable: {e}"), 500),
     };
-    let kv = WorkerKv { kv: env.kv(JWKS_BINDING).ok(), ctx: &ctx };
+    let kv = WorkerKv {
+        kv: env.kv(JWKS_BINDING).ok(),
+        ctx: &ctx,
+    };
     let services = Services {
         http: &WorkerHttp,
         kv: &kv,
@@ -87,7 +93,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let incoming = IncomingRequest {
         method: req.method().to_string(),
         url: req.url()?.to_string(),
-        headers: req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        headers: req
+            .headers()
+            .entries()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
         body: WorkerBody(req),
     };
     let response = app::handle(state.config.as_ref(), &services, incoming).await;
@@ -100,7 +110,9 @@ fn to_worker_response(resp: CoreResponse) -> worker::Result<Response> {
         // append, never set: there are two Set-Cookie headers.
         headers.append(name, value)?;
     }
-    let builder = ResponseBuilder::new().with_status(resp.status).with_headers(headers);
+    let builder = ResponseBuilder::new()
+        .with_status(resp.status)
+        .with_headers(headers);
     Ok(if resp.body.is_empty() {
         builder.empty()
     } else {
@@ -153,10 +165,16 @@ impl HttpClient for WorkerHttp {
         let signal = controller.signal();
         let limit = req.max_response_bytes;
         let call = async move {
-            let mut resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(network)?;
+            let mut resp = Fetch::Request(request)
+                .send_with_signal(&signal)
+                .await
+                .map_err(network)?;
             let status = resp.status_code();
-            let headers: Vec<(String, String)> =
-                resp.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+            let headers: Vec<(String, String)> = resp
+                .headers()
+                .entries()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect();
             let declared = headers
                 .iter()
                 .find(|(k, _)| k == "content-length")
@@ -174,7 +192,11 @@ impl HttpClient for WorkerHttp {
                     body.extend_from_slice(&chunk);
                 }
             }
-            Ok(OutboundResponse { status, headers, body })
+            Ok(OutboundResponse {
+                status,
+                headers,
+                body,
+            })
         };
         let timer = Delay::from(Duration::from_millis(u64::from(req.timeout_ms)));
         match select(Box::pin(call), timer).await {
@@ -207,7 +229,10 @@ impl KvStore for WorkerKv<'_> {
                 Err(e) => Err(e),
             };
             if let Err(e) = put {
-                console_error!("{{\"kv_put_error\":{}}}", serde_json::Value::from(e.to_string()));
+                console_error!(
+                    "{{\"kv_put_error\":{}}}",
+                    serde_json::Value::from(e.to_string())
+                );
             }
         });
     }

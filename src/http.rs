@@ -22,7 +22,10 @@ pub struct IncomingRequest<B> {
 impl<B> IncomingRequest<B> {
     /// First value of header `name` (lower-case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -45,7 +48,11 @@ pub enum BodyError {
 
 impl BodySource for Vec<u8> {
     async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        if self.len() > limit { Err(BodyError::TooLarge) } else { Ok(self) }
+        if self.len() > limit {
+            Err(BodyError::TooLarge)
+        } else {
+            Ok(self)
+        }
     }
 }
 
@@ -118,7 +125,10 @@ pub struct OutboundResponse {
 impl OutboundResponse {
     /// First value of header `name` (lower-case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -112,7 +112,10 @@ mod tests {
 
     #[test]
     fn refuses_duplicates_at_any_depth() {
-        assert_eq!(parse_object(br#"{"a":1,"a":2}"#), Err(StrictJsonError::DuplicateKey));
+        assert_eq!(
+            parse_object(br#"{"a":1,"a":2}"#),
+            Err(StrictJsonError::DuplicateKey)
+        );
         assert_eq!(
             parse_object(br#"{"a":{"b":1,"b":1}}"#),
             Err(StrictJsonError::DuplicateKey)

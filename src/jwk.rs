@@ -282,7 +282,10 @@ fn b64_field(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, &'static s
     b64::decode(str_field(jwk, name)?).ok_or("a member is not strict base64url")
 }
 
-fn fixed_b64<const N: usize>(jwk: &Map<String, Value>, name: &str) -> Result<[u8; N], &'static str> {
+fn fixed_b64<const N: usize>(
+    jwk: &Map<String, Value>,
+    name: &str,
+) -> Result<[u8; N], &'static str> {
     b64_field(jwk, name)?
         .try_into()
         .map_err(|_| "a coordinate has the wrong length")
@@ -320,8 +323,15 @@ mod tests {
         let bad_alg = with(r#""kid":"c","alg":"RS256""#);
         let private = with(r#""kid":"d","d":"AAAA""#);
         let good = with(r#""kid":"e","use":"sig","key_ops":["verify"],"alg":"ES256""#);
-        let (ks, skipped) = set(&[&bad_use, &bad_ops, &bad_alg, &private, &good, r#"{"kty":"oct","k":"AA"}"#])
-            .unwrap_or_default();
+        let (ks, skipped) = set(&[
+            &bad_use,
+            &bad_ops,
+            &bad_alg,
+            &private,
+            &good,
+            r#"{"kty":"oct","k":"AA"}"#,
+        ])
+        .unwrap_or_default();
         assert_eq!(ks.keys().len(), 1);
         assert_eq!(ks.keys()[0].kid.as_deref(), Some("e"));
         assert_eq!(skipped.len(), 5);
@@ -333,18 +343,36 @@ mod tests {
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(set(&refs).err(), Some(JwksParseError::TooManyKeys(17)));
         assert_eq!(set(&[]).err(), Some(JwksParseError::NoUsableKeys));
-        assert_eq!(KeySet::parse(b"{}").err(), Some(JwksParseError::NoKeysArray));
-        assert!(matches!(KeySet::parse(b"nope"), Err(JwksParseError::NotJson(_))));
+        assert_eq!(
+            KeySet::parse(b"{}").err(),
+            Some(JwksParseError::NoKeysArray)
+        );
+        assert!(matches!(
+            KeySet::parse(b"nope"),
+            Err(JwksParseError::NotJson(_))
+        ));
     }
 
     #[test]
     fn the_key_decides_the_algorithm() {
         let (ks, _) = set(&[&with(r#""kid":"e""#)]).unwrap_or_default();
         assert!(ks.select(Some("e"), Alg::Es256).is_ok());
-        assert_eq!(ks.select(Some("e"), Alg::Rs256), Err(KeyLookupError::AlgMismatch));
-        assert_eq!(ks.select(Some("x"), Alg::Es256), Err(KeyLookupError::UnknownKid));
-        assert!(ks.select(None, Alg::Es256).is_ok(), "one key and no kid: that key");
+        assert_eq!(
+            ks.select(Some("e"), Alg::Rs256),
+            Err(KeyLookupError::AlgMismatch)
+        );
+        assert_eq!(
+            ks.select(Some("x"), Alg::Es256),
+            Err(KeyLookupError::UnknownKid)
+        );
+        assert!(
+            ks.select(None, Alg::Es256).is_ok(),
+            "one key and no kid: that key"
+        );
         let (two, _) = set(&[&with(r#""kid":"e""#), &with(r#""kid":"f""#)]).unwrap_or_default();
-        assert_eq!(two.select(None, Alg::Es256), Err(KeyLookupError::NoKidAmbiguous));
+        assert_eq!(
+            two.select(None, Alg::Es256),
+            Err(KeyLookupError::NoKidAmbiguous)
+        );
     }
 }

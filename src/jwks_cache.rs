@@ -174,7 +174,9 @@ pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
             max_age = v.trim_matches('"').parse::<u64>().ok();
         }
     }
-    max_age.map_or(FRESH_DEFAULT_SECS, |m| m.clamp(FRESH_MIN_SECS, FRESH_MAX_SECS))
+    max_age.map_or(FRESH_DEFAULT_SECS, |m| {
+        m.clamp(FRESH_MIN_SECS, FRESH_MAX_SECS)
+    })
 }
 
 /// The cache for one JWKS URL, over this isolate's memory and the injected I/O.
@@ -199,7 +201,12 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         now_ms: u64,
         trace: &mut JwksTrace,
     ) -> Result<PublicKey, ResolveError> {
-        let mut snapshot = self.memory.borrow().snapshot.clone().filter(|s| s.url == self.url);
+        let mut snapshot = self
+            .memory
+            .borrow()
+            .snapshot
+            .clone()
+            .filter(|s| s.url == self.url);
         let mut source = CacheSource::Memory;
         if snapshot.is_none() {
             trace.kv_reads += 1;
@@ -255,12 +262,20 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         match snapshot.keys.select(kid, alg) {
             Ok(key) => Ok(key.clone()),
             Err(KeyLookupError::UnknownKid)
-                if source != CacheSource::Network && self.unknown_kid_refetch_allowed(&snapshot, now_ms) =>
+                if source != CacheSource::Network
+                    && self.unknown_kid_refetch_allowed(&snapshot, now_ms) =>
             {
                 trace.notes.push("unknown kid; refetching the JWKS".into());
-                let fresh = self.refresh(now_ms, trace).await.map_err(ResolveError::Unavailable)?;
+                let fresh = self
+                    .refresh(now_ms, trace)
+                    .await
+                    .map_err(ResolveError::Unavailable)?;
                 trace.source = Some(CacheSource::Network);
-                fresh.keys.select(kid, alg).cloned().map_err(ResolveError::Key)
+                fresh
+                    .keys
+                    .select(kid, alg)
+                    .cloned()
+                    .map_err(ResolveError::Key)
             }
             Err(e) => Err(ResolveError::Key(e)),
         }
@@ -278,7 +293,11 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
 
     /// Fetches the JWKS; on success it replaces the isolate's snapshot and is written to KV
     /// after the response.
-    async fn refresh(&self, now_ms: u64, trace: &mut JwksTrace) -> Result<Rc<JwksSnapshot>, String> {
+    async fn refresh(
+        &self,
+        now_ms: u64,
+        trace: &mut JwksTrace,
+    ) -> Result<Rc<JwksSnapshot>, String> {
         self.memory.borrow_mut().last_fetch_attempt_ms = Some(now_ms);
         trace.fetches += 1;
         let result = self.fetch(now_ms, trace).await;
@@ -290,7 +309,8 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
                 memory.last_failure_ms = None;
                 drop(memory);
                 if let Some(value) = snapshot.to_kv() {
-                    let ttl = (snapshot.stale_limit_ms().saturating_sub(now_ms) / 1000).max(KV_MIN_TTL_SECS);
+                    let ttl = (snapshot.stale_limit_ms().saturating_sub(now_ms) / 1000)
+                        .max(KV_MIN_TTL_SECS);
                     self.kv.put_after_response(kv_key(self.url), value, ttl);
                 }
                 Ok(snapshot)
@@ -308,7 +328,10 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             .send(OutboundRequest {
                 method: Method::Get,
                 url: self.url.to_owned(),
-                headers: vec![("accept", "application/json, application/jwk-set+json".into())],
+                headers: vec![(
+                    "accept",
+                    "application/json, application/jwk-set+json".into(),
+                )],
                 body: None,
                 timeout_ms: FETCH_TIMEOUT_MS,
                 max_response_bytes: MAX_JWKS_BYTES,
@@ -322,11 +345,16 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             .header("content-type")
             .and_then(|c| c.split(';').next())
             .map(|m| m.trim().to_ascii_lowercase());
-        if !matches!(media.as_deref(), Some("application/json" | "application/jwk-set+json")) {
+        if !matches!(
+            media.as_deref(),
+            Some("application/json" | "application/jwk-set+json")
+        ) {
             return Err("JWKS content type is not JSON".into());
         }
         let (keys, skipped) = KeySet::parse(&resp.body).map_err(|e| e.to_string())?;
-        trace.notes.extend(skipped.into_iter().map(|s| format!("skipped {s}")));
+        trace
+            .notes
+            .extend(skipped.into_iter().map(|s| format!("skipped {s}")));
         let fresh = freshness_secs(resp.header("cache-control"));
         let body = String::from_utf8(resp.body).map_err(|_| "JWKS is not UTF-8".to_owned())?;
         Ok(JwksSnapshot {

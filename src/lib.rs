@@ -12,23 +12,28 @@
 //!   `Date.now`, `crypto.getRandomValues`, `console.log`.
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
 )]
 
+pub mod app;
 pub mod b64;
+pub mod config;
 pub mod cookies;
 pub mod crypto;
+pub mod error;
+pub mod http;
 pub mod json;
 pub mod jwk;
+pub mod jwks_cache;
+pub mod stytch;
 pub mod time;
 pub mod token;
 pub mod verify;
-pub mod config;
-pub mod http;
-pub mod jwks_cache;
-pub mod stytch;
-pub mod app;
-pub mod error;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -30,11 +30,16 @@ pub(crate) async fn run(mut req: Request, state: &IsolateState) -> worker::Resul
     };
     let mut out = Vec::new();
     for token in &input.tokens {
-        let parsed = UnverifiedToken::parse(token).map_err(|e| e.to_string()).and_then(|t| {
-            let alg = Alg::from_name(&t.header.alg).ok_or("unknown alg")?;
-            let key = keys.select(t.header.kid.as_deref(), alg).map_err(|e| format!("{e:?}"))?.clone();
-            Ok((t, key))
-        });
+        let parsed = UnverifiedToken::parse(token)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                let alg = Alg::from_name(&t.header.alg).ok_or("unknown alg")?;
+                let key = keys
+                    .select(t.header.kid.as_deref(), alg)
+                    .map_err(|e| format!("{e:?}"))?
+                    .clone();
+                Ok((t, key))
+            });
         let (token, key) = match parsed {
             Ok(v) => v,
             Err(e) => {
@@ -46,8 +51,12 @@ pub(crate) async fn run(mut req: Request, state: &IsolateState) -> worker::Resul
             Ok(b) => json!(b),
             Err(e) => json!(format!("error: {e}")),
         };
-        let web = webcrypto.verify(&key, token.signing_input(), token.signature()).await;
-        let rust = RustCryptoBackend.verify(&key, token.signing_input(), token.signature()).await;
+        let web = webcrypto
+            .verify(&key, token.signing_input(), token.signature())
+            .await;
+        let rust = RustCryptoBackend
+            .verify(&key, token.signing_input(), token.signature())
+            .await;
         out.push(json!({ "webcrypto": answer(web), "rust": answer(rust) }));
     }
     Response::from_json(&out)

@@ -6,7 +6,9 @@
 //! either, so the worst case stays near one timeout.
 
 use crate::config::StytchConfig;
-use crate::http::{HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError};
+use crate::http::{
+    HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
+};
 use crate::time::parse_rfc3339;
 use serde::Deserialize;
 use serde_json::json;
@@ -139,8 +141,15 @@ pub async fn attest<H: HttpClient, P: Platform>(
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
             let parsed = serde_json::from_slice::<AttestBody>(&resp.body).ok();
-            let request_id = parsed.as_ref().and_then(|b| clean_id(b.request_id.as_deref()));
-            (parsed.ok_or(StytchError::Malformed("attest answer is not JSON")).and_then(AttestBody::into_attested), request_id)
+            let request_id = parsed
+                .as_ref()
+                .and_then(|b| clean_id(b.request_id.as_deref()));
+            (
+                parsed
+                    .ok_or(StytchError::Malformed("attest answer is not JSON"))
+                    .and_then(AttestBody::into_attested),
+                request_id,
+            )
         }
         Ok(resp) => {
             let (e, id) = classify_error(&resp);
@@ -148,7 +157,11 @@ pub async fn attest<H: HttpClient, P: Platform>(
         }
         Err(e) => (Err(transport_error(e)), None),
     };
-    Call { result, request_id, attempts }
+    Call {
+        result,
+        request_id,
+        attempts,
+    }
 }
 
 /// Revokes the session named by an opaque session token.
@@ -163,7 +176,10 @@ pub async fn revoke<H: HttpClient, P: Platform>(
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
             let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
-            (Ok(Revoked::Yes), parsed.and_then(|b| clean_id(b.request_id.as_deref())))
+            (
+                Ok(Revoked::Yes),
+                parsed.and_then(|b| clean_id(b.request_id.as_deref())),
+            )
         }
         Ok(resp) => match classify_error(&resp) {
             (StytchError::Rejected { .. }, id) => (Ok(Revoked::AlreadyGone), id),
@@ -171,7 +187,11 @@ pub async fn revoke<H: HttpClient, P: Platform>(
         },
         Err(e) => (Err(transport_error(e)), None),
     };
-    Call { result, request_id, attempts }
+    Call {
+        result,
+        request_id,
+        attempts,
+    }
 }
 
 async fn send<H: HttpClient, P: Platform>(
@@ -204,7 +224,9 @@ async fn send<H: HttpClient, P: Platform>(
         if !retryable || attempt >= MAX_ATTEMPTS {
             return (result, attempt);
         }
-        platform.sleep(BACKOFF_MIN_MS + platform.random_u32() % BACKOFF_JITTER_MS).await;
+        platform
+            .sleep(BACKOFF_MIN_MS + platform.random_u32() % BACKOFF_JITTER_MS)
+            .await;
         attempt += 1;
     }
 }
@@ -219,16 +241,25 @@ fn transport_error(e: TransportError) -> StytchError {
 
 fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
     let body = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
-    let request_id = body.as_ref().and_then(|b| clean_id(b.request_id.as_deref()));
-    let error_type = body.as_ref().and_then(|b| clean_id(b.error_type.as_deref().or(b.error.as_deref())));
+    let request_id = body
+        .as_ref()
+        .and_then(|b| clean_id(b.request_id.as_deref()));
+    let error_type = body
+        .as_ref()
+        .and_then(|b| clean_id(b.error_type.as_deref().or(b.error.as_deref())));
     let status = resp.status;
     let err = match status {
-        _ if error_type.as_deref().is_some_and(|t| CONFIG_ERROR_TYPES.contains(&t)) => {
+        _ if error_type
+            .as_deref()
+            .is_some_and(|t| CONFIG_ERROR_TYPES.contains(&t)) =>
+        {
             StytchError::Misconfigured { status, error_type }
         }
         400 | 401 | 404 => StytchError::Rejected { status, error_type },
         429 => StytchError::RateLimited {
-            retry_after_secs: resp.header("retry-after").and_then(|v| v.trim().parse().ok()),
+            retry_after_secs: resp
+                .header("retry-after")
+                .and_then(|v| v.trim().parse().ok()),
         },
         _ => StytchError::Upstream { status, error_type },
     };
@@ -239,7 +270,10 @@ fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
 /// body and in logs): ASCII letters, digits, `-` and `_`, at most 96 characters.
 fn clean_id(v: Option<&str>) -> Option<String> {
     v.filter(|s| {
-        !s.is_empty() && s.len() <= 96 && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        !s.is_empty()
+            && s.len() <= 96
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
     })
     .map(str::to_owned)
 }
@@ -271,17 +305,30 @@ impl AttestBody {
     fn into_attested(self) -> Result<Attested, StytchError> {
         use crate::cookies::is_cookie_value;
         let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
-        let session = self.session.ok_or(StytchError::Malformed("no session in attest answer"))?;
+        let session = self
+            .session
+            .ok_or(StytchError::Malformed("no session in attest answer"))?;
         let user_id = clean_id(self.user_id.as_deref()).ok_or(StytchError::Malformed("user_id"))?;
-        let session_id = clean_id(session.session_id.as_deref()).ok_or(StytchError::Malformed("session_id"))?;
+        let session_id =
+            clean_id(session.session_id.as_deref()).ok_or(StytchError::Malformed("session_id"))?;
         let session_token = non_empty(self.session_token)
             .filter(|t| is_cookie_value(t))
             .ok_or(StytchError::Malformed("session_token"))?;
         let session_jwt = non_empty(self.session_jwt)
             .filter(|t| is_cookie_value(t))
             .ok_or(StytchError::Malformed("session_jwt"))?;
-        let expires_at = session.expires_at.ok_or(StytchError::Malformed("expires_at"))?;
-        let expires_at_unix = parse_rfc3339(&expires_at).ok_or(StytchError::Malformed("expires_at"))?;
-        Ok(Attested { user_id, session_id, session_token, session_jwt, expires_at, expires_at_unix })
+        let expires_at = session
+            .expires_at
+            .ok_or(StytchError::Malformed("expires_at"))?;
+        let expires_at_unix =
+            parse_rfc3339(&expires_at).ok_or(StytchError::Malformed("expires_at"))?;
+        Ok(Attested {
+            user_id,
+            session_id,
+            session_token,
+            session_jwt,
+            expires_at,
+            expires_at_unix,
+        })
     }
 }

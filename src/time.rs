@@ -71,7 +71,10 @@ pub fn format_http_date(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let weekday = DAYS.get(days.rem_euclid(7) as usize).copied().unwrap_or("Thu");
+    let weekday = DAYS
+        .get(days.rem_euclid(7) as usize)
+        .copied()
+        .unwrap_or("Thu");
     let month = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
     format!(
         "{weekday}, {d:02} {month} {y:04} {:02}:{:02}:{:02} GMT",
@@ -114,7 +117,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -125,8 +136,14 @@ mod tests {
     fn parses_rfc3339_variants() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2026-11-28T21:42:15Z"), Some(1_795_902_135));
-        assert_eq!(parse_rfc3339("2026-11-28T21:42:15.999999Z"), Some(1_795_902_135));
-        assert_eq!(parse_rfc3339("2026-11-28T22:42:15+01:00"), Some(1_795_902_135));
+        assert_eq!(
+            parse_rfc3339("2026-11-28T21:42:15.999999Z"),
+            Some(1_795_902_135)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-28T22:42:15+01:00"),
+            Some(1_795_902_135)
+        );
         assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
     }
 
@@ -150,7 +167,13 @@ mod tests {
     #[test]
     fn formats_http_dates() {
         assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(format_http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(format_http_date(1_795_902_135), "Sat, 28 Nov 2026 21:42:15 GMT");
+        assert_eq!(
+            format_http_date(784_111_777),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            format_http_date(1_795_902_135),
+            "Sat, 28 Nov 2026 21:42:15 GMT"
+        );
     }
 }

@@ -46,7 +46,8 @@ impl<'a> UnverifiedToken<'a> {
             return Err(VerifyError::TooLarge);
         }
         let mut parts = token.splitn(4, '.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(VerifyError::Malformed("not three segments"));
         };
@@ -60,7 +61,10 @@ impl<'a> UnverifiedToken<'a> {
         })?;
         let signature = b64::decode(s).ok_or(VerifyError::Malformed("signature encoding"))?;
         // The payload's encoding is checked here too; its JSON waits for the signature.
-        if !p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+        if !p
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
             return Err(VerifyError::Malformed("payload encoding"));
         }
 
@@ -78,7 +82,11 @@ impl<'a> UnverifiedToken<'a> {
         let kid = match header.get("kid") {
             None => None,
             Some(Value::String(k)) if !k.is_empty() && k.len() <= MAX_KID_BYTES => Some(k.clone()),
-            Some(_) => return Err(VerifyError::Malformed("kid is not a short non-empty string")),
+            Some(_) => {
+                return Err(VerifyError::Malformed(
+                    "kid is not a short non-empty string",
+                ));
+            }
         };
         let signing_input = token
             .get(..h.len() + 1 + p.len())

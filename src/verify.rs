@@ -5,8 +5,8 @@
 
 use crate::b64;
 use crate::crypto::SignatureBackend;
-use crate::jwk::{Alg, KeyMaterial, PublicKey};
 use crate::json::{self, StrictJsonError};
+use crate::jwk::{Alg, KeyMaterial, PublicKey};
 use crate::token::UnverifiedToken;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -176,14 +176,17 @@ pub async fn verify<B: SignatureBackend>(
         return Err(VerifyError::AlgKeyMismatch);
     }
     check_signature_shape(&key.material, token.signature())?;
-    match backend.verify(key, token.signing_input(), token.signature()).await {
+    match backend
+        .verify(key, token.signing_input(), token.signature())
+        .await
+    {
         Ok(true) => {}
         Ok(false) => return Err(VerifyError::BadSignature),
         Err(e) => return Err(VerifyError::KeyRejected(e.0)),
     }
 
-    let payload = b64::decode(token.payload_segment())
-        .ok_or(VerifyError::Malformed("payload encoding"))?;
+    let payload =
+        b64::decode(token.payload_segment()).ok_or(VerifyError::Malformed("payload encoding"))?;
     let claims = json::parse_object(&payload).map_err(|e| match e {
         StrictJsonError::DuplicateKey => VerifyError::DuplicateKey,
         _ => VerifyError::Malformed("payload is not a JSON object"),
@@ -195,7 +198,10 @@ pub async fn verify<B: SignatureBackend>(
     };
     Ok(VerifiedToken {
         subject,
-        session_id: claims.get("session_id").and_then(Value::as_str).map(str::to_owned),
+        session_id: claims
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         expires_at: int_claim(&claims, "exp")?.unwrap_or_default(),
         alg,
     })
@@ -215,7 +221,11 @@ pub fn check_signature_shape(material: &KeyMaterial, sig: &[u8]) -> Result<(), V
         KeyMaterial::Ed25519 { .. } => sig.len() == 64,
         KeyMaterial::Rsa { n, .. } => sig.len() == n.len(),
     };
-    if ok { Ok(()) } else { Err(VerifyError::BadSignature) }
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
 }
 
 fn scalar_in_range(v: &[u8]) -> bool {
@@ -231,7 +241,9 @@ fn check_claims(claims: &Map<String, Value>, policy: &Policy, now: i64) -> Resul
         Some(Value::String(aud)) => *aud == policy.audience,
         Some(Value::Array(auds)) => {
             auds.iter().all(Value::is_string)
-                && auds.iter().any(|a| a.as_str() == Some(policy.audience.as_str()))
+                && auds
+                    .iter()
+                    .any(|a| a.as_str() == Some(policy.audience.as_str()))
         }
         _ => false,
     };
@@ -255,10 +267,10 @@ fn check_claims(claims: &Map<String, Value>, policy: &Policy, now: i64) -> Resul
         Some(Value::String(s)) if !s.is_empty() => {}
         _ => return Err(VerifyError::Subject),
     }
-    if let Some(role) = &policy.required_role {
-        if claims.get("role").and_then(Value::as_str) != Some(role.as_str()) {
-            return Err(VerifyError::Role);
-        }
+    if let Some(role) = &policy.required_role
+        && claims.get("role").and_then(Value::as_str) != Some(role.as_str())
+    {
+        return Err(VerifyError::Role);
     }
     if !policy.allow_anonymous {
         match claims.get("is_anonymous") {

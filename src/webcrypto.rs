@@ -65,7 +65,11 @@ fn object(pairs: &[(&str, &str)]) -> JsValue {
 
 fn js_error(e: &JsValue) -> String {
     e.as_string()
-        .or_else(|| Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
+        .or_else(|| {
+            Reflect::get(e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+        })
         .unwrap_or_else(|| "unknown error".into())
 }
 
@@ -94,14 +98,27 @@ impl WebCryptoBackend {
         let fail = |e: JsValue| KeyImportError(js_error(&e));
         let promise = match &key.material {
             KeyMaterial::P256 { x, y } => {
-                let raw: Vec<u8> = std::iter::once(4).chain(x.iter().copied()).chain(y.iter().copied()).collect();
+                let raw: Vec<u8> = std::iter::once(4)
+                    .chain(x.iter().copied())
+                    .chain(y.iter().copied())
+                    .collect();
                 let alg = object(&[("name", "ECDSA"), ("namedCurve", "P-256")]);
-                self.subtle
-                    .import_key("raw", &Uint8Array::from(raw.as_slice()).into(), &alg, false, &self.verify_usage)
+                self.subtle.import_key(
+                    "raw",
+                    &Uint8Array::from(raw.as_slice()).into(),
+                    &alg,
+                    false,
+                    &self.verify_usage,
+                )
             }
             KeyMaterial::Rsa { n, e } => {
-                let jwk = object(&[("kty", "RSA"), ("n", &b64::encode(n)), ("e", &b64::encode(e))]);
-                self.subtle.import_key("jwk", &jwk, &self.rsa_pkcs1, false, &self.verify_usage)
+                let jwk = object(&[
+                    ("kty", "RSA"),
+                    ("n", &b64::encode(n)),
+                    ("e", &b64::encode(e)),
+                ]);
+                self.subtle
+                    .import_key("jwk", &jwk, &self.rsa_pkcs1, false, &self.verify_usage)
             }
             KeyMaterial::Ed25519 { x } => self.subtle.import_key(
                 "raw",
@@ -139,6 +156,8 @@ impl SignatureBackend for WebCryptoBackend {
         let Ok(promise) = self.subtle.verify(alg, &crypto_key, signature, message) else {
             return Ok(false);
         };
-        Ok(JsFuture::from(promise).await.is_ok_and(|v| v.as_bool() == Some(true)))
+        Ok(JsFuture::from(promise)
+            .await
+            .is_ok_and(|v| v.as_bool() == Some(true)))
     }
 }

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Every verification rule of the spec, as a row of the fixture table (tokens made by jose).
 //! Each named test below fails if the rule it names is removed from the verifier.
 
@@ -8,7 +14,11 @@ use edge_attest::jwk::Alg;
 fn expect(name: &str) {
     let c = case(name);
     let result = run(&token(name), &policy(), &keyset("jwks"));
-    assert_eq!(outcome(&result), c["expect"].as_str().unwrap(), "case {name}: {result:?}");
+    assert_eq!(
+        outcome(&result),
+        c["expect"].as_str().unwrap(),
+        "case {name}: {result:?}"
+    );
 }
 
 macro_rules! rule_tests {
@@ -16,22 +26,92 @@ macro_rules! rule_tests {
 }
 
 rule_tests!(
-    valid_es256, valid_rs256, valid_eddsa, valid_es256_high_s, valid_aud_array, valid_without_typ,
-    valid_nbf_past, valid_exp_inside_skew, valid_iat_inside_skew, valid_nbf_inside_skew,
-    too_large, two_segments, four_segments, empty_signature, padded_header,
-    standard_alphabet_signature, non_canonical_header, whitespace_in_token, non_canonical_payload,
-    padded_payload, header_not_object, header_not_json, payload_not_object, duplicate_header_key,
-    duplicate_payload_key, duplicate_nested_key, kid_too_long, alg_none, alg_none_with_signature,
-    hs256_public_key_as_secret, hs256_anon_key, alg_rs256_on_ec_key, alg_es256_on_rsa_key,
-    alg_es384, header_crit, header_jku, header_x5u, header_jwk, header_x5c, typ_not_jwt,
-    typ_lowercase, unknown_kid, kid_use_enc, kid_key_ops_encrypt, kid_weak_rsa, kid_hmac,
-    signed_by_other_key, tampered_payload, tampered_signature, tampered_rs256, tampered_eddsa,
-    es256_der_signature, es256_r_zero, es256_s_zero, es256_r_s_zero, es256_s_equals_n,
-    es256_r_above_n, rs256_short_signature, iss_trailing_slash, iss_other_project, iss_missing,
-    iss_array, aud_wrong, aud_array_without, aud_missing, aud_number, exp_missing, iat_missing,
-    exp_string, exp_float, iat_string, nbf_string, exp_huge, expired_at_skew_boundary,
-    expired_long_ago, iat_in_future, nbf_in_future, sub_empty, sub_missing, sub_number, role_anon,
-    role_missing, role_service, is_anonymous_string, valid_anonymous, valid_no_kid,
+    valid_es256,
+    valid_rs256,
+    valid_eddsa,
+    valid_es256_high_s,
+    valid_aud_array,
+    valid_without_typ,
+    valid_nbf_past,
+    valid_exp_inside_skew,
+    valid_iat_inside_skew,
+    valid_nbf_inside_skew,
+    too_large,
+    two_segments,
+    four_segments,
+    empty_signature,
+    padded_header,
+    standard_alphabet_signature,
+    non_canonical_header,
+    whitespace_in_token,
+    non_canonical_payload,
+    padded_payload,
+    header_not_object,
+    header_not_json,
+    payload_not_object,
+    duplicate_header_key,
+    duplicate_payload_key,
+    duplicate_nested_key,
+    kid_too_long,
+    alg_none,
+    alg_none_with_signature,
+    hs256_public_key_as_secret,
+    hs256_anon_key,
+    alg_rs256_on_ec_key,
+    alg_es256_on_rsa_key,
+    alg_es384,
+    header_crit,
+    header_jku,
+    header_x5u,
+    header_jwk,
+    header_x5c,
+    typ_not_jwt,
+    typ_lowercase,
+    unknown_kid,
+    kid_use_enc,
+    kid_key_ops_encrypt,
+    kid_weak_rsa,
+    kid_hmac,
+    signed_by_other_key,
+    tampered_payload,
+    tampered_signature,
+    tampered_rs256,
+    tampered_eddsa,
+    es256_der_signature,
+    es256_r_zero,
+    es256_s_zero,
+    es256_r_s_zero,
+    es256_s_equals_n,
+    es256_r_above_n,
+    rs256_short_signature,
+    iss_trailing_slash,
+    iss_other_project,
+    iss_missing,
+    iss_array,
+    aud_wrong,
+    aud_array_without,
+    aud_missing,
+    aud_number,
+    exp_missing,
+    iat_missing,
+    exp_string,
+    exp_float,
+    iat_string,
+    nbf_string,
+    exp_huge,
+    expired_at_skew_boundary,
+    expired_long_ago,
+    iat_in_future,
+    nbf_in_future,
+    sub_empty,
+    sub_missing,
+    sub_number,
+    role_anon,
+    role_missing,
+    role_service,
+    is_anonymous_string,
+    valid_anonymous,
+    valid_no_kid,
     eddsa_not_in_default_list,
 );
 
@@ -40,7 +120,10 @@ fn every_fixture_row_has_a_named_test() {
     let src = include_str!("verification.rs");
     for c in fixtures()["cases"].as_array().unwrap() {
         let name = c["name"].as_str().unwrap();
-        assert!(src.contains(&format!(" {name},")), "fixture {name} has no named test");
+        assert!(
+            src.contains(&format!(" {name},")),
+            "fixture {name} has no named test"
+        );
     }
 }
 
@@ -50,19 +133,29 @@ fn eddsa_is_refused_by_the_default_algorithms() {
     p.algorithms = vec![Alg::Es256, Alg::Rs256];
     let r = run(&token("valid_eddsa"), &p, &keyset("jwks"));
     assert_eq!(outcome(&r), "alg_not_allowed");
-    assert_eq!(outcome(&run(&token("valid_es256"), &p, &keyset("jwks"))), "ok");
+    assert_eq!(
+        outcome(&run(&token("valid_es256"), &p, &keyset("jwks"))),
+        "ok"
+    );
 }
 
 #[test]
 fn anonymous_users_pass_when_allowed() {
     let mut p = policy();
     p.allow_anonymous = true;
-    assert_eq!(outcome(&run(&token("valid_anonymous"), &p, &keyset("jwks"))), "ok");
+    assert_eq!(
+        outcome(&run(&token("valid_anonymous"), &p, &keyset("jwks"))),
+        "ok"
+    );
 }
 
 #[test]
 fn no_kid_uses_the_only_key() {
-    let r = run(&token("valid_no_kid"), &policy(), &keyset("single_key_jwks"));
+    let r = run(
+        &token("valid_no_kid"),
+        &policy(),
+        &keyset("single_key_jwks"),
+    );
     assert_eq!(outcome(&r), "ok");
 }
 
@@ -70,16 +163,30 @@ fn no_kid_uses_the_only_key() {
 fn empty_required_role_disables_the_role_check() {
     let mut p = policy();
     p.required_role = None;
-    assert_eq!(outcome(&run(&token("role_anon"), &p, &keyset("jwks"))), "ok");
-    assert_eq!(outcome(&run(&token("role_missing"), &p, &keyset("jwks"))), "ok");
+    assert_eq!(
+        outcome(&run(&token("role_anon"), &p, &keyset("jwks"))),
+        "ok"
+    );
+    assert_eq!(
+        outcome(&run(&token("role_missing"), &p, &keyset("jwks"))),
+        "ok"
+    );
 }
 
 #[test]
 fn skew_is_configurable_and_applied_once() {
     let mut p = policy();
     p.skew_secs = 0;
-    for name in ["valid_exp_inside_skew", "valid_iat_inside_skew", "valid_nbf_inside_skew"] {
-        assert_ne!(outcome(&run(&token(name), &p, &keyset("jwks"))), "ok", "{name}");
+    for name in [
+        "valid_exp_inside_skew",
+        "valid_iat_inside_skew",
+        "valid_nbf_inside_skew",
+    ] {
+        assert_ne!(
+            outcome(&run(&token(name), &p, &keyset("jwks"))),
+            "ok",
+            "{name}"
+        );
     }
 }
 
@@ -87,8 +194,14 @@ fn skew_is_configurable_and_applied_once() {
 fn issuer_list_is_byte_exact_and_may_hold_several() {
     let mut p = policy();
     p.issuers = vec!["https://other".into(), format!("{}/", issuer())];
-    assert_eq!(outcome(&run(&token("iss_trailing_slash"), &p, &keyset("jwks"))), "ok");
-    assert_eq!(outcome(&run(&token("valid_es256"), &p, &keyset("jwks"))), "issuer");
+    assert_eq!(
+        outcome(&run(&token("iss_trailing_slash"), &p, &keyset("jwks"))),
+        "ok"
+    );
+    assert_eq!(
+        outcome(&run(&token("valid_es256"), &p, &keyset("jwks"))),
+        "issuer"
+    );
 }
 
 #[test]
@@ -110,5 +223,5 @@ fn high_s_is_really_high() {
         0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31,
         0x92, 0xa8,
     ];
-    assert!(&sig[32..] > &half_n[..]);
+    assert!(sig[32..] > half_n[..]);
 }

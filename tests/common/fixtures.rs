@@ -1,8 +1,8 @@
 //! Test vectors from `tests/fixtures/tokens.json`, signed by jose and Node's WebCrypto
 //! (see `tests/fixtures/generate.mjs`), never by this crate.
 
-use edge_attest::jwk::{Alg, KeyLookupError, KeySet};
 use edge_attest::crypto::RustCryptoBackend;
+use edge_attest::jwk::{Alg, KeyLookupError, KeySet};
 use edge_attest::token::UnverifiedToken;
 use edge_attest::verify::{self, Policy, VerifiedToken, VerifyError};
 use serde_json::Value;
@@ -26,7 +26,9 @@ pub fn jwks_json() -> String {
 }
 
 pub fn keyset(which: &str) -> KeySet {
-    KeySet::parse(fixtures()[which].to_string().as_bytes()).unwrap().0
+    KeySet::parse(fixtures()[which].to_string().as_bytes())
+        .unwrap()
+        .0
 }
 
 pub fn token(name: &str) -> String {
@@ -62,9 +64,17 @@ pub fn run(token: &str, policy: &Policy, keys: &KeySet) -> Result<VerifiedToken,
         .select(unverified.header.kid.as_deref(), alg)
         .map_err(|e| match e {
             KeyLookupError::AlgMismatch => VerifyError::AlgKeyMismatch,
-            KeyLookupError::UnknownKid | KeyLookupError::NoKidAmbiguous => VerifyError::NoMatchingKey,
+            KeyLookupError::UnknownKid | KeyLookupError::NoKidAmbiguous => {
+                VerifyError::NoMatchingKey
+            }
         })?;
-    futures_executor::block_on(verify::verify(&unverified, key, &RustCryptoBackend, policy, now()))
+    futures_executor::block_on(verify::verify(
+        &unverified,
+        key,
+        &RustCryptoBackend,
+        policy,
+        now(),
+    ))
 }
 
 pub fn outcome(r: &Result<VerifiedToken, VerifyError>) -> &'static str {

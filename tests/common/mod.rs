@@ -1,4 +1,11 @@
 //! Shared test support: fixture tokens and faithful fakes of the worker's I/O.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
+pub mod fakes;
 pub mod fixtures;

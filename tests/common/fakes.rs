@@ -1,0 +1,335 @@
+//! Fakes of the worker's I/O that behave like the platform where it matters: KV refuses TTLs
+//! under 60 s and only sees writes once the response is done (waitUntil); the HTTP fake
+//! fails the test on any call nobody scripted; the clock only moves when told (or by sleep).
+
+use edge_attest::app::{self, Services};
+use edge_attest::config::{Config, ConfigError};
+use edge_attest::crypto::RustCryptoBackend;
+use edge_attest::http::{
+    HttpClient, IncomingRequest, OutboundRequest, OutboundResponse, Platform, Response,
+    TransportError,
+};
+use edge_attest::jwks_cache::{JwksMemory, KvStore};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+
+pub type Reply = Result<OutboundResponse, TransportError>;
+
+/// Scripted upstreams: JWKS and Stytch answers are queued per kind; every call is recorded.
+#[derive(Default)]
+pub struct FakeHttp {
+    pub jwks: RefCell<VecDeque<Reply>>,
+    /// Served whenever the JWKS queue is empty (a healthy issuer); `None` = unexpected call.
+    pub jwks_default: RefCell<Option<Reply>>,
+    pub stytch: RefCell<VecDeque<Reply>>,
+    pub calls: RefCell<Vec<OutboundRequest>>,
+}
+
+impl FakeHttp {
+    pub fn calls_to(&self, path_suffix: &str) -> Vec<OutboundRequest> {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| c.url.ends_with(path_suffix))
+            .cloned()
+            .collect()
+    }
+    pub fn jwks_fetches(&self) -> usize {
+        self.calls_to("jwks.json").len()
+    }
+    pub fn stytch_calls(&self) -> Vec<OutboundRequest> {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| c.url.contains("/v1/sessions/"))
+            .cloned()
+            .collect()
+    }
+    pub fn push_stytch(&self, r: Reply) {
+        self.stytch.borrow_mut().push_back(r);
+    }
+    pub fn push_jwks(&self, r: Reply) {
+        self.jwks.borrow_mut().push_back(r);
+    }
+}
+
+impl HttpClient for FakeHttp {
+    async fn send(&self, req: OutboundRequest) -> Reply {
+        self.calls.borrow_mut().push(req.clone());
+        if req.url.ends_with("jwks.json") {
+            let next = self.jwks.borrow_mut().pop_front();
+            return next
+                .or_else(|| self.jwks_default.borrow().clone())
+                .unwrap_or_else(|| panic!("unexpected JWKS fetch"));
+        }
+        if req.url.contains("/v1/sessions/") {
+            return self
+                .stytch
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or_else(|| panic!("unexpected Stytch call to {}", req.url));
+        }
+        panic!("unexpected outbound call to {}", req.url)
+    }
+}
+
+/// Workers KV: values with expiry; writes land only when `flush` runs (after the response).
+#[derive(Default)]
+pub struct FakeKv {
+    pub store: RefCell<HashMap<String, (String, u64)>>,
+    pub pending: RefCell<Vec<(String, String, u64)>>,
+    pub gets: Cell<u32>,
+    pub clock: Option<std::rc::Rc<Cell<u64>>>,
+}
+
+impl FakeKv {
+    /// Runs the deferred writes, as the runtime does after the response (waitUntil).
+    pub fn flush(&self, now_ms: u64) {
+        for (k, v, ttl) in self.pending.borrow_mut().drain(..) {
+            assert!(ttl >= 60, "KV rejects expirationTtl under 60 s (got {ttl})");
+            self.store.borrow_mut().insert(k, (v, now_ms + ttl * 1000));
+        }
+    }
+}
+
+impl KvStore for FakeKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        self.gets.set(self.gets.get() + 1);
+        let now = self.clock.as_ref().map_or(0, |c| c.get());
+        Ok(self
+            .store
+            .borrow()
+            .get(key)
+            .filter(|(_, exp)| now < *exp)
+            .map(|(v, _)| v.clone()))
+    }
+    fn put_after_response(&self, key: String, value: String, ttl_secs: u64) {
+        self.pending.borrow_mut().push((key, value, ttl_secs));
+    }
+}
+
+/// A clock that moves only when told or when the code sleeps.
+pub struct FakePlatform {
+    pub now_ms: std::rc::Rc<Cell<u64>>,
+    pub sleeps: RefCell<Vec<u32>>,
+    pub logs: RefCell<Vec<String>>,
+    pub random: Cell<u32>,
+}
+
+impl FakePlatform {
+    pub fn new(now_ms: u64) -> Self {
+        Self {
+            now_ms: std::rc::Rc::new(Cell::new(now_ms)),
+            sleeps: RefCell::default(),
+            logs: RefCell::default(),
+            random: Cell::new(12_345),
+        }
+    }
+    pub fn advance_secs(&self, s: u64) {
+        self.now_ms.set(self.now_ms.get() + s * 1000);
+    }
+    pub fn last_log(&self) -> serde_json::Value {
+        serde_json::from_str(self.logs.borrow().last().expect("a log line")).expect("JSON log line")
+    }
+}
+
+impl Platform for FakePlatform {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+    async fn sleep(&self, ms: u32) {
+        self.sleeps.borrow_mut().push(ms);
+        self.now_ms.set(self.now_ms.get() + u64::from(ms));
+    }
+    fn random_u32(&self) -> u32 {
+        self.random.get()
+    }
+    fn log(&self, line: &str) {
+        self.logs.borrow_mut().push(line.to_owned());
+    }
+}
+
+/// A body that fails the test if the handler reads it (for "checked before the body").
+pub struct UnreadableBody;
+
+impl edge_attest::http::BodySource for UnreadableBody {
+    async fn read(self, _limit: usize) -> Result<Vec<u8>, edge_attest::http::BodyError> {
+        panic!("the body must not be read")
+    }
+}
+
+pub fn json_reply(status: u16, body: serde_json::Value) -> Reply {
+    Ok(OutboundResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    })
+}
+
+/// One worker isolate with its fakes.
+pub struct World {
+    pub http: FakeHttp,
+    pub kv: FakeKv,
+    pub platform: FakePlatform,
+    pub jwks: RefCell<JwksMemory>,
+    pub vars: HashMap<String, String>,
+}
+
+pub const SUPABASE: &str = "https://abcd.supabase.co";
+pub const JWKS_URL: &str = "https://abcd.supabase.co/auth/v1/.well-known/jwks.json";
+pub const PROJECT: &str = "project-test-11111111";
+pub const SECRET: &str = "secret-test-SHOULD-NEVER-LEAK";
+pub const PROFILE: &str = "trusted-auth-token-profile-test-1";
+pub const WORKER: &str = "https://app.example.com";
+
+impl World {
+    pub fn new() -> Self {
+        let platform = FakePlatform::new(super::fixtures::now() as u64 * 1000);
+        let kv = FakeKv {
+            clock: Some(platform.now_ms.clone()),
+            ..FakeKv::default()
+        };
+        let w = Self {
+            http: FakeHttp::default(),
+            kv,
+            platform,
+            jwks: RefCell::default(),
+            vars: [
+                ("SUPABASE_URL", SUPABASE),
+                ("STYTCH_PROJECT_ID", PROJECT),
+                ("STYTCH_SECRET", SECRET),
+                ("STYTCH_PROFILE_ID", PROFILE),
+                ("JWT_ALGORITHMS", "ES256,RS256,EdDSA"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        };
+        w.serve_jwks("jwks", "public, max-age=600");
+        w
+    }
+
+    pub fn var(mut self, k: &str, v: &str) -> Self {
+        self.vars.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|n| self.vars.get(n).cloned())
+    }
+
+    /// The issuer serves fixture set `which` from now on.
+    pub fn serve_jwks(&self, which: &str, cache_control: &str) {
+        *self.http.jwks_default.borrow_mut() = Some(jwks_reply(which, cache_control));
+    }
+
+    /// A new isolate: empty memory, same KV.
+    pub fn new_isolate(&self) {
+        *self.jwks.borrow_mut() = JwksMemory::default();
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let req = IncomingRequest {
+            method: method.into(),
+            url: format!("{WORKER}{path}"),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        };
+        self.run(req)
+    }
+
+    pub fn run<B: edge_attest::http::BodySource>(&self, req: IncomingRequest<B>) -> Response {
+        let config = self.config();
+        let services = Services {
+            http: &self.http,
+            kv: &self.kv,
+            backend: &RustCryptoBackend,
+            platform: &self.platform,
+            jwks: &self.jwks,
+        };
+        let resp = futures_executor::block_on(app::handle(config.as_ref(), &services, req));
+        // The response is out: now the waitUntil work runs.
+        self.kv.flush(self.platform.now_ms());
+        resp
+    }
+
+    /// POST /api/exchange with the token in the JSON body.
+    pub fn exchange(&self, token: &str) -> Response {
+        let body = serde_json::json!({ "access_token": token }).to_string();
+        self.request(
+            "POST",
+            "/api/exchange",
+            &[("content-type", "application/json")],
+            &body,
+        )
+    }
+
+    /// Queues one successful attest answer shaped like Stytch's.
+    pub fn stytch_ok(&self) {
+        let exp_unix = self.platform.now_ms() / 1000 + 3600;
+        self.http
+            .push_stytch(json_reply(200, attest_body(exp_unix as i64)));
+    }
+}
+
+pub fn jwks_reply(which: &str, cache_control: &str) -> Reply {
+    Ok(OutboundResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), cache_control.into()),
+        ],
+        body: super::fixtures::fixtures()[which].to_string().into_bytes(),
+    })
+}
+
+/// Unix seconds → RFC 3339.
+pub fn rfc3339(unix: i64) -> String {
+    let d = edge_attest::time::format_http_date(unix); // "Sat, 28 Nov 2026 21:42:15 GMT"
+    let parts: Vec<&str> = d.split(' ').collect();
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])
+    .unwrap()
+        + 1;
+    format!("{}-{month:02}-{}T{}Z", parts[3], parts[1], parts[4])
+}
+
+pub fn attest_body(expires_at: i64) -> serde_json::Value {
+    serde_json::json!({
+        "status_code": 200,
+        "request_id": "request-id-test-55555555",
+        "user_id": "user-test-22222222",
+        "user": { "user_id": "user-test-22222222", "emails": [], "status": "active" },
+        "session_token": "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q",
+        "session_jwt": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2ln",
+        "session": {
+            "session_id": "session-test-33333333",
+            "user_id": "user-test-22222222",
+            "started_at": rfc3339(expires_at - 3600),
+            "last_accessed_at": rfc3339(expires_at - 3600),
+            "expires_at": rfc3339(expires_at),
+            "authentication_factors": [{
+                "type": "trusted_auth_token",
+                "delivery_method": "trusted_token_exchange",
+                "trusted_auth_token_factor": { "token_id": "0b6f8a52" }
+            }],
+            "roles": []
+        }
+    })
+}
+
+pub fn body_json(r: &Response) -> serde_json::Value {
+    serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,287 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! The JWKS cache rules, observed through the handler: what was fetched, what KV saw, what
+//! the client got.
+
+mod common;
+use common::fakes::*;
+use common::fixtures::token;
+use edge_attest::http::{OutboundResponse, Platform as _, TransportError};
+use edge_attest::jwks_cache::kv_key;
+
+fn ok(w: &World, name: &str) -> u16 {
+    w.stytch_ok();
+    let r = w.exchange(&token(name));
+    if r.status != 200 {
+        w.http.stytch.borrow_mut().clear();
+    }
+    r.status
+}
+
+#[test]
+fn warm_isolate_makes_no_kv_read_and_no_fetch() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!((w.http.jwks_fetches(), w.kv.gets.get()), (1, 1));
+    assert_eq!(w.platform.last_log()["cache"], "network");
+    for _ in 0..5 {
+        assert_eq!(ok(&w, "valid_rs256"), 200);
+    }
+    assert_eq!(
+        (w.http.jwks_fetches(), w.kv.gets.get()),
+        (1, 1),
+        "memory only"
+    );
+    assert_eq!(w.platform.last_log()["cache"], "memory");
+}
+
+#[test]
+fn fetched_keys_are_written_to_kv_after_the_response_and_reused_by_a_cold_isolate() {
+    let w = World::new();
+    ok(&w, "valid_es256");
+    let fetch = &w.http.calls_to("jwks.json")[0];
+    assert_eq!(
+        (fetch.timeout_ms, fetch.max_response_bytes),
+        (3000, 64 * 1024)
+    );
+    let (_, expires_ms) =
+        w.kv.store
+            .borrow()
+            .get(&kv_key(JWKS_URL))
+            .cloned()
+            .expect("KV entry");
+    // TTL covers freshness (600 s) plus the stale-if-error hour.
+    assert_eq!(expires_ms - w.platform.now_ms(), (600 + 3600) * 1000);
+
+    w.new_isolate();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(
+        w.http.jwks_fetches(),
+        1,
+        "the cold isolate read KV instead of the network"
+    );
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+    assert_eq!(w.platform.last_log()["kv_reads"], 1);
+}
+
+#[test]
+fn kv_writes_wait_for_the_response() {
+    let w = World::new();
+    w.stytch_ok();
+    // Run the handler without flushing: the write must still be pending.
+    let cfg = w.config().unwrap();
+    let services = edge_attest::app::Services {
+        http: &w.http,
+        kv: &w.kv,
+        backend: &edge_attest::crypto::RustCryptoBackend,
+        platform: &w.platform,
+        jwks: &w.jwks,
+    };
+    let body = serde_json::json!({ "access_token": token("valid_es256") })
+        .to_string()
+        .into_bytes();
+    let req = edge_attest::http::IncomingRequest {
+        method: "POST".into(),
+        url: format!("{WORKER}/api/exchange"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body,
+    };
+    let r = futures_executor::block_on(edge_attest::app::handle(Ok(&cfg), &services, req));
+    assert_eq!(r.status, 200);
+    assert!(w.kv.store.borrow().is_empty());
+    assert_eq!(w.kv.pending.borrow().len(), 1);
+}
+
+#[test]
+fn freshness_follows_cache_control_clamped_to_60_600() {
+    for (cc, fresh_secs) in [
+        ("max-age=120", 120),
+        ("max-age=5", 60),
+        ("max-age=86400", 600),
+        ("no-store", 60),
+    ] {
+        let w = World::new();
+        w.serve_jwks("jwks", cc);
+        ok(&w, "valid_es256");
+        w.platform.advance_secs(fresh_secs - 1);
+        ok(&w, "valid_es256");
+        assert_eq!(
+            w.http.jwks_fetches(),
+            1,
+            "{cc}: still fresh at {} s",
+            fresh_secs - 1
+        );
+        w.platform.advance_secs(1);
+        ok(&w, "valid_es256");
+        assert_eq!(w.http.jwks_fetches(), 2, "{cc}: expired at {fresh_secs} s");
+    }
+    let w = World::new();
+    *w.http.jwks_default.borrow_mut() = Some(Ok(OutboundResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/jwk-set+json".into())],
+        body: common::fixtures::jwks_json().into_bytes(),
+    }));
+    ok(&w, "valid_es256");
+    w.platform.advance_secs(599);
+    ok(&w, "valid_es256");
+    w.platform.advance_secs(1);
+    ok(&w, "valid_es256");
+    assert_eq!(w.http.jwks_fetches(), 2, "600 s without max-age");
+}
+
+#[test]
+fn an_expired_kv_entry_is_refreshed_from_the_network() {
+    let w = World::new();
+    ok(&w, "valid_es256");
+    w.new_isolate();
+    w.platform.advance_secs(601);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.http.jwks_fetches(), 2);
+    assert_eq!(w.platform.last_log()["cache"], "network");
+}
+
+#[test]
+fn unknown_kid_refetches_once_per_30_seconds() {
+    let w = World::new();
+    ok(&w, "valid_es256");
+    w.platform.advance_secs(30);
+    assert_eq!(ok(&w, "unknown_kid"), 401);
+    assert_eq!(w.http.jwks_fetches(), 2, "one refetch for the unknown kid");
+    w.platform.advance_secs(29);
+    assert_eq!(ok(&w, "unknown_kid"), 401);
+    assert_eq!(w.http.jwks_fetches(), 2, "cooldown: no refetch within 30 s");
+    w.platform.advance_secs(1);
+    assert_eq!(ok(&w, "unknown_kid"), 401);
+    assert_eq!(w.http.jwks_fetches(), 3, "not cached as negative forever");
+}
+
+#[test]
+fn a_set_fetched_moments_ago_is_not_refetched_for_an_unknown_kid() {
+    let w = World::new();
+    assert_eq!(ok(&w, "unknown_kid"), 401);
+    assert_eq!(w.http.jwks_fetches(), 1);
+}
+
+#[test]
+fn rotation_new_key_is_found_and_removed_key_stops_verifying() {
+    let w = World::new();
+    ok(&w, "valid_es256");
+    w.serve_jwks("rotated_jwks", "max-age=600");
+    w.platform.advance_secs(31);
+    // The token signed by the new key ("nope") triggers a refetch and verifies.
+    assert_eq!(ok(&w, "unknown_kid"), 200);
+    assert_eq!(w.http.jwks_fetches(), 2);
+    // rs-1 disappeared from the refetched set: its tokens stop verifying.
+    assert_eq!(ok(&w, "valid_rs256"), 401);
+}
+
+#[test]
+fn stale_keys_serve_for_an_hour_when_refresh_fails_then_fail_closed() {
+    // Start at the earliest instant the fixture tokens verify (iat - skew) and use the
+    // shortest freshness, so the whole stale hour fits inside the tokens' lifetime.
+    let w = World::new();
+    w.platform
+        .now_ms
+        .set((common::fixtures::now() as u64 - 630) * 1000);
+    w.serve_jwks("jwks", "max-age=60");
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    *w.http.jwks_default.borrow_mut() =
+        Some(Err(TransportError::Network("connection refused".into())));
+    w.platform.advance_secs(70);
+    assert_eq!(ok(&w, "valid_es256"), 200, "stale-if-error");
+    let log = w.platform.last_log();
+    assert_eq!(log["cache"], "stale");
+    assert!(
+        log["jwks_notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("serving keys expired 10 s ago"),
+        "{log}"
+    );
+    assert_eq!(w.http.jwks_fetches(), 2);
+    w.platform.advance_secs(10);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(
+        w.http.jwks_fetches(),
+        2,
+        "backing off between refresh attempts"
+    );
+    w.platform.advance_secs(3659 - 80);
+    assert_eq!(ok(&w, "valid_es256"), 200, "still within the hour");
+    assert_eq!(w.http.jwks_fetches(), 3, "retried after the back-off");
+    w.platform.advance_secs(1);
+    let r = w.exchange(&token("valid_es256"));
+    assert_eq!(r.status, 503, "an hour past expiry: fail closed");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert!(
+        w.http.stytch_calls().len() == 4,
+        "the 503 did not reach Stytch"
+    );
+}
+
+#[test]
+fn stale_keys_are_replaced_when_the_issuer_recovers() {
+    let w = World::new();
+    ok(&w, "valid_es256");
+    w.http.push_jwks(Err(TransportError::Timeout));
+    w.platform.advance_secs(601);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    w.platform.advance_secs(30);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.platform.last_log()["cache"], "network");
+}
+
+#[test]
+fn cold_with_no_keys_is_503_and_nothing_reaches_stytch() {
+    for failure in [
+        Err(TransportError::Timeout),
+        Err(TransportError::Network("dns".into())),
+        Err(TransportError::TooLarge),
+        json_reply(500, serde_json::json!({})),
+        Ok(OutboundResponse {
+            status: 302,
+            headers: vec![("location".into(), "https://evil.example/jwks".into())],
+            body: vec![],
+        }),
+        Ok(OutboundResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: common::fixtures::jwks_json().into_bytes(),
+        }),
+        json_reply(200, serde_json::json!({ "keys": [] })),
+        json_reply(
+            200,
+            serde_json::json!({ "keys": (0..17).map(|_| common::fixtures::fixtures()["jwks"]["keys"][0].clone()).collect::<Vec<_>>() }),
+        ),
+    ] {
+        let w = World::new();
+        *w.http.jwks_default.borrow_mut() = Some(failure.clone());
+        let r = w.exchange(&token("valid_es256"));
+        assert_eq!(r.status, 503, "{failure:?}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["error"],
+            "jwks_unavailable"
+        );
+        assert!(w.http.stytch_calls().is_empty());
+    }
+}
+
+#[test]
+fn invalid_keys_are_skipped_not_fatal() {
+    let w = World::new();
+    let mut jwks = common::fixtures::fixtures()["jwks"].clone();
+    jwks["keys"].as_array_mut().unwrap().push(
+        serde_json::json!({ "kty": "EC", "crv": "P-384", "kid": "p384", "x": "AA", "y": "AA" }),
+    );
+    *w.http.jwks_default.borrow_mut() = Some(json_reply(200, jwks));
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    let notes = w.platform.last_log()["jwks_notes"].to_string();
+    assert!(
+        notes.contains("p384") && notes.contains("rs-weak"),
+        "{notes}"
+    );
+}
