@@ -1,0 +1,137 @@
+// Starts the compiled worker in workerd through `wrangler dev`, on 127.0.0.1, with variables
+// pointing at the stand-ins, and collects its JSON log lines. Used by the integration tests
+// and the demo. Every process it starts is in its own group and is killed by stop().
+import { spawn } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * @param {object} o
+ * @param {Record<string,string>} o.vars   worker variables (and the secret)
+ * @param {string} [o.persistDir]          KV storage; reuse it to restart with the same KV
+ * @param {string} [o.script]              the built worker entry (default build/index.js)
+ * @param {number} [o.port]
+ * @param {(line: string) => void} [o.onLine] every output line (the demo prints them)
+ */
+export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine } = {}) {
+  port ??= await freePort();
+  const inspector = await freePort();
+  persistDir ??= mkdtempSync(path.join(os.tmpdir(), "edge-attest-kv-"));
+  const args = [
+    "dev",
+    path.join(ROOT, script),
+    "-c", path.join(ROOT, "tests/integration/wrangler.toml"),
+    "--ip", "127.0.0.1",
+    "--port", String(port),
+    "--inspector-port", String(inspector),
+    "--persist-to", persistDir,
+    "--show-interactive-dev-session=false",
+  ];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child = spawn(path.join(BIN, "wrangler"), args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+  });
+  const logs = [];
+  const output = [];
+  const waiters = [];
+  const onData = (buf) => {
+    for (const line of buf.toString("utf8").split("\n")) {
+      if (!line.trim()) continue;
+      output.push(line);
+      onLine?.(line);
+      const start = line.indexOf("{");
+      if (start >= 0) {
+        try {
+          const entry = JSON.parse(line.slice(start));
+          if (entry && typeof entry === "object" && ("route" in entry || "config_error" in entry)) {
+            logs.push(entry);
+            for (const w of [...waiters]) if (w.pred(entry)) w.resolve(entry);
+          }
+        } catch {}
+      }
+    }
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  let exited = null;
+  child.on("exit", (code) => (exited = code));
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`wrangler dev exited (${exited}):\n${output.join("\n")}`);
+    try {
+      const r = await fetch(`${url}/healthz`);
+      await r.arrayBuffer();
+      break;
+    } catch {}
+    if (Date.now() > deadline) {
+      process.kill(-child.pid, "SIGKILL");
+      throw new Error(`wrangler dev did not start:\n${output.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // Forget the readiness probes.
+  await new Promise((r) => setTimeout(r, 100));
+  logs.length = 0;
+
+  return {
+    url,
+    port,
+    persistDir,
+    logs,
+    output,
+    /** Resolves with the first log entry (already seen or future) matching pred. */
+    waitForLog(pred, timeoutMs = 10_000) {
+      const seen = logs.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve: (e) => (clearTimeout(t), waiters.splice(waiters.indexOf(w), 1), resolve(e)) };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error("no matching log line"));
+        }, timeoutMs);
+        waiters.push(w);
+      });
+    },
+    /** The log line of the most recent request to `route`. */
+    async lastLog(route) {
+      await new Promise((r) => setTimeout(r, 50));
+      return [...logs].reverse().find((l) => l.route === route);
+    },
+    async stop() {
+      if (exited !== null) return;
+      const done = new Promise((r) => child.once("exit", r));
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      const t = setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }, 3000);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}

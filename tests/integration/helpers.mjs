@@ -1,0 +1,78 @@
+// Shared set-up for the integration tests: the stand-ins plus the compiled worker in workerd.
+import { startSupabase, startStytch } from "../../dev/standins.mjs";
+import { startWorker } from "../../dev/worker.mjs";
+
+export const PROJECT_ID = "project-test-11111111-2222-3333-4444-555555555555";
+export const SECRET = "secret-test-integration-NEVER-LOGGED";
+export const PROFILE_ID = "trusted-auth-token-profile-test-66666666";
+
+/** Stand-ins plus one worker; `vars` override or (with undefined) remove variables. */
+export async function setup({ vars = {}, script } = {}) {
+  const supabase = await startSupabase();
+  const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase });
+  const ctx = { supabase, stytch, worker: null };
+  ctx.baseVars = {
+    SUPABASE_URL: supabase.url,
+    STYTCH_PROJECT_ID: PROJECT_ID,
+    STYTCH_SECRET: SECRET,
+    STYTCH_PROFILE_ID: PROFILE_ID,
+    STYTCH_API_BASE: stytch.url,
+    ...vars,
+  };
+  for (const [k, v] of Object.entries(ctx.baseVars)) if (v === undefined) delete ctx.baseVars[k];
+  ctx.worker = await startWorker({ vars: ctx.baseVars, script });
+  /** Restarts workerd: a fresh isolate, same KV storage. */
+  ctx.restart = async ({ vars: more = {}, freshKv = false } = {}) => {
+    await ctx.worker.stop();
+    ctx.worker = await startWorker({ vars: { ...ctx.baseVars, ...more }, script, persistDir: freshKv ? undefined : ctx.worker.persistDir });
+  };
+  ctx.close = async () => {
+    await ctx.worker?.stop();
+    await supabase.close();
+    await stytch.close();
+  };
+  return ctx;
+}
+
+export function post(ctx, path, { body, headers = {}, token } = {}) {
+  const h = { ...headers };
+  if (body !== undefined && !("content-type" in h)) h["content-type"] = "application/json";
+  if (token) h.authorization = `Bearer ${token}`;
+  return fetch(`${ctx.worker.url}${path}`, {
+    method: "POST",
+    headers: h,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    redirect: "manual",
+  });
+}
+
+export const exchange = (ctx, token, opts = {}) => post(ctx, "/api/exchange", { body: { access_token: token }, ...opts });
+
+/** The next log line of `route` after `count` earlier ones (lines arrive after the response). */
+export async function logAt(ctx, index) {
+  return ctx.worker.waitForLog(() => ctx.worker.logs.length > index).then(() => ctx.worker.logs[index]);
+}
+
+export async function json(res) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`not JSON (${res.status}): ${text}`);
+  }
+}
+
+/** Parses Set-Cookie values into {name, value, attrs: {lower-name: value|true}}. */
+export function cookies(res) {
+  return res.headers.getSetCookie().map((line) => {
+    const [pair, ...attrs] = line.split(";").map((s) => s.trim());
+    const eq = pair.indexOf("=");
+    const a = {};
+    for (const attr of attrs) {
+      const i = attr.indexOf("=");
+      if (i < 0) a[attr.toLowerCase()] = true;
+      else a[attr.slice(0, i).toLowerCase()] = attr.slice(i + 1);
+    }
+    return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs: a, line };
+  });
+}

@@ -1,0 +1,102 @@
+// The Stytch call in the real runtime: retries, timeouts and the error mapping, with what
+// reached the Stytch stand-in counted.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { setup, exchange, json, logAt } from "./helpers.mjs";
+
+let ctx;
+before(async () => {
+  ctx = await setup();
+});
+after(async () => ctx?.close());
+
+async function attempt(steps) {
+  ctx.stytch.script(...steps);
+  const calls = ctx.stytch.calls.length;
+  const n = ctx.worker.logs.length;
+  const res = await exchange(ctx, await ctx.supabase.mint());
+  const body = await json(res);
+  assert.equal(ctx.stytch.pending(), 0, "every scripted step was used");
+  return { res, body, calls: ctx.stytch.calls.length - calls, log: await logAt(ctx, n) };
+}
+
+test("a 5xx is retried once and the retry's answer is used", async () => {
+  const r = await attempt([{ error_type: "internal_server_error" }]);
+  assert.equal(r.res.status, 200, JSON.stringify(r.body));
+  assert.equal(r.calls, 2);
+  assert.equal(r.log.stytch_attempts, 2);
+});
+
+test("two 5xx: 502 upstream_error naming Stytch's error_type", async () => {
+  const r = await attempt([{ error_type: "internal_server_error" }, { error_type: "internal_server_error", status: 503 }]);
+  assert.equal(r.res.status, 502);
+  assert.equal(r.body.error, "upstream_error");
+  assert.match(r.body.error_description, /internal_server_error/);
+  assert.equal(r.calls, 2);
+});
+
+test("429 twice: 429 rate_limited with Retry-After", async () => {
+  const r = await attempt([{ error_type: "too_many_requests" }, { error_type: "too_many_requests" }]);
+  assert.equal(r.res.status, 429);
+  assert.equal(r.body.error, "rate_limited");
+  assert.ok(Number(r.res.headers.get("retry-after")) > 0);
+  assert.equal(r.calls, 2);
+});
+
+test("dropped connections are retried once; twice is 502", async () => {
+  let r = await attempt([{ drop: true }]);
+  assert.equal(r.res.status, 200);
+  assert.equal(r.calls, 2);
+  r = await attempt([{ drop: true }, { drop: true }]);
+  assert.equal(r.res.status, 502);
+  assert.equal(r.body.error, "upstream_error");
+  assert.equal(r.calls, 2);
+});
+
+test("Stytch rejecting the token: 401 with its error_type, never retried", async () => {
+  const r = await attempt([{ error_type: "invalid_trusted_auth_token" }]);
+  assert.equal(r.res.status, 401);
+  assert.equal(r.body.error, "invalid_token");
+  assert.match(r.body.error_description, /invalid_trusted_auth_token/);
+  assert.equal(r.res.headers.get("www-authenticate"), 'Bearer error="invalid_token"');
+  assert.equal(r.calls, 1);
+  assert.match(r.log.stytch_request_id, /^request-id-test-/);
+});
+
+test("a malformed 200 is 502 and sets no cookie", async () => {
+  const r = await attempt([{ status: 200, body: { status_code: 200, request_id: "request-id-x" } }]);
+  assert.equal(r.res.status, 502);
+  assert.equal(r.res.headers.getSetCookie().length, 0);
+});
+
+test("no answer within 5 s: 504 upstream_timeout, not retried", async () => {
+  const r = await attempt([{ hang: true }]);
+  assert.equal(r.res.status, 504);
+  assert.equal(r.body.error, "upstream_timeout");
+  assert.equal(r.calls, 1);
+});
+
+test("wrong Stytch credentials: 500 misconfigured and a log line saying so", async () => {
+  await ctx.restart({ vars: { STYTCH_SECRET: "secret-test-wrong" } });
+  const r = await attempt([]);
+  assert.equal(r.res.status, 500);
+  assert.equal(r.body.error, "misconfigured");
+  assert.match(r.log.detail, /unauthorized_credentials/);
+  assert.ok(!ctx.worker.output.join("\n").includes("secret-test-wrong"));
+});
+
+test("missing configuration: every request is 500 and the log names the variable", async () => {
+  await ctx.restart({ vars: { STYTCH_PROFILE_ID: "" } });
+  const calls = ctx.stytch.calls.length;
+  const n = ctx.worker.logs.length;
+  const res = await exchange(ctx, await ctx.supabase.mint());
+  assert.equal(res.status, 500);
+  assert.equal((await json(res)).error, "misconfigured");
+  const log = await logAt(ctx, n);
+  assert.match(log.detail, /^STYTCH_PROFILE_ID: is required/);
+  assert.equal(ctx.stytch.calls.length, calls);
+  await ctx.restart({ vars: { JWT_ALGORITHMS: "HS256" } });
+  const res2 = await exchange(ctx, await ctx.supabase.mint());
+  assert.equal(res2.status, 500);
+  assert.ok(ctx.worker.output.some((l) => l.includes("JWT_ALGORITHMS")));
+});
