@@ -53,12 +53,13 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
   });
   const logs = [];
   const output = [];
+  let ready = false;
   const waiters = [];
   const onData = (buf) => {
     for (const line of buf.toString("utf8").split("\n")) {
       if (!line.trim()) continue;
       output.push(line);
-      onLine?.(line);
+      if (ready) onLine?.(line);
       const start = line.indexOf("{");
       if (start >= 0) {
         try {
@@ -94,6 +95,7 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
   // Forget the readiness probes.
   await new Promise((r) => setTimeout(r, 100));
   logs.length = 0;
+  ready = true;
 
   return {
     url,

@@ -11,11 +11,12 @@ ensure_tools() {
     echo "setup: adding the wasm32-unknown-unknown target" >&2
     rustup target add wasm32-unknown-unknown >&2
   fi
-  if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  # `worker-build --version` prints the bare version; wasm-bindgen prints "wasm-bindgen X".
+  if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
     echo "setup: installing worker-build $WORKER_BUILD_VERSION (a few minutes)" >&2
     cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force >&2
   fi
-  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  if ! wasm-bindgen --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
     echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)" >&2
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force >&2
   fi

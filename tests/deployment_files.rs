@@ -1,0 +1,60 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! The files a user deploys and reads must carry every configuration variable of the spec,
+//! and the Stytch secret only ever as a secret.
+
+const VARIABLES: [&str; 18] = [
+    "SUPABASE_URL",
+    "JWT_ISSUER",
+    "JWKS_URL",
+    "JWT_AUDIENCE",
+    "JWT_ALGORITHMS",
+    "CLOCK_SKEW_SECONDS",
+    "REQUIRED_ROLE",
+    "ALLOW_ANONYMOUS",
+    "STYTCH_PROJECT_ID",
+    "STYTCH_SECRET",
+    "STYTCH_PROFILE_ID",
+    "STYTCH_API_BASE",
+    "SESSION_DURATION_MINUTES",
+    "ALLOWED_ORIGINS",
+    "COOKIE_DOMAIN",
+    "COOKIE_HTTP_ONLY",
+    "COOKIE_SAMESITE",
+    "COOKIE_NAME_SESSION",
+];
+
+#[test]
+fn wrangler_toml_declares_every_variable_and_the_kv_binding() {
+    let toml = include_str!("../wrangler.toml");
+    for var in VARIABLES.iter().chain(&["COOKIE_NAME_JWT"]) {
+        assert!(toml.contains(var), "wrangler.toml does not mention {var}");
+    }
+    assert!(toml.contains("binding = \"JWKS_CACHE\""));
+}
+
+#[test]
+fn the_stytch_secret_is_never_a_plain_variable() {
+    let toml = include_str!("../wrangler.toml");
+    assert!(
+        !toml
+            .lines()
+            .any(|l| l.trim_start().starts_with("STYTCH_SECRET")),
+        "STYTCH_SECRET must be set with `wrangler secret put`, not in [vars]"
+    );
+}
+
+#[test]
+fn the_readme_documents_every_variable() {
+    let readme = include_str!("../README.md");
+    for var in VARIABLES.iter().chain(&["COOKIE_NAME_JWT", "JWKS_CACHE"]) {
+        assert!(
+            readme.contains(&format!("`{var}`")),
+            "README does not document `{var}`"
+        );
+    }
+}
