@@ -13,6 +13,7 @@
 import http from "node:http";
 import { randomBytes, randomUUID, createHash } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, createLocalJWKSet, jwtVerify } from "jose";
+import { supabaseClaims } from "./supabase-claims.mjs";
 
 function listen(server, port, host) {
   return new Promise((resolve, reject) => {
@@ -140,25 +141,13 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       const key = kid ? keys.get(kid) : [...keys.values()].find((k) => k.alg === alg && state.published.has(k.kid));
       if (!key) throw new Error(`no key for ${alg} ${kid ?? ""}`);
       const now = Math.floor(Date.now() / 1000);
-      const sub = claims.sub ?? "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
-      const payload = {
+      const payload = supabaseClaims({
         iss: api.issuer,
-        sub,
-        aud: "authenticated",
-        exp: now + expiresIn,
         iat: now - (expiresIn < 0 ? 7200 : 0),
-        email: "ada@example.com",
-        phone: "",
-        app_metadata: { provider: "email", providers: ["email"] },
-        user_metadata: { email_verified: true },
-        role: "authenticated",
-        aal: "aal1",
-        amr: [{ method: "password", timestamp: now }],
-        session_id: randomUUID(),
-        is_anonymous: false,
-        ...claims,
-      };
-      for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+        exp: now + expiresIn,
+        sessionId: randomUUID(),
+        extra: claims,
+      });
       return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...header }).sign(key.privateKey);
     },
     /** Adds and publishes a new key; returns its kid. */

@@ -96,122 +96,221 @@ struct Durations {
     stytch: Option<u64>,
 }
 
-/// Handles one request and writes its log line.
-pub async fn handle<H, K, B, P, Body>(
-    config: Result<&Config, &ConfigError>,
-    svc: &Services<'_, H, K, B, P>,
-    req: IncomingRequest<Body>,
-) -> Response
-where
-    H: HttpClient,
-    K: KvStore,
-    B: SignatureBackend,
-    P: Platform,
-    Body: BodySource,
-{
-    let started = svc.platform.now_ms();
-    let mut log = RequestLog {
-        method: req.method.clone(),
-        ..RequestLog::default()
-    };
-    let response = route(config, svc, req, &mut log).await;
-    log.status = response.status;
-    log.ms.total = svc.platform.now_ms().saturating_sub(started);
-    if let Ok(line) = serde_json::to_string(&log) {
-        svc.platform.log(&line);
+/// The request flow. One impl block carries the I/O bounds for all of it.
+impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+    /// Handles one request and writes its log line.
+    pub async fn handle<Body: BodySource>(
+        &self,
+        config: Result<&Config, &ConfigError>,
+        req: IncomingRequest<Body>,
+    ) -> Response {
+        let started = self.platform.now_ms();
+        let mut log = RequestLog {
+            method: req.method.clone(),
+            ..RequestLog::default()
+        };
+        let response = self.route(config, req, &mut log).await;
+        log.status = response.status;
+        log.ms.total = self.platform.now_ms().saturating_sub(started);
+        if let Ok(line) = serde_json::to_string(&log) {
+            self.platform.log(&line);
+        }
+        response
     }
-    response
-}
 
-async fn route<H, K, B, P, Body>(
-    config: Result<&Config, &ConfigError>,
-    svc: &Services<'_, H, K, B, P>,
-    req: IncomingRequest<Body>,
-    log: &mut RequestLog,
-) -> Response
-where
-    H: HttpClient,
-    K: KvStore,
-    B: SignatureBackend,
-    P: Platform,
-    Body: BodySource,
-{
-    let fail = |log: &mut RequestLog, e: ApiError, extra: Vec<(String, String)>| {
-        log.outcome = e.code();
-        log.detail = e.log_detail();
-        e.into_response(extra)
-    };
-    let Ok(url) = url::Url::parse(&req.url) else {
-        return fail(
-            log,
-            ApiError::InvalidRequest("The request URL is invalid."),
-            vec![],
-        );
-    };
-    let route = match url.path() {
-        "/api/exchange" => Route::Exchange,
-        "/api/logout" => Route::Logout,
-        "/healthz" => Route::Healthz,
-        _ => Route::Unknown,
-    };
-    log.route = Some(route);
-    let method = req.method.as_str();
-    let method_ok = match route {
-        Route::Unknown => return fail(log, ApiError::NotFound, vec![]),
-        Route::Healthz => method == "GET",
-        Route::Exchange | Route::Logout => method == "POST" || method == "OPTIONS",
-    };
-    if !method_ok {
-        return fail(log, ApiError::MethodNotAllowed(route.allow()), vec![]);
-    }
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => return fail(log, e.into(), vec![]),
-    };
-
-    // The Origin check comes before anything about the body or the token is looked at.
-    let origin = req.header("origin").map(str::to_owned);
-    let cors = match &origin {
-        None => vec![],
-        Some(o) if origin_allowed(o, &url, config) => vec![
-            ("access-control-allow-origin".to_owned(), o.clone()),
-            (
-                "access-control-allow-credentials".to_owned(),
-                "true".to_owned(),
-            ),
-            ("vary".to_owned(), "Origin".to_owned()),
-        ],
-        Some(_) => {
+    async fn route<Body: BodySource>(
+        &self,
+        config: Result<&Config, &ConfigError>,
+        req: IncomingRequest<Body>,
+        log: &mut RequestLog,
+    ) -> Response {
+        let fail = |log: &mut RequestLog, e: ApiError, extra: Vec<(String, String)>| {
+            log.outcome = e.code();
+            log.detail = e.log_detail();
+            e.into_response(extra)
+        };
+        let Ok(url) = url::Url::parse(&req.url) else {
             return fail(
                 log,
-                ApiError::ForbiddenOrigin,
-                vec![("vary".into(), "Origin".into())],
+                ApiError::InvalidRequest("The request URL is invalid."),
+                vec![],
             );
+        };
+        let route = match url.path() {
+            "/api/exchange" => Route::Exchange,
+            "/api/logout" => Route::Logout,
+            "/healthz" => Route::Healthz,
+            _ => Route::Unknown,
+        };
+        log.route = Some(route);
+        let method = req.method.as_str();
+        let method_ok = match route {
+            Route::Unknown => return fail(log, ApiError::NotFound, vec![]),
+            Route::Healthz => method == "GET",
+            Route::Exchange | Route::Logout => method == "POST" || method == "OPTIONS",
+        };
+        if !method_ok {
+            return fail(log, ApiError::MethodNotAllowed(route.allow()), vec![]);
         }
-    };
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => return fail(log, e.into(), vec![]),
+        };
 
-    if route == Route::Healthz {
-        log.outcome = "ok";
-        return json_response(200, &json!({ "status": "ok", "version": VERSION }), cors);
-    }
-    if method == "OPTIONS" {
-        log.outcome = "preflight";
-        return preflight(route, origin.is_some(), cors);
-    }
-    let result = match route {
-        Route::Exchange => exchange(config, svc, req, log, &cors).await,
-        _ => logout(config, svc, &req, log, &cors).await,
-    };
-    match result {
-        Ok(resp) => {
+        // The Origin check comes before anything about the body or the token is looked at.
+        let origin = req.header("origin").map(str::to_owned);
+        let cors = match &origin {
+            None => vec![],
+            Some(o) if origin_allowed(o, &url, config) => vec![
+                ("access-control-allow-origin".to_owned(), o.clone()),
+                (
+                    "access-control-allow-credentials".to_owned(),
+                    "true".to_owned(),
+                ),
+                ("vary".to_owned(), "Origin".to_owned()),
+            ],
+            Some(_) => {
+                return fail(
+                    log,
+                    ApiError::ForbiddenOrigin,
+                    vec![("vary".into(), "Origin".into())],
+                );
+            }
+        };
+
+        if route == Route::Healthz {
             log.outcome = "ok";
-            resp
+            return json_response(200, &json!({ "status": "ok", "version": VERSION }), cors);
         }
-        Err((e, mut extra)) => {
-            let mut headers = cors;
-            headers.append(&mut extra);
-            fail(log, e, headers)
+        if method == "OPTIONS" {
+            log.outcome = "preflight";
+            return preflight(route, origin.is_some(), cors);
         }
+        let result = match route {
+            Route::Exchange => self.exchange(config, req, log, &cors).await,
+            _ => self.logout(config, &req, log, &cors).await,
+        };
+        match result {
+            Ok(resp) => {
+                log.outcome = "ok";
+                resp
+            }
+            Err((e, mut extra)) => {
+                let mut headers = cors;
+                headers.append(&mut extra);
+                fail(log, e, headers)
+            }
+        }
+    }
+
+    async fn exchange<Body: BodySource>(
+        &self,
+        config: &Config,
+        req: IncomingRequest<Body>,
+        log: &mut RequestLog,
+        cors: &[(String, String)],
+    ) -> Result<Response, Failure> {
+        let token = extract_token(req).await.map_err(|e| (e, vec![]))?;
+
+        let now_ms = self.platform.now_ms();
+        let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+        let unverified = UnverifiedToken::parse(&token).map_err(|e| (e.into(), vec![]))?;
+        let alg = config
+            .policy
+            .allowed_alg(&unverified)
+            .map_err(|e| (e.into(), vec![]))?;
+        log.alg = Some(alg.name());
+
+        let cache = JwksCache {
+            url: &config.jwks_url,
+            http: self.http,
+            kv: self.kv,
+            memory: self.jwks,
+        };
+        let mut trace = JwksTrace::default();
+        let key = cache
+            .key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace)
+            .await;
+        let after_jwks = self.platform.now_ms();
+        log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
+        log.cache = trace.source;
+        log.kv_reads = trace.kv_reads;
+        log.jwks_fetches = trace.fetches;
+        log.jwks_notes = trace.notes;
+        let key = key.map_err(|e| (e.into(), vec![]))?;
+
+        let verified = verify::verify(&unverified, &key, self.backend, &config.policy, now).await;
+        let after_verify = self.platform.now_ms();
+        log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
+        verified.map_err(|e| (e.into(), vec![]))?;
+
+        // Only a token that verified locally reaches Stytch.
+        let call = stytch::attest(self.http, self.platform, &config.stytch, &token).await;
+        log.ms.stytch = Some(self.platform.now_ms().saturating_sub(after_verify));
+        log.stytch_request_id.clone_from(&call.request_id);
+        log.stytch_attempts = Some(call.attempts);
+        let session = call.result.map_err(|e| (e.into(), vec![]))?;
+
+        let now_after = i64::try_from(self.platform.now_ms() / 1000).unwrap_or(i64::MAX);
+        let mut headers = cors.to_vec();
+        let cookies = config.cookies.session_cookies(
+            &session.session_token,
+            &session.session_jwt,
+            session.expires_at_unix,
+            now_after,
+        );
+        headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+        Ok(json_response(
+            200,
+            &json!({
+                "user_id": session.user_id,
+                "session_id": session.session_id,
+                "expires_at": session.expires_at,
+                "request_id": call.request_id,
+            }),
+            headers,
+        ))
+    }
+
+    async fn logout<Body>(
+        &self,
+        config: &Config,
+        req: &IncomingRequest<Body>,
+        log: &mut RequestLog,
+        cors: &[(String, String)],
+    ) -> Result<Response, Failure> {
+        let clear: Vec<(String, String)> = config
+            .cookies
+            .clearing_cookies()
+            .into_iter()
+            .map(|c| ("set-cookie".to_owned(), c))
+            .collect();
+        let session_token = req
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "cookie")
+            .find_map(|(_, v)| find_cookie(v, &config.cookies.session_name));
+        let (revoked, request_id) = match session_token {
+            None => (false, None),
+            Some(token) => {
+                let started = self.platform.now_ms();
+                let call = stytch::revoke(self.http, self.platform, &config.stytch, token).await;
+                log.ms.stytch = Some(self.platform.now_ms().saturating_sub(started));
+                log.stytch_request_id.clone_from(&call.request_id);
+                log.stytch_attempts = Some(call.attempts);
+                match call.result {
+                    Ok(r) => (r == Revoked::Yes, call.request_id),
+                    Err(e) => return Err((e.into(), clear)),
+                }
+            }
+        };
+        let mut headers = cors.to_vec();
+        headers.extend(clear);
+        Ok(json_response(
+            200,
+            &json!({ "revoked": revoked, "request_id": request_id }),
+            headers,
+        ))
     }
 }
 
@@ -259,82 +358,6 @@ fn json_response(status: u16, body: &Value, extra: Vec<(String, String)>) -> Res
 }
 
 type Failure = (ApiError, Vec<(String, String)>);
-
-async fn exchange<H, K, B, P, Body>(
-    config: &Config,
-    svc: &Services<'_, H, K, B, P>,
-    req: IncomingRequest<Body>,
-    log: &mut RequestLog,
-    cors: &[(String, String)],
-) -> Result<Response, Failure>
-where
-    H: HttpClient,
-    K: KvStore,
-    B: SignatureBackend,
-    P: Platform,
-    Body: BodySource,
-{
-    let token = extract_token(req).await.map_err(|e| (e, vec![]))?;
-
-    let now_ms = svc.platform.now_ms();
-    let now = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
-    let unverified = UnverifiedToken::parse(&token).map_err(|e| (e.into(), vec![]))?;
-    let alg = config
-        .policy
-        .allowed_alg(&unverified)
-        .map_err(|e| (e.into(), vec![]))?;
-    log.alg = Some(alg.name());
-
-    let cache = JwksCache {
-        url: &config.jwks_url,
-        http: svc.http,
-        kv: svc.kv,
-        memory: svc.jwks,
-    };
-    let mut trace = JwksTrace::default();
-    let key = cache
-        .key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace)
-        .await;
-    let after_jwks = svc.platform.now_ms();
-    log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
-    log.cache = trace.source;
-    log.kv_reads = trace.kv_reads;
-    log.jwks_fetches = trace.fetches;
-    log.jwks_notes = trace.notes;
-    let key = key.map_err(|e| (e.into(), vec![]))?;
-
-    let verified = verify::verify(&unverified, &key, svc.backend, &config.policy, now).await;
-    let after_verify = svc.platform.now_ms();
-    log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
-    verified.map_err(|e| (e.into(), vec![]))?;
-
-    // Only a token that verified locally reaches Stytch.
-    let call = stytch::attest(svc.http, svc.platform, &config.stytch, &token).await;
-    log.ms.stytch = Some(svc.platform.now_ms().saturating_sub(after_verify));
-    log.stytch_request_id.clone_from(&call.request_id);
-    log.stytch_attempts = Some(call.attempts);
-    let session = call.result.map_err(|e| (e.into(), vec![]))?;
-
-    let now_after = i64::try_from(svc.platform.now_ms() / 1000).unwrap_or(i64::MAX);
-    let mut headers = cors.to_vec();
-    let cookies = config.cookies.session_cookies(
-        &session.session_token,
-        &session.session_jwt,
-        session.expires_at_unix,
-        now_after,
-    );
-    headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
-    Ok(json_response(
-        200,
-        &json!({
-            "user_id": session.user_id,
-            "session_id": session.session_id,
-            "expires_at": session.expires_at,
-            "request_id": call.request_id,
-        }),
-        headers,
-    ))
-}
 
 /// The token from `Authorization: Bearer` or the JSON body; both present must agree.
 async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<String, ApiError> {
@@ -394,49 +417,4 @@ async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<S
             "No access token: send {\"access_token\": \"...\"} or Authorization: Bearer.",
         )),
     }
-}
-
-async fn logout<H, K, B, P, Body>(
-    config: &Config,
-    svc: &Services<'_, H, K, B, P>,
-    req: &IncomingRequest<Body>,
-    log: &mut RequestLog,
-    cors: &[(String, String)],
-) -> Result<Response, Failure>
-where
-    H: HttpClient,
-    P: Platform,
-{
-    let clear: Vec<(String, String)> = config
-        .cookies
-        .clearing_cookies()
-        .into_iter()
-        .map(|c| ("set-cookie".to_owned(), c))
-        .collect();
-    let session_token = req
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "cookie")
-        .find_map(|(_, v)| find_cookie(v, &config.cookies.session_name));
-    let (revoked, request_id) = match session_token {
-        None => (false, None),
-        Some(token) => {
-            let started = svc.platform.now_ms();
-            let call = stytch::revoke(svc.http, svc.platform, &config.stytch, token).await;
-            log.ms.stytch = Some(svc.platform.now_ms().saturating_sub(started));
-            log.stytch_request_id.clone_from(&call.request_id);
-            log.stytch_attempts = Some(call.attempts);
-            match call.result {
-                Ok(r) => (r == Revoked::Yes, call.request_id),
-                Err(e) => return Err((e.into(), clear)),
-            }
-        }
-    };
-    let mut headers = cors.to_vec();
-    headers.extend(clear);
-    Ok(json_response(
-        200,
-        &json!({ "revoked": revoked, "request_id": request_id }),
-        headers,
-    ))
 }

@@ -1,7 +1,7 @@
 //! The Workers runtime side: adapts `worker::*` to the core's traits and calls
 //! [`crate::app::handle`]. Nothing here decides anything.
 
-use crate::app::{self, Services};
+use crate::app::Services;
 use crate::config::{Config, ConfigError};
 use crate::http::{
     BodyError, BodySource, HttpClient, IncomingRequest, Method as CoreMethod, OutboundRequest,
@@ -100,7 +100,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             .collect(),
         body: WorkerBody(req),
     };
-    let response = app::handle(state.config.as_ref(), &services, incoming).await;
+    let response = services.handle(state.config.as_ref(), incoming).await;
     to_worker_response(response)
 }
 

@@ -90,7 +90,7 @@ fn kv_writes_wait_for_the_response() {
         headers: vec![("content-type".into(), "application/json".into())],
         body,
     };
-    let r = futures_executor::block_on(edge_attest::app::handle(Ok(&cfg), &services, req));
+    let r = futures_executor::block_on(services.handle(Ok(&cfg), req));
     assert_eq!(r.status, 200);
     assert!(w.kv.store.borrow().is_empty());
     assert_eq!(w.kv.pending.borrow().len(), 1);

@@ -2,7 +2,7 @@
 //! under 60 s and only sees writes once the response is done (waitUntil); the HTTP fake
 //! fails the test on any call nobody scripted; the clock only moves when told (or by sleep).
 
-use edge_attest::app::{self, Services};
+use edge_attest::app::Services;
 use edge_attest::config::{Config, ConfigError};
 use edge_attest::crypto::RustCryptoBackend;
 use edge_attest::http::{
@@ -256,7 +256,7 @@ impl World {
             platform: &self.platform,
             jwks: &self.jwks,
         };
-        let resp = futures_executor::block_on(app::handle(config.as_ref(), &services, req));
+        let resp = futures_executor::block_on(services.handle(config.as_ref(), req));
         // The response is out: now the waitUntil work runs.
         self.kv.flush(self.platform.now_ms());
         resp
