@@ -289,3 +289,67 @@ fn int_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i
         Some(_) => Err(VerifyError::BadClaimType(name)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EC: KeyMaterial = KeyMaterial::P256 {
+        x: [1; 32],
+        y: [2; 32],
+    };
+
+    fn sig(r: [u8; 32], s: [u8; 32]) -> Vec<u8> {
+        [r, s].concat()
+    }
+
+    // The backends reject these too; the core must not rely on that.
+    #[test]
+    fn es256_scalars_must_be_in_1_to_n_minus_1() {
+        let one = {
+            let mut v = [0; 32];
+            v[31] = 1;
+            v
+        };
+        let mut n_minus_1 = P256_ORDER;
+        n_minus_1[31] -= 1;
+        assert_eq!(check_signature_shape(&EC, &sig(one, n_minus_1)), Ok(()));
+        assert_eq!(
+            check_signature_shape(&EC, &sig(n_minus_1, one)),
+            Ok(()),
+            "high S is valid"
+        );
+        for (r, s) in [
+            ([0; 32], one),
+            (one, [0; 32]),
+            ([0; 32], [0; 32]),
+            (one, P256_ORDER),
+            (P256_ORDER, one),
+            ([0xff; 32], one),
+        ] {
+            assert_eq!(
+                check_signature_shape(&EC, &sig(r, s)),
+                Err(VerifyError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn signature_lengths_are_exact() {
+        let one = [1; 32];
+        let mut long = sig(one, one);
+        long.push(0);
+        assert!(check_signature_shape(&EC, &long).is_err());
+        assert!(check_signature_shape(&EC, &long[..63]).is_err());
+        let ed = KeyMaterial::Ed25519 { x: [0; 32] };
+        assert!(check_signature_shape(&ed, &[0; 64]).is_ok());
+        assert!(check_signature_shape(&ed, &[0; 65]).is_err());
+        let rsa = KeyMaterial::Rsa {
+            n: vec![0xc5; 256],
+            e: vec![1, 0, 1],
+        };
+        assert!(check_signature_shape(&rsa, &[0; 256]).is_ok());
+        assert!(check_signature_shape(&rsa, &[0; 255]).is_err());
+        assert!(check_signature_shape(&rsa, &[0; 257]).is_err());
+    }
+}
