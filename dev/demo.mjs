@@ -1,48 +1,48 @@
-// `make demo`: the stand-ins for Supabase and Stytch and the compiled worker in workerd, all
-// on 127.0.0.1, with no account and no network. Prints what to try; Ctrl-C stops everything.
-import { startSupabase, startStytch } from "./standins.mjs";
-import { startWorker } from "./worker.mjs";
+// `make demo`: the stand-ins for Supabase and Stytch, the compiled worker in workerd and the
+// demo page, all on this machine with no account and no network. Prints the URLs and one line
+// per request the worker handles; Ctrl-C stops every process it started.
+import { startDemo } from "./demo-lib.mjs";
 
-const PROJECT_ID = "project-test-00000000-0000-4000-8000-000000000000";
-const SECRET = "secret-test-demo-only";
-const PROFILE_ID = "trusted-auth-token-profile-test-demo";
-
-const supabase = await startSupabase({ port: Number(process.env.SUPABASE_PORT ?? 54321) });
-const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase, port: Number(process.env.STYTCH_PORT ?? 4010) });
-const worker = await startWorker({
-  port: Number(process.env.WORKER_PORT ?? 8787),
-  vars: { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: PROJECT_ID, STYTCH_SECRET: SECRET, STYTCH_PROFILE_ID: PROFILE_ID, STYTCH_API_BASE: stytch.url },
-  onLine: (line) => {
-    if (line.startsWith("{")) {
-      try {
-        const l = JSON.parse(line);
-        if (l.route) console.log(`  ${l.method} ${l.route} → ${l.status} ${l.outcome} (total ${l.ms.total} ms${l.cache ? `, keys from ${l.cache}` : ""}${l.stytch_request_id ? `, stytch ${l.stytch_request_id}` : ""})`);
-      } catch {}
-    }
+const port = (name, fallback) => Number(process.env[name] ?? fallback);
+const demo = await startDemo({
+  workerPort: port("WORKER_PORT", 8787),
+  pagePort: port("PAGE_PORT", 5173),
+  otherPagePort: port("OTHER_PAGE_PORT", 5174),
+  supabasePort: port("SUPABASE_PORT", 54321),
+  stytchPort: port("STYTCH_PORT", 4010),
+  onWorkerLine: (line) => {
+    if (!line.startsWith("{")) return;
+    try {
+      const l = JSON.parse(line);
+      if (!l.route) return;
+      const ms = Object.entries(l.ms).map(([k, v]) => `${k} ${v} ms`).join(", ");
+      const extra = [l.cache && `keys: ${l.cache}`, l.detail && `why: ${l.detail}`, l.stytch_request_id && `stytch ${l.stytch_request_id}`]
+        .filter(Boolean)
+        .join("; ");
+      console.log(`  ${new Date().toISOString().slice(11, 19)} ${l.method} /${l.route === "healthz" ? "healthz" : `api/${l.route}`} → ${l.status} ${l.outcome} (${ms})${extra ? ` ${extra}` : ""}`);
+    } catch {}
   },
 });
 
 console.log(`
-edge-attest demo
-  worker            ${worker.url}   (POST /api/exchange, POST /api/logout, GET /healthz)
-  Supabase stand-in ${supabase.url}  (JWKS ${supabase.issuer}/.well-known/jwks.json)
-  Stytch stand-in   ${stytch.url}
+edge-attest demo (everything local; no accounts, no network)
 
-Try it:
-  TOKEN=$(curl -s -X POST ${supabase.url}/auth/v1/token | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
-  curl -i -X POST ${worker.url}/api/exchange -H 'content-type: application/json' -d "{\\"access_token\\":\\"$TOKEN\\"}"
+  open the app      ${demo.pageUrl}
+  the same page on a disallowed origin: ${demo.otherPageUrl}
 
-Each request the worker handles is printed below. Ctrl-C stops everything.
+  worker            ${demo.workerUrl}   POST /api/exchange, POST /api/logout, GET /healthz
+  Supabase stand-in ${demo.supabase.url}  JWKS ${demo.supabase.issuer}/.well-known/jwks.json
+  Stytch stand-in   ${demo.stytch.url}
+
+Requests the worker handles appear below. Ctrl-C stops everything.
 `);
 
 let stopping = false;
 async function shutdown() {
   if (stopping) return;
   stopping = true;
-  console.log("\nstopping…");
-  await worker.stop();
-  await supabase.close();
-  await stytch.close();
+  console.log("\nstopping the worker, the stand-ins and the page server…");
+  await demo.stop();
   process.exit(0);
 }
 process.on("SIGINT", shutdown);

@@ -110,6 +110,15 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       state.redirectHits++;
       return sendJson(res, 200, jwks());
     }
+    if (path === "/auth/v1/token" && req.method === "OPTIONS") {
+      // The demo page calls this from its own origin, as a browser app calls Supabase.
+      res.writeHead(204, {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "POST",
+        "access-control-allow-headers": "content-type",
+      });
+      return res.end();
+    }
     if (path === "/auth/v1/token" && req.method === "POST") {
       // Demo sign-in: a Supabase-shaped access token for the demo user.
       let opts = {};

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 ensure_tools
+ensure_chromium
 
 echo "== format and lints (native and wasm32)"
 cargo fmt --check
@@ -18,5 +19,5 @@ echo "== build: the worker, and the self-test build used by the backend-agreemen
 bash scripts/build.sh
 OUT_DIR=build-selftest bash scripts/build.sh --features selftest
 
-echo "== integration tests: the compiled worker in workerd against the local stand-ins"
-PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 tests/integration/*.test.mjs
+echo "== integration and browser tests: the compiled worker in workerd against the local stand-ins"
+PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 tests/integration/*.test.mjs tests/browser/*.test.mjs

@@ -25,3 +25,13 @@ ensure_tools() {
     npm ci --no-audit --no-fund >&2
   fi
 }
+
+# Chromium for the browser test: Debian's package (a test tool's own browser download cannot
+# work here). Installed only when missing; needs root, as on CI.
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "setup: installing Debian's chromium for the browser test" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  fi
+}

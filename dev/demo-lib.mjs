@@ -1,0 +1,80 @@
+// Everything `make demo` runs, as one function, so the browser test drives exactly the demo:
+// the Supabase and Stytch stand-ins, the compiled worker in workerd, and the demo page served
+// on its own origin (allowed by the worker) and on a second origin that is not allowed.
+import http from "node:http";
+import { readFileSync } from "node:fs";
+import { startSupabase, startStytch } from "./standins.mjs";
+import { startWorker } from "./worker.mjs";
+
+export const PROJECT_ID = "project-test-00000000-0000-4000-8000-000000000000";
+export const SECRET = "secret-test-demo-only";
+export const PROFILE_ID = "trusted-auth-token-profile-test-demo";
+
+const PAGE = readFileSync(new URL("./demo-page.html", import.meta.url), "utf8");
+
+/** Serves the demo page with `window.DEMO = config()` filled in. */
+function servePage(port, config) {
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    if (path !== "/" && path !== "/index.html") {
+      res.writeHead(404, { "content-type": "text/plain" });
+      return res.end("not found");
+    }
+    const html = PAGE.replace("/*DEMO_CONFIG*/", `window.DEMO = ${JSON.stringify(config())};`);
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+    res.end(html);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+}
+
+function closeServer(server) {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Starts the demo; port 0 picks a free one. The page and the worker share the host name
+ * `localhost`: one site, two origins, so the worker's cookies are first-party for the page
+ * and CORS is exercised. The disallowed page is served on `127.0.0.1`, another site.
+ */
+export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, supabasePort = 0, stytchPort = 0, onWorkerLine } = {}) {
+  const shared = {};
+  const supabase = await startSupabase({ port: supabasePort });
+  const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase, port: stytchPort });
+  const page = await servePage(pagePort, () => ({ ...shared, allowed: true }));
+  const other = await servePage(otherPagePort, () => ({ ...shared, allowed: false }));
+  const pageOrigin = `http://localhost:${page.address().port}`;
+  const otherOrigin = `http://127.0.0.1:${other.address().port}`;
+  const worker = await startWorker({
+    port: workerPort,
+    onLine: onWorkerLine,
+    vars: {
+      SUPABASE_URL: supabase.url,
+      STYTCH_PROJECT_ID: PROJECT_ID,
+      STYTCH_SECRET: SECRET,
+      STYTCH_PROFILE_ID: PROFILE_ID,
+      STYTCH_API_BASE: stytch.url,
+      ALLOWED_ORIGINS: pageOrigin,
+      // Readable by the page's JavaScript, as Stytch's browser SDK needs; the default is HttpOnly.
+      COOKIE_HTTP_ONLY: "false",
+    },
+  });
+  const workerUrl = `http://localhost:${worker.port}`;
+  Object.assign(shared, { workerUrl, issuerUrl: supabase.url, allowedOrigin: pageOrigin });
+
+  return {
+    supabase,
+    stytch,
+    worker,
+    workerUrl,
+    pageUrl: `${pageOrigin}/`,
+    otherPageUrl: `${otherOrigin}/`,
+    async stop() {
+      await worker.stop();
+      await Promise.all([supabase.close(), stytch.close(), closeServer(page), closeServer(other)]);
+    },
+  };
+}
