@@ -1,0 +1,142 @@
+// Pieces of the benchmark: bundling a worker, running it in a bare `workerd serve` with a
+// small local KV service, a Stytch stub that answers at once, and reading a process's CPU.
+import http from "node:http";
+import { spawn, execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { ROOT, freePort } from "../dev/worker.mjs";
+
+const BIN = path.join(ROOT, "node_modules", ".bin");
+export const WORKERD = path.join(ROOT, "node_modules", "@cloudflare", "workerd-linux-64", "bin", "workerd");
+const CLK_TCK = 100; // USER_HZ on Linux
+
+/** Bundles a worker exactly as `wrangler deploy` would upload it. */
+export function bundle(config, outdir) {
+  execFileSync(path.join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", outdir, "-c", config], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" },
+  });
+  const files = readdirSync(outdir).filter((f) => f.endsWith(".js") || f.endsWith(".wasm"));
+  const sizes = Object.fromEntries(files.map((f) => {
+    const bytes = readFileSync(path.join(outdir, f));
+    return [f, { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length }];
+  }));
+  return { outdir, files, sizes };
+}
+
+/** user+system CPU seconds of a process (all its threads), from /proc. */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** A Workers KV namespace over workerd's KV protocol (GET/PUT /:key), counting reads. */
+export async function startKv() {
+  const store = new Map();
+  const stats = { gets: 0, puts: 0 };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const raw = url.pathname.slice(1);
+    const key = url.searchParams.get("urlencoded") === "true" ? decodeURIComponent(raw) : raw;
+    if (req.method === "GET") {
+      stats.gets++;
+      const hit = store.get(key);
+      if (!hit || hit.expires < Date.now()) {
+        res.writeHead(404);
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      return res.end(hit.value);
+    }
+    if (req.method === "PUT") {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        stats.puts++;
+        const ttl = Number(url.searchParams.get("expiration_ttl") || 0);
+        store.set(key, { value: Buffer.concat(chunks), expires: ttl ? Date.now() + ttl * 1000 : Infinity });
+        res.writeHead(200);
+        res.end();
+      });
+      return;
+    }
+    res.writeHead(405);
+    res.end();
+  });
+  const port = await new Promise((r) => server.listen(0, "127.0.0.1", () => r(server.address().port)));
+  return { port, stats, store, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** A Stytch attest stub that answers at once with one precomputed, well-formed session. */
+export async function startStytchStub() {
+  const expiresAt = new Date(Date.now() + 3 * 3600_000).toISOString();
+  const body = JSON.stringify({
+    status_code: 200,
+    request_id: "request-id-bench-0000",
+    user_id: "user-test-bench",
+    user: { user_id: "user-test-bench", status: "active" },
+    session_token: "bench-session-token-" + "x".repeat(24),
+    session_jwt: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9." + "s".repeat(342),
+    session: { session_id: "session-test-bench", user_id: "user-test-bench", expires_at: expiresAt, authentication_factors: [], roles: [] },
+  });
+  const stats = { calls: 0 };
+  const server = http.createServer((req, res) => {
+    stats.calls++;
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  const port = await new Promise((r) => server.listen(0, "127.0.0.1", () => r(server.address().port)));
+  return { url: `http://127.0.0.1:${port}`, stats, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); } };
+}
+
+const capnpString = (s) => JSON.stringify(String(s));
+
+/** Writes a workerd config for a bundled worker and starts `workerd serve` on it. */
+export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir }) {
+  mkdirSync(workdir, { recursive: true });
+  const port = await freePort();
+  const modules = b.files
+    .sort((a, c) => (a === "index.js" ? -1 : c === "index.js" ? 1 : 0))
+    .map((f) => (f.endsWith(".wasm") ? `(name = ${capnpString(f)}, wasm = embed ${capnpString(path.join(b.outdir, f))})` : `(name = ${capnpString(f)}, esModule = embed ${capnpString(path.join(b.outdir, f))})`));
+  const bindings = Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`);
+  if (kvPort) bindings.push(`(name = "JWKS_CACHE", kvNamespace = "kv")`);
+  const services = [
+    `(name = "main", worker = .worker)`,
+    `(name = "internet", network = (allow = ["public", "private", "local"]))`,
+  ];
+  if (kvPort) services.push(`(name = "kv", external = (address = "127.0.0.1:${kvPort}", http = ()))`);
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ ${services.join(",\n    ")} ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [ ${modules.join(",\n    ")} ],
+  compatibilityDate = "2026-11-01",
+  bindings = [ ${bindings.join(",\n    ")} ],
+);
+`;
+  const file = path.join(workdir, `${name}.capnp`);
+  writeFileSync(file, config);
+  const started = process.hrtime.bigint();
+  const child = spawn(WORKERD, ["serve", file, "--experimental"], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    started,
+    stderr: () => stderr,
+    stop: () => new Promise((r) => { child.once("exit", r); child.kill("SIGKILL"); }),
+  };
+}
+
+export const fileSize = (f) => statSync(f).size;
