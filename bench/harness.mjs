@@ -99,12 +99,12 @@ export async function startStytchStub() {
 const capnpString = (s) => JSON.stringify(String(s));
 
 /** Writes a workerd config for a bundled worker and starts `workerd serve` on it. */
-export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir }) {
+export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort }) {
   mkdirSync(workdir, { recursive: true });
   const port = await freePort();
   const modules = b.files
     .sort((a, c) => (a === "index.js" ? -1 : c === "index.js" ? 1 : 0))
-    .map((f) => (f.endsWith(".wasm") ? `(name = ${capnpString(f)}, wasm = embed ${capnpString(path.join(b.outdir, f))})` : `(name = ${capnpString(f)}, esModule = embed ${capnpString(path.join(b.outdir, f))})`));
+    .map((f) => (f.endsWith(".wasm") ? `(name = ${capnpString(f)}, wasm = embed ${capnpString(path.relative(workdir, path.join(b.outdir, f)))})` : `(name = ${capnpString(f)}, esModule = embed ${capnpString(path.relative(workdir, path.join(b.outdir, f)))})`));
   const bindings = Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`);
   if (kvPort) bindings.push(`(name = "JWKS_CACHE", kvNamespace = "kv")`);
   const services = [
@@ -126,7 +126,9 @@ const worker :Workerd.Worker = (
   const file = path.join(workdir, `${name}.capnp`);
   writeFileSync(file, config);
   const started = process.hrtime.bigint();
-  const child = spawn(WORKERD, ["serve", file, "--experimental"], { stdio: ["ignore", "ignore", "pipe"] });
+  const args = ["serve", file, "--experimental"];
+  if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
+  const child = spawn(WORKERD, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   return {

@@ -9,6 +9,7 @@ use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, 
 use crate::jwks_cache::{CacheSource, JwksCache, JwksMemory, JwksTrace, KvStore};
 use crate::stytch::{self, Revoked};
 use crate::token::UnverifiedToken;
+use crate::urls::{self, UrlParts};
 use crate::verify;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -129,14 +130,14 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
             log.detail = e.log_detail();
             e.into_response(extra)
         };
-        let Ok(url) = url::Url::parse(&req.url) else {
+        let Some(url) = urls::parse(&req.url) else {
             return fail(
                 log,
                 ApiError::InvalidRequest("The request URL is invalid."),
                 vec![],
             );
         };
-        let route = match url.path() {
+        let route = match url.path {
             "/api/exchange" => Route::Exchange,
             "/api/logout" => Route::Logout,
             "/healthz" => Route::Healthz,
@@ -315,9 +316,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
 }
 
 /// Same origin as the request URL, or listed in `ALLOWED_ORIGINS`.
-fn origin_allowed(origin: &str, url: &url::Url, config: &Config) -> bool {
-    origin == url.origin().ascii_serialization()
-        || config.allowed_origins.iter().any(|o| o == origin)
+fn origin_allowed(origin: &str, url: &UrlParts<'_>, config: &Config) -> bool {
+    origin == url.origin || config.allowed_origins.iter().any(|o| o == origin)
 }
 
 fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Response {

@@ -6,9 +6,9 @@
 
 use crate::cookies::{self, CookiePolicy, SameSite};
 use crate::jwk::Alg;
+use crate::urls::{self, UrlParts};
 use crate::verify::Policy;
 use std::fmt;
-use url::Url;
 
 /// Allowed range for `SESSION_DURATION_MINUTES`, Stytch's own bounds (5 minutes to 366 days).
 pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=527_040;
@@ -124,8 +124,8 @@ impl Config {
         }
         let jwks_url = match opt("JWKS_URL") {
             Some(u) => {
-                checked_url("JWKS_URL", &u)?;
-                u
+                checked_url("JWKS_URL", u.trim())?;
+                u.trim().to_owned()
             }
             None => format!("{supabase}/auth/v1/.well-known/jwks.json"),
         };
@@ -301,38 +301,46 @@ fn parse_algorithms(list: &str) -> Result<Vec<Alg>, ConfigError> {
 }
 
 /// https, or http to a loopback host (local development and tests only).
-fn checked_url(name: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw.trim()).map_err(|e| err(name, format!("is not a URL ({e})")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
+fn checked_url<'a>(name: &'static str, raw: &'a str) -> Result<UrlParts<'a>, ConfigError> {
+    let url = urls::parse(raw).ok_or_else(|| {
+        err(
+            name,
+            "is not an http(s) URL with a host (and no credentials)",
+        )
+    })?;
+    match url.scheme {
         "https" => {}
-        "http" if loopback => {}
+        "http" if urls::is_loopback_host(url.host) => {}
         _ => return Err(err(name, "must use https (http only for loopback hosts)")),
     }
-    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
-        return Err(err(name, "must not contain credentials or a fragment"));
+    if url.fragment.is_some() {
+        return Err(err(name, "must not contain a fragment"));
     }
     Ok(url)
 }
 
 /// A base URL without query, returned without its trailing slash.
 fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim();
     let url = checked_url(name, raw)?;
-    if url.query().is_some() {
+    if url.query.is_some() {
         return Err(err(name, "must not contain a query"));
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
-/// `scheme://host[:port]` exactly as browsers send it in `Origin`.
+/// `scheme://host[:port]` exactly as browsers send it in `Origin`: lower-case, no path,
+/// no default port.
 fn exact_origin(o: &str) -> Result<(), ConfigError> {
-    let url = Url::parse(o).map_err(|_| err("ALLOWED_ORIGINS", format!("{o} is not an origin")))?;
-    if url.origin().ascii_serialization() == o {
+    let exact = urls::parse(o).is_some_and(|u| {
+        u.origin == o
+            && !o.bytes().any(|c| c.is_ascii_uppercase())
+            && !matches!(
+                (u.scheme, u.port),
+                ("https", Some(443)) | ("http", Some(80))
+            )
+    });
+    if exact {
         Ok(())
     } else {
         Err(err(
@@ -484,6 +492,10 @@ mod tests {
         fails("STYTCH_PROJECT_ID", "project:test");
         fails("ALLOWED_ORIGINS", "https://app.example.com/");
         fails("ALLOWED_ORIGINS", "app.example.com");
+        fails("ALLOWED_ORIGINS", "https://App.example.com");
+        fails("ALLOWED_ORIGINS", "https://app.example.com:443");
+        fails("SUPABASE_URL", "https://abcd.supabase.co/?x=1");
+        fails("JWKS_URL", "https://a.example/jwks.json#frag");
         fails("COOKIE_HTTP_ONLY", "1");
         fails("COOKIE_SAMESITE", "lax");
         fails("COOKIE_DOMAIN", "exa mple.com");

@@ -1,24 +1,30 @@
-//! The Workers runtime side: adapts `worker::*` to the core's traits and calls
-//! [`crate::app::handle`]. Nothing here decides anything.
+//! The Workers runtime side: adapts the runtime to the core's traits and calls
+//! [`Services::handle`]. Nothing here decides anything.
+//!
+//! The hot path talks to `web_sys` directly rather than through `worker`'s wrappers: each
+//! wrapper call crosses the WASM/JS boundary, and the request only needs a handful of
+//! crossings (the URL, five headers, one `arrayBuffer()`, the attest `fetch`, the response).
+//! `worker` still provides `Env`, `Context`, KV and timers.
 
 use crate::app::Services;
 use crate::config::{Config, ConfigError};
 use crate::http::{
-    BodyError, BodySource, HttpClient, IncomingRequest, Method as CoreMethod, OutboundRequest,
-    OutboundResponse, Platform, Response as CoreResponse, TransportError,
+    BodyError, BodySource, HttpClient, IncomingRequest, Method, OutboundRequest, OutboundResponse,
+    Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
 use crate::jwks_cache::{JwksMemory, KvStore};
 use crate::webcrypto::WebCryptoBackend;
-use futures_util::StreamExt as _;
-use futures_util::future::{Either, select};
+use js_sys::{Promise, Uint8Array};
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::{
-    AbortController, Context, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect,
-    Response, ResponseBuilder, console_error, console_log, event,
-};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, RequestInit, RequestRedirect, ResponseInit};
+#[cfg(feature = "selftest")]
+use worker::Request;
+use worker::{Context, Delay, Env, console_error, console_log};
 
 /// The KV namespace binding that holds the shared JWKS cache.
 pub const JWKS_BINDING: &str = "JWKS_CACHE";
@@ -38,9 +44,16 @@ thread_local! {
 /// wrangler.toml are accepted in their JSON spelling.
 fn env_string(env: &Env, name: &str) -> Option<String> {
     let v = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
-    v.as_string()
-        .or_else(|| v.as_f64().map(|n| n.to_string()))
-        .or_else(|| v.as_bool().map(|b| b.to_string()))
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(if b { "true" } else { "false" }.to_owned());
+    }
+    // Integral numbers only: every numeric variable is an integer.
+    v.as_f64()
+        .filter(|n| n.fract() == 0.0 && n.abs() < 1e15)
+        .map(|n| (n as i64).to_string())
 }
 
 pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
@@ -68,19 +81,27 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
     })
 }
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+/// The worker's fetch handler, exported the way `#[event(fetch)]` would export it, minus
+/// that macro's conversion into `worker::Request` (which reads the URL, method and `cf`
+/// across the boundary on every request whether used or not).
+#[wasm_bindgen]
+pub async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> Result<JsValue, JsValue> {
     let state = isolate_state(&env);
     #[cfg(feature = "selftest")]
-    if req.path() == "/__selftest/backends" {
-        return crate::selftest::run(req, &state).await;
+    if crate::urls::parse(&req.url()).is_some_and(|u| u.path == "/__selftest/backends") {
+        return match crate::selftest::run(Request::from(req), &state).await {
+            Ok(r) => Ok(web_sys::Response::from(r).into()),
+            Err(e) => Err(JsValue::from_str(&e.to_string())),
+        };
     }
-    let backend = match &state.backend {
-        Ok(b) => b,
-        Err(e) => return Response::error(format!("WebCrypto unavailable: {e}"), 500),
-    };
+    let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
+    let ctx = Context::new(ctx);
     let kv = WorkerKv {
-        kv: env.kv(JWKS_BINDING).ok(),
+        env: &env,
         ctx: &ctx,
     };
     let services = Services {
@@ -90,139 +111,206 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         platform: &WorkerPlatform,
         jwks: &state.jwks,
     };
+    let headers = req.headers();
     let incoming = IncomingRequest {
-        method: req.method().to_string(),
-        url: req.url()?.to_string(),
-        headers: req
-            .headers()
-            .entries()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect(),
+        method: req.method(),
+        url: req.url(),
+        headers: read_headers(&headers, &REQUEST_HEADERS),
         body: WorkerBody(req),
     };
     let response = services.handle(state.config.as_ref(), incoming).await;
-    to_worker_response(response)
+    Ok(to_web_response(&response)?.into())
 }
 
-fn to_worker_response(resp: CoreResponse) -> worker::Result<Response> {
-    let headers = Headers::new();
+/// Only the headers the core reads, each one boundary crossing.
+fn read_headers(headers: &Headers, names: &[&'static str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| {
+            headers
+                .get(name)
+                .ok()
+                .flatten()
+                .map(|v| ((*name).to_owned(), v))
+        })
+        .collect()
+}
+
+fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
+    let headers = Headers::new()?;
     for (name, value) in &resp.headers {
         // append, never set: there are two Set-Cookie headers.
         headers.append(name, value)?;
     }
-    let builder = ResponseBuilder::new()
-        .with_status(resp.status)
-        .with_headers(headers);
-    Ok(if resp.body.is_empty() {
-        builder.empty()
-    } else {
-        builder.fixed(resp.body.into_bytes())
-    })
+    let init = ResponseInit::new();
+    init.set_status(resp.status);
+    init.set_headers(&headers);
+    let body = (!resp.body.is_empty()).then_some(resp.body.as_str());
+    web_sys::Response::new_with_opt_str_and_init(body, &init)
 }
 
-/// The incoming request's body, read as a stream with a size cap.
-struct WorkerBody(Request);
+fn js_message(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| "unknown error".into())
+}
 
-impl BodySource for WorkerBody {
-    async fn read(mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        let Ok(mut stream) = self.0.stream() else {
-            return Ok(Vec::new()); // no body
-        };
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| BodyError::Io(e.to_string()))?;
-            if body.len() + chunk.len() > limit {
-                return Err(BodyError::TooLarge);
+/// Reads a body: one `arrayBuffer()` when its declared length is within `limit`, a capped
+/// stream read when no length was declared, nothing at all when it declares too much.
+async fn read_body(
+    declared: Option<usize>,
+    limit: usize,
+    array_buffer: impl FnOnce() -> Result<Promise, JsValue>,
+    stream: impl FnOnce() -> Option<web_sys::ReadableStream>,
+) -> Result<Vec<u8>, BodyError> {
+    match declared {
+        Some(n) if n > limit => Err(BodyError::TooLarge),
+        Some(_) => {
+            let buf = JsFuture::from(array_buffer().map_err(|e| BodyError::Io(js_message(&e)))?)
+                .await
+                .map_err(|e| BodyError::Io(js_message(&e)))?;
+            let bytes = Uint8Array::new(&buf).to_vec();
+            if bytes.len() > limit {
+                Err(BodyError::TooLarge)
+            } else {
+                Ok(bytes)
             }
-            body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        None => {
+            let Some(stream) = stream() else {
+                return Ok(Vec::new());
+            };
+            let reader: web_sys::ReadableStreamDefaultReader = stream
+                .get_reader()
+                .dyn_into()
+                .map_err(|_| BodyError::Io("no stream reader".into()))?;
+            let mut body = Vec::new();
+            loop {
+                let chunk = JsFuture::from(reader.read())
+                    .await
+                    .map_err(|e| BodyError::Io(js_message(&e)))?;
+                if js_sys::Reflect::get(&chunk, &"done".into())
+                    .ok()
+                    .and_then(|d| d.as_bool())
+                    == Some(true)
+                {
+                    return Ok(body);
+                }
+                let value = js_sys::Reflect::get(&chunk, &"value".into())
+                    .map_err(|e| BodyError::Io(js_message(&e)))?;
+                let bytes = Uint8Array::new(&value);
+                if body.len() + bytes.length() as usize > limit {
+                    let _ = reader.cancel();
+                    return Err(BodyError::TooLarge);
+                }
+                body.extend(bytes.to_vec());
+            }
+        }
     }
 }
 
-/// `fetch` with a timeout (AbortController + timer), no redirects, and a body size cap.
+fn declared_length(headers: &Headers) -> Option<usize> {
+    headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The incoming request's body.
+struct WorkerBody(web_sys::Request);
+
+impl BodySource for WorkerBody {
+    async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let req = self.0;
+        read_body(
+            declared_length(&req.headers()),
+            limit,
+            || req.array_buffer(),
+            || req.body(),
+        )
+        .await
+    }
+}
+
+/// `fetch` with `AbortSignal.timeout` (covering headers and body), no redirects, and a
+/// body size cap.
 struct WorkerHttp;
 
 impl HttpClient for WorkerHttp {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError> {
-        let network = |e: worker::Error| TransportError::Network(e.to_string());
-        let headers = Headers::new();
+        let network = |e: JsValue| TransportError::Network(js_message(&e));
+        let headers = Headers::new().map_err(network)?;
         for (name, value) in &req.headers {
             headers.set(name, value).map_err(network)?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(match req.method {
-            CoreMethod::Get => worker::Method::Get,
-            CoreMethod::Post => worker::Method::Post,
-        })
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
+        let signal = AbortSignal::timeout_with_u32(req.timeout_ms);
+        let init = RequestInit::new();
+        init.set_method(match req.method {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        });
+        init.set_headers(&headers);
+        init.set_redirect(RequestRedirect::Manual);
+        init.set_signal(Some(&signal));
         if let Some(body) = &req.body {
-            init.with_body(Some(JsValue::from_str(body)));
+            init.set_body(&JsValue::from_str(body));
         }
-        let request = Request::new_with_init(&req.url, &init).map_err(network)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let limit = req.max_response_bytes;
-        let call = async move {
-            let mut resp = Fetch::Request(request)
-                .send_with_signal(&signal)
-                .await
-                .map_err(network)?;
-            let status = resp.status_code();
-            let headers: Vec<(String, String)> = resp
-                .headers()
-                .entries()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect();
-            let declared = headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse::<usize>().ok());
-            if declared.is_some_and(|n| n > limit) {
-                return Err(TransportError::TooLarge);
+        let failed = |e: JsValue| {
+            if signal.aborted() {
+                TransportError::Timeout
+            } else {
+                network(e)
             }
-            let mut body = Vec::new();
-            if let Ok(mut stream) = resp.stream() {
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(network)?;
-                    if body.len() + chunk.len() > limit {
-                        return Err(TransportError::TooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-            }
-            Ok(OutboundResponse {
-                status,
-                headers,
-                body,
-            })
         };
-        let timer = Delay::from(Duration::from_millis(u64::from(req.timeout_ms)));
-        match select(Box::pin(call), timer).await {
-            Either::Left((result, _)) => result,
-            Either::Right(((), _)) => {
-                controller.abort();
-                Err(TransportError::Timeout)
-            }
-        }
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let resp: web_sys::Response =
+            JsFuture::from(global.fetch_with_str_and_init(&req.url, &init))
+                .await
+                .map_err(failed)?
+                .unchecked_into();
+        let resp_headers = resp.headers();
+        let body = read_body(
+            declared_length(&resp_headers),
+            req.max_response_bytes,
+            || resp.array_buffer(),
+            || resp.body(),
+        )
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => TransportError::TooLarge,
+            BodyError::Io(_) if signal.aborted() => TransportError::Timeout,
+            BodyError::Io(why) => TransportError::Network(why),
+        })?;
+        Ok(OutboundResponse {
+            status: resp.status(),
+            headers: read_headers(&resp_headers, &RESPONSE_HEADERS),
+            body,
+        })
     }
 }
 
-/// Workers KV; writes go through `ctx.waitUntil` so they never delay the response.
+/// Workers KV; writes go through `ctx.waitUntil` so they never delay the response. The
+/// binding is looked up only when used: a warm request never touches KV.
 struct WorkerKv<'a> {
-    kv: Option<worker::KvStore>,
+    env: &'a Env,
     ctx: &'a Context,
 }
 
 impl KvStore for WorkerKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, String> {
-        let kv = self.kv.as_ref().ok_or("no KV binding")?;
+        let kv = self.env.kv(JWKS_BINDING).map_err(|e| e.to_string())?;
         kv.get(key).text().await.map_err(|e| e.to_string())
     }
 
     fn put_after_response(&self, key: String, value: String, ttl_secs: u64) {
-        let Some(kv) = self.kv.clone() else { return };
+        let Ok(kv) = self.env.kv(JWKS_BINDING) else {
+            return;
+        };
         self.ctx.wait_until(async move {
             let put = match kv.put(&key, value) {
                 Ok(builder) => builder.expiration_ttl(ttl_secs).execute().await,

@@ -6,6 +6,18 @@
 
 use std::fmt;
 
+/// The request headers the handler reads; the glue fetches only these.
+pub const REQUEST_HEADERS: [&str; 5] = [
+    "origin",
+    "content-type",
+    "content-length",
+    "authorization",
+    "cookie",
+];
+/// The upstream response headers the core reads (JWKS freshness and type, Stytch's
+/// `Retry-After`).
+pub const RESPONSE_HEADERS: [&str; 3] = ["content-type", "cache-control", "retry-after"];
+
 /// An incoming request. Header names are lower-case.
 #[derive(Debug)]
 pub struct IncomingRequest<B> {

@@ -33,6 +33,7 @@ pub mod jwks_cache;
 pub mod stytch;
 pub mod time;
 pub mod token;
+pub mod urls;
 pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
