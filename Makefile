@@ -1,5 +1,5 @@
 # Each target does its own set-up (see scripts/tools.sh).
-.PHONY: test demo build fixtures
+.PHONY: test demo build fixtures bench profile
 
 ## Run every test: lints, native unit tests, and the worker in workerd against local stand-ins.
 test:
@@ -16,3 +16,13 @@ build:
 ## Regenerate tests/fixtures/tokens.json (new throwaway keys; commit the result).
 fixtures:
 	PATH="$$PWD/node_modules/.bin:$$PATH" node tests/fixtures/generate.mjs
+
+## Benchmark against the jose reference worker in bare workerd (prints figures, writes
+## bench/results.json and bench/micro-results.json, redraws docs/benchmarks.png).
+bench:
+	bash scripts/bench.sh
+
+## A V8 CPU profile of the worker under load (bench/out/profile/ours.cpuprofile).
+profile:
+	CARGO_PROFILE_RELEASE_STRIP=false OUT_DIR=build-prof bash scripts/build.sh
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/profile.mjs ours

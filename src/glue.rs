@@ -92,11 +92,23 @@ pub async fn fetch(
 ) -> Result<JsValue, JsValue> {
     let state = isolate_state(&env);
     #[cfg(feature = "selftest")]
-    if crate::urls::parse(&req.url()).is_some_and(|u| u.path == "/__selftest/backends") {
-        return match crate::selftest::run(Request::from(req), &state).await {
-            Ok(r) => Ok(web_sys::Response::from(r).into()),
-            Err(e) => Err(JsValue::from_str(&e.to_string())),
+    {
+        let url = req.url();
+        let path = crate::urls::parse(&url).map(|u| u.path);
+        let answer = match path {
+            Some("/__selftest/backends") => {
+                Some(crate::selftest::run(Request::from(Clone::clone(&req)), &state).await)
+            }
+            Some("/__selftest/verify-loop") => {
+                Some(crate::selftest::verify_loop(Request::from(Clone::clone(&req)), &state).await)
+            }
+            _ => None,
         };
+        if let Some(answer) = answer {
+            return answer
+                .map(|r| web_sys::Response::from(r).into())
+                .map_err(|e| JsValue::from_str(&e.to_string()));
+        }
     }
     let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
     let ctx = Context::new(ctx);

@@ -61,3 +61,55 @@ pub(crate) async fn run(mut req: Request, state: &IsolateState) -> worker::Resul
     }
     Response::from_json(&out)
 }
+
+#[derive(Deserialize)]
+struct LoopInput {
+    jwks: Value,
+    token: String,
+    issuer: String,
+    now: i64,
+    n: u32,
+}
+
+/// `POST /__selftest/verify-loop`: the whole local verification (parse, key selection,
+/// WebCrypto signature check, claims) `n` times in one request, for the in-workerd
+/// micro-benchmark (bench/micro.mjs). Answers how many verified.
+pub(crate) async fn verify_loop(
+    mut req: Request,
+    state: &IsolateState,
+) -> worker::Result<Response> {
+    use crate::verify::{self, Policy};
+    let input: LoopInput = req.json().await?;
+    let (keys, _) = KeySet::parse(input.jwks.to_string().as_bytes())
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let Ok(webcrypto) = &state.backend else {
+        return Response::error("no WebCrypto", 500);
+    };
+    let policy = Policy {
+        issuers: vec![input.issuer],
+        audience: "authenticated".into(),
+        algorithms: vec![Alg::Es256, Alg::Rs256, Alg::EdDsa],
+        skew_secs: 30,
+        required_role: Some("authenticated".into()),
+        allow_anonymous: false,
+    };
+    let mut ok = 0_u32;
+    for _ in 0..input.n {
+        let Ok(token) = UnverifiedToken::parse(&input.token) else {
+            continue;
+        };
+        let Ok(alg) = policy.allowed_alg(&token) else {
+            continue;
+        };
+        let Ok(key) = keys.select(token.header.kid.as_deref(), alg) else {
+            continue;
+        };
+        if verify::verify(&token, key, webcrypto, &policy, input.now)
+            .await
+            .is_ok()
+        {
+            ok += 1;
+        }
+    }
+    Response::from_json(&json!({ "verified": ok }))
+}
