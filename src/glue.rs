@@ -10,7 +10,7 @@ use crate::app::Services;
 use crate::config::{Config, ConfigError};
 use crate::http::{
     BodyError, BodySource, HttpClient, IncomingRequest, Method, OutboundRequest, OutboundResponse,
-    Platform, REQUEST_HEADERS, RESPONSE_HEADERS, TransportError,
+    Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
 use crate::jwks_cache::{JwksMemory, KvStore};
 use crate::webcrypto::WebCryptoBackend;
@@ -18,66 +18,22 @@ use js_sys::{Promise, Uint8Array};
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
-use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, RequestInit, RequestRedirect, ResponseInit};
 #[cfg(feature = "selftest")]
 use worker::Request;
 use worker::{Context, Delay, Env, console_error};
 
-#[wasm_bindgen(module = "/src/glue.js")]
+#[wasm_bindgen(
+    inline_js = "export function log_later(s) { queueMicrotask(() => console.log(s)); }"
+)]
 extern "C" {
     /// `console.log` from a microtask, with no WASM frames on the stack: called directly from
     /// WASM the runtime captures a stack trace through the WASM frames, which measured about
     /// 55 µs per line in workerd, as much as the rest of a `/healthz` request.
     fn log_later(line: &str);
-    /// `method\nurl\n` then the named headers' values (`\0` when absent).
-    fn request_head(req: &web_sys::Request, names: &str) -> String;
-    /// The request body (`Uint8Array`), or `null` when over the limit.
-    fn request_body(req: &web_sys::Request, limit: u32) -> Promise;
-    /// `new Response(body, {status, headers})` from `name\nvalue\n…` pairs.
-    fn make_response(status: u16, pairs: &str, body: &str) -> web_sys::Response;
-    /// `fetch` with timeout, no redirects and a body cap; see glue.js.
-    fn fetch_capped(
-        url: &str,
-        method: &str,
-        pairs: &str,
-        body: Option<String>,
-        timeout_ms: u32,
-        limit: u32,
-        wanted: &str,
-    ) -> Promise;
-}
-
-/// Joins header pairs for glue.js; a pair that could not be a header (a line break in it)
-/// is dropped rather than allowed to shift the others.
-fn join_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (name, value) in pairs {
-        if name.contains(['\n', '\r']) || value.contains(['\n', '\r']) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(name);
-        out.push('\n');
-        out.push_str(value);
-    }
-    out
-}
-
-/// The values of `names` from a `\n`-joined list where `\0` marks an absent header.
-fn named_values<'a>(
-    names: &[&'static str],
-    values: impl Iterator<Item = &'a str>,
-) -> Vec<(String, String)> {
-    names
-        .iter()
-        .zip(values)
-        .filter(|(_, v)| *v != "\0")
-        .map(|(n, v)| ((*n).to_owned(), v.to_owned()))
-        .collect()
 }
 
 /// The KV namespace binding that holds the shared JWKS cache.
@@ -177,24 +133,42 @@ pub async fn fetch(
         platform: &WorkerPlatform,
         jwks: &state.jwks,
     };
-    let head = request_head(&req, &REQUEST_HEADERS.join("\n"));
-    let mut parts = head.split('\n');
-    let method = parts.next().unwrap_or_default().to_owned();
-    let url = parts.next().unwrap_or_default().to_owned();
+    let headers = req.headers();
     let incoming = IncomingRequest {
-        method,
-        url,
-        headers: named_values(&REQUEST_HEADERS, parts),
+        method: req.method(),
+        url: req.url(),
+        headers: read_headers(&headers, &REQUEST_HEADERS),
         body: WorkerBody(req),
     };
     let response = services.handle(state.config.as_ref(), incoming).await;
-    let pairs = join_pairs(
-        response
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    Ok(make_response(response.status, &pairs, &response.body).into())
+    Ok(to_web_response(&response)?.into())
+}
+
+/// Only the headers the core reads, each one boundary crossing.
+fn read_headers(headers: &Headers, names: &[&'static str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| {
+            headers
+                .get(name)
+                .ok()
+                .flatten()
+                .map(|v| ((*name).to_owned(), v))
+        })
+        .collect()
+}
+
+fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
+    let headers = Headers::new()?;
+    for (name, value) in &resp.headers {
+        // append, never set: there are two Set-Cookie headers.
+        headers.append(name, value)?;
+    }
+    let init = ResponseInit::new();
+    init.set_status(resp.status);
+    init.set_headers(&headers);
+    let body = (!resp.body.is_empty()).then_some(resp.body.as_str());
+    web_sys::Response::new_with_opt_str_and_init(body, &init)
 }
 
 fn js_message(e: &JsValue) -> String {
@@ -207,8 +181,66 @@ fn js_message(e: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-fn limit_u32(limit: usize) -> u32 {
-    u32::try_from(limit).unwrap_or(u32::MAX)
+/// Reads a body: one `arrayBuffer()` when its declared length is within `limit`, a capped
+/// stream read when no length was declared, nothing at all when it declares too much.
+async fn read_body(
+    declared: Option<usize>,
+    limit: usize,
+    array_buffer: impl FnOnce() -> Result<Promise, JsValue>,
+    stream: impl FnOnce() -> Option<web_sys::ReadableStream>,
+) -> Result<Vec<u8>, BodyError> {
+    match declared {
+        Some(n) if n > limit => Err(BodyError::TooLarge),
+        Some(_) => {
+            let buf = JsFuture::from(array_buffer().map_err(|e| BodyError::Io(js_message(&e)))?)
+                .await
+                .map_err(|e| BodyError::Io(js_message(&e)))?;
+            let bytes = Uint8Array::new(&buf).to_vec();
+            if bytes.len() > limit {
+                Err(BodyError::TooLarge)
+            } else {
+                Ok(bytes)
+            }
+        }
+        None => {
+            let Some(stream) = stream() else {
+                return Ok(Vec::new());
+            };
+            let reader: web_sys::ReadableStreamDefaultReader = stream
+                .get_reader()
+                .dyn_into()
+                .map_err(|_| BodyError::Io("no stream reader".into()))?;
+            let mut body = Vec::new();
+            loop {
+                let chunk = JsFuture::from(reader.read())
+                    .await
+                    .map_err(|e| BodyError::Io(js_message(&e)))?;
+                if js_sys::Reflect::get(&chunk, &"done".into())
+                    .ok()
+                    .and_then(|d| d.as_bool())
+                    == Some(true)
+                {
+                    return Ok(body);
+                }
+                let value = js_sys::Reflect::get(&chunk, &"value".into())
+                    .map_err(|e| BodyError::Io(js_message(&e)))?;
+                let bytes = Uint8Array::new(&value);
+                if body.len() + bytes.length() as usize > limit {
+                    let _ = reader.cancel();
+                    return Err(BodyError::TooLarge);
+                }
+                body.extend(bytes.to_vec());
+            }
+        }
+    }
+}
+
+fn declared_length(headers: &Headers) -> Option<usize> {
+    headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The incoming request's body.
@@ -216,54 +248,70 @@ struct WorkerBody(web_sys::Request);
 
 impl BodySource for WorkerBody {
     async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        let body = JsFuture::from(request_body(&self.0, limit_u32(limit)))
-            .await
-            .map_err(|e| BodyError::Io(js_message(&e)))?;
-        if body.is_null() {
-            return Err(BodyError::TooLarge);
-        }
-        Ok(Uint8Array::new(&body).to_vec())
+        let req = self.0;
+        read_body(
+            declared_length(&req.headers()),
+            limit,
+            || req.array_buffer(),
+            || req.body(),
+        )
+        .await
     }
 }
 
-/// Outbound HTTP through glue.js `fetch_capped`: one boundary crossing and one await.
+/// `fetch` with `AbortSignal.timeout` (covering headers and body), no redirects, and a
+/// body size cap.
 struct WorkerHttp;
 
 impl HttpClient for WorkerHttp {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError> {
-        let pairs = join_pairs(req.headers.iter().map(|(k, v)| (*k, v.as_str())));
-        let method = match req.method {
+        let network = |e: JsValue| TransportError::Network(js_message(&e));
+        let headers = Headers::new().map_err(network)?;
+        for (name, value) in &req.headers {
+            headers.set(name, value).map_err(network)?;
+        }
+        let signal = AbortSignal::timeout_with_u32(req.timeout_ms);
+        let init = RequestInit::new();
+        init.set_method(match req.method {
             Method::Get => "GET",
             Method::Post => "POST",
-        };
-        let promise = fetch_capped(
-            &req.url,
-            method,
-            &pairs,
-            req.body,
-            req.timeout_ms,
-            limit_u32(req.max_response_bytes),
-            &RESPONSE_HEADERS.join("\n"),
-        );
-        let result = JsFuture::from(promise)
-            .await
-            .map_err(|e| TransportError::Network(js_message(&e)))?;
-        let field = |name: &str| {
-            js_sys::Reflect::get(&result, &JsValue::from_str(name)).unwrap_or_default()
-        };
-        if let Some(error) = field("error").as_string() {
-            return Err(match error.as_str() {
-                "timeout" => TransportError::Timeout,
-                "too_large" => TransportError::TooLarge,
-                _ => TransportError::Network(field("message").as_string().unwrap_or(error)),
-            });
+        });
+        init.set_headers(&headers);
+        init.set_redirect(RequestRedirect::Manual);
+        init.set_signal(Some(&signal));
+        if let Some(body) = &req.body {
+            init.set_body(&JsValue::from_str(body));
         }
-        let status = field("status").as_f64().map_or(0, |s| s as u16);
-        let head = field("head").as_string().unwrap_or_default();
+        let failed = |e: JsValue| {
+            if signal.aborted() {
+                TransportError::Timeout
+            } else {
+                network(e)
+            }
+        };
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let resp: web_sys::Response =
+            JsFuture::from(global.fetch_with_str_and_init(&req.url, &init))
+                .await
+                .map_err(failed)?
+                .unchecked_into();
+        let resp_headers = resp.headers();
+        let body = read_body(
+            declared_length(&resp_headers),
+            req.max_response_bytes,
+            || resp.array_buffer(),
+            || resp.body(),
+        )
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => TransportError::TooLarge,
+            BodyError::Io(_) if signal.aborted() => TransportError::Timeout,
+            BodyError::Io(why) => TransportError::Network(why),
+        })?;
         Ok(OutboundResponse {
-            status,
-            headers: named_values(&RESPONSE_HEADERS, head.split('\n')),
-            body: Uint8Array::new(&field("body")).to_vec(),
+            status: resp.status(),
+            headers: read_headers(&resp_headers, &RESPONSE_HEADERS),
+            body,
         })
     }
 }
