@@ -504,23 +504,10 @@ fn same_origin_is_allowed_by_default_and_the_list_adds_origins() {
     let w = World::new();
     w.stytch_ok();
     let body = json!({ "access_token": token("valid_es256") }).to_string();
-    let r = w.request(
-        "POST",
-        "/api/exchange",
-        &[("origin", WORKER), ("content-type", "application/json")],
-        &body,
-    );
+    let r = w.post_json_from(WORKER, &body);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), Some(WORKER));
-    let r = w.request(
-        "POST",
-        "/api/exchange",
-        &[
-            ("origin", "http://localhost:5173"),
-            ("content-type", "application/json"),
-        ],
-        &body,
-    );
+    let r = w.post_json_from("http://localhost:5173", &body);
     assert_error(&r, 403, "forbidden_origin");
 
     let w = World::new().var(
@@ -528,15 +515,7 @@ fn same_origin_is_allowed_by_default_and_the_list_adds_origins() {
         "http://localhost:5173,https://other.example",
     );
     w.stytch_ok();
-    let r = w.request(
-        "POST",
-        "/api/exchange",
-        &[
-            ("origin", "http://localhost:5173"),
-            ("content-type", "application/json"),
-        ],
-        &body,
-    );
+    let r = w.post_json_from("http://localhost:5173", &body);
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("access-control-allow-origin"),
@@ -550,15 +529,7 @@ fn same_origin_is_allowed_by_default_and_the_list_adds_origins() {
 #[test]
 fn errors_to_allowed_origins_carry_cors_headers() {
     let w = World::new().var("ALLOWED_ORIGINS", "http://localhost:5173");
-    let r = w.request(
-        "POST",
-        "/api/exchange",
-        &[
-            ("origin", "http://localhost:5173"),
-            ("content-type", "application/json"),
-        ],
-        "{}",
-    );
+    let r = w.post_json_from("http://localhost:5173", "{}");
     assert_error(&r, 400, "invalid_request");
     assert_eq!(
         r.header("access-control-allow-origin"),
@@ -566,15 +537,7 @@ fn errors_to_allowed_origins_carry_cors_headers() {
     );
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
     let body = json!({ "access_token": token("tampered_signature") }).to_string();
-    let r = w.request(
-        "POST",
-        "/api/exchange",
-        &[
-            ("origin", "http://localhost:5173"),
-            ("content-type", "application/json"),
-        ],
-        &body,
-    );
+    let r = w.post_json_from("http://localhost:5173", &body);
     assert_error(&r, 401, "invalid_token");
     assert_eq!(
         r.header("access-control-allow-origin"),

@@ -273,6 +273,16 @@ impl World {
         )
     }
 
+    /// POST /api/exchange with a JSON body, from a page on `origin`.
+    pub fn post_json_from(&self, origin: &str, body: &str) -> Response {
+        self.request(
+            "POST",
+            "/api/exchange",
+            &[("origin", origin), ("content-type", "application/json")],
+            body,
+        )
+    }
+
     /// Queues one successful attest answer shaped like Stytch's.
     pub fn stytch_ok(&self) {
         let exp_unix = self.platform.now_ms() / 1000 + 3600;
