@@ -67,7 +67,8 @@ async function makeKey(alg, kid) {
 /**
  * Starts the Supabase Auth stand-in.
  * mode: "ok" | "fail" (500) | "hang" (never answers) | "redirect" (302 to a valid copy) |
- *       "html" (200 text/html) | "huge" (200 JSON over 64 KiB) | "drop" (connection reset)
+ *       "html" (200 text/html) | "huge" (200 JSON over 64 KiB) | "huge-chunked" (the same
+ *       without Content-Length) | "drop" (connection reset)
  */
 export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
   const keys = new Map();
@@ -101,6 +102,13 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
         case "huge": {
           const padded = { ...jwks(), padding: "x".repeat(70 * 1024) };
           return sendJson(res, 200, padded, { "cache-control": state.cacheControl });
+        }
+        case "huge-chunked": {
+          // The same, streamed without Content-Length: the cap must hold while reading.
+          res.writeHead(200, { "content-type": "application/json" });
+          res.write(`{"keys":${JSON.stringify(jwks().keys)},"padding":"`);
+          for (let i = 0; i < 70; i++) res.write("x".repeat(1024));
+          return res.end('"}');
         }
         default:
           return sendJson(res, 200, jwks(), { "cache-control": state.cacheControl });

@@ -2,7 +2,7 @@
 //!
 //! The core never touches the Workers runtime: incoming requests arrive as
 //! [`IncomingRequest`], answers leave as [`Response`], and outbound calls (JWKS, Stytch) go
-//! through [`HttpClient`]. The glue adapts `worker::Request`/`Response`/`Fetch` to these.
+//! through [`HttpClient`]. The glue adapts the runtime's Request, Response and `fetch` to these.
 
 use std::fmt;
 

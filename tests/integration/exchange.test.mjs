@@ -199,3 +199,25 @@ test("logout revokes the session named by the cookie and clears both cookies", a
     assert.equal(cookies(again).length, 2);
   }
 });
+
+test("chunked bodies (no Content-Length) are read with the same 16 KiB cap", async () => {
+  const { request } = await import("node:http");
+  const send = (chunks) =>
+    new Promise((resolve, reject) => {
+      const req = request(`${ctx.worker.url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+      });
+      req.on("error", reject);
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  const token = await ctx.supabase.mint();
+  const json = JSON.stringify({ access_token: token });
+  const ok = await send([json.slice(0, 10), json.slice(10)]);
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  const big = await send([`{"access_token":"`, "x".repeat(9000), "y".repeat(9000), `"}`]);
+  assert.equal(big.status, 413);
+  assert.equal(big.body.error, "payload_too_large");
+});
