@@ -40,7 +40,9 @@ pub struct StytchConfig {
     pub api_base: String,
     /// `STYTCH_PROJECT_ID`.
     pub project_id: String,
-    secret: String,
+    /// `Basic base64(project_id:secret)`, built once: it holds the secret, so it is private
+    /// and redacted from `Debug`.
+    authorization: String,
     /// The Trusted Auth Token profile id.
     pub profile_id: String,
     /// Sent with every attest call; without it Stytch creates no session.
@@ -48,27 +50,27 @@ pub struct StytchConfig {
 }
 
 impl StytchConfig {
-    /// Builds the Stytch configuration (tests construct it directly).
-    pub fn new(
+    fn new(
         api_base: String,
         project_id: String,
-        secret: String,
+        secret: &str,
         profile_id: String,
         session_duration_minutes: u32,
     ) -> Self {
+        let raw = format!("{project_id}:{secret}");
+        let authorization = format!("Basic {}", crate::b64::encode_standard(raw.as_bytes()));
         Self {
             api_base,
             project_id,
-            secret,
+            authorization,
             profile_id,
             session_duration_minutes,
         }
     }
 
     /// `Authorization` header value: HTTP Basic `project_id:secret`.
-    pub fn basic_auth(&self) -> String {
-        let raw = format!("{}:{}", self.project_id, self.secret);
-        format!("Basic {}", crate::b64::encode_standard(raw.as_bytes()))
+    pub fn basic_auth(&self) -> &str {
+        &self.authorization
     }
 }
 
@@ -77,7 +79,7 @@ impl fmt::Debug for StytchConfig {
         f.debug_struct("StytchConfig")
             .field("api_base", &self.api_base)
             .field("project_id", &self.project_id)
-            .field("secret", &"<redacted>")
+            .field("authorization", &"<redacted>")
             .field("profile_id", &self.profile_id)
             .field("session_duration_minutes", &self.session_duration_minutes)
             .finish()
@@ -245,13 +247,13 @@ impl Config {
                 allow_anonymous,
             },
             jwks_url,
-            stytch: StytchConfig {
+            stytch: StytchConfig::new(
                 api_base,
                 project_id,
-                secret,
+                &secret,
                 profile_id,
                 session_duration_minutes,
-            },
+            ),
             allowed_origins,
             cookies: CookiePolicy {
                 session_name,

@@ -8,6 +8,7 @@ use crate::b64;
 use crate::json::{self, StrictJsonError};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::rc::Rc;
 
 /// Most keys a JWKS may hold. Supabase publishes a handful (current, standby, previous); a
 /// bigger set is more likely an attack on CPU and memory than a real rotation.
@@ -97,10 +98,11 @@ pub struct PublicKey {
     pub fingerprint: String,
 }
 
-/// The usable keys of one JWKS document.
+/// The usable keys of one JWKS document. Keys are shared (`Rc`) so that handing one to a
+/// request costs no copy of its material.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeySet {
-    keys: Vec<PublicKey>,
+    keys: Vec<Rc<PublicKey>>,
 }
 
 /// Why a JWKS document as a whole was refused.
@@ -152,7 +154,7 @@ impl KeySet {
         let mut skipped = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             match parse_key(entry) {
-                Ok(key) => keys.push(key),
+                Ok(key) => keys.push(Rc::new(key)),
                 Err(reason) => {
                     let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("-");
                     let kid: String = kid.chars().take(64).collect();
@@ -167,13 +169,13 @@ impl KeySet {
     }
 
     /// The usable keys.
-    pub fn keys(&self) -> &[PublicKey] {
+    pub fn keys(&self) -> &[Rc<PublicKey>] {
         &self.keys
     }
 
     /// Picks the key for a token: by `kid`, or the only key when the token has none. The
     /// header `alg` must be what the chosen key verifies.
-    pub fn select(&self, kid: Option<&str>, alg: Alg) -> Result<&PublicKey, KeyLookupError> {
+    pub fn select(&self, kid: Option<&str>, alg: Alg) -> Result<&Rc<PublicKey>, KeyLookupError> {
         let key = match kid {
             Some(kid) => {
                 let mut named = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid));

@@ -200,7 +200,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         alg: Alg,
         now_ms: u64,
         trace: &mut JwksTrace,
-    ) -> Result<PublicKey, ResolveError> {
+    ) -> Result<Rc<PublicKey>, ResolveError> {
         let mut snapshot = self
             .memory
             .borrow()

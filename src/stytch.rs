@@ -205,7 +205,7 @@ async fn send<H: HttpClient, P: Platform>(
         method: Method::Post,
         url: format!("{}{path}", cfg.api_base),
         headers: vec![
-            ("authorization", cfg.basic_auth()),
+            ("authorization", cfg.basic_auth().to_owned()),
             ("content-type", "application/json".into()),
             ("accept", "application/json".into()),
         ],
