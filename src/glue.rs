@@ -13,6 +13,7 @@ use crate::http::{
     Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
 use crate::jwks_cache::{JwksMemory, KvStore};
+use crate::promise::settled;
 use crate::webcrypto::WebCryptoBackend;
 use js_sys::{Promise, Uint8Array};
 use std::cell::{OnceCell, RefCell};
@@ -20,7 +21,6 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit, RequestRedirect, ResponseInit};
 #[cfg(feature = "selftest")]
 use worker::Request;
@@ -192,7 +192,7 @@ async fn read_body(
     match declared {
         Some(n) if n > limit => Err(BodyError::TooLarge),
         Some(_) => {
-            let buf = JsFuture::from(array_buffer().map_err(|e| BodyError::Io(js_message(&e)))?)
+            let buf = settled(&array_buffer().map_err(|e| BodyError::Io(js_message(&e)))?)
                 .await
                 .map_err(|e| BodyError::Io(js_message(&e)))?;
             let bytes = Uint8Array::new(&buf).to_vec();
@@ -212,7 +212,7 @@ async fn read_body(
                 .map_err(|_| BodyError::Io("no stream reader".into()))?;
             let mut body = Vec::new();
             loop {
-                let chunk = JsFuture::from(reader.read())
+                let chunk = settled(&reader.read())
                     .await
                     .map_err(|e| BodyError::Io(js_message(&e)))?;
                 if js_sys::Reflect::get(&chunk, &"done".into())
@@ -290,11 +290,10 @@ impl HttpClient for WorkerHttp {
             }
         };
         let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let resp: web_sys::Response =
-            JsFuture::from(global.fetch_with_str_and_init(&req.url, &init))
-                .await
-                .map_err(failed)?
-                .unchecked_into();
+        let resp: web_sys::Response = settled(&global.fetch_with_str_and_init(&req.url, &init))
+            .await
+            .map_err(failed)?
+            .unchecked_into();
         let resp_headers = resp.headers();
         let body = read_body(
             declared_length(&resp_headers),

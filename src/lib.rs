@@ -38,6 +38,8 @@ pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
+#[cfg(target_arch = "wasm32")]
+mod promise;
 #[cfg(all(target_arch = "wasm32", feature = "selftest"))]
 mod selftest;
 #[cfg(target_arch = "wasm32")]

@@ -7,11 +7,11 @@
 use crate::b64;
 use crate::crypto::{KeyImportError, SignatureBackend};
 use crate::jwk::{KeyMaterial, PublicKey};
+use crate::promise::settled;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// Imported keys kept per isolate. Rotation adds a key every few months; the cap only
 /// guards against a JWKS that churns.
@@ -129,7 +129,7 @@ impl WebCryptoBackend {
             ),
         }
         .map_err(fail)?;
-        let crypto_key = JsFuture::from(promise).await.map_err(fail)?;
+        let crypto_key = settled(&promise).await.map_err(fail)?;
         let mut keys = self.keys.borrow_mut();
         if keys.len() >= MAX_CACHED_KEYS {
             keys.clear();
@@ -156,7 +156,7 @@ impl SignatureBackend for WebCryptoBackend {
         let Ok(promise) = self.subtle.verify(alg, &crypto_key, signature, message) else {
             return Ok(false);
         };
-        Ok(JsFuture::from(promise)
+        Ok(settled(&promise)
             .await
             .is_ok_and(|v| v.as_bool() == Some(true)))
     }

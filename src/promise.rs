@@ -1,0 +1,136 @@
+//! Awaiting a JavaScript promise without creating closures per await.
+//!
+//! `wasm_bindgen_futures::JsFuture` makes two wasm-bindgen closures for every promise (each
+//! a JS function registered with a `FinalizationRegistry`), which showed up as extra
+//! garbage-collection time under load. Here one closure is registered per isolate; each
+//! promise is watched by two plain JS arrow functions that report `(slot, value, ok)` to it,
+//! and the Rust future reads its slot.
+
+use js_sys::Promise;
+use std::cell::{OnceCell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen(inline_js = "let settle;
+export function set_settle(f) { settle = f; }
+export function watch(p, slot) { p.then((v) => settle(slot, v, true), (e) => settle(slot, e, false)); }")]
+extern "C" {
+    fn set_settle(f: &SettleFn);
+    fn watch(p: &Promise, slot: u32);
+}
+
+/// The one closure through which every watched promise reports.
+type SettleFn = Closure<dyn FnMut(u32, JsValue, bool)>;
+
+#[derive(Default)]
+struct Slot {
+    result: Option<Result<JsValue, JsValue>>,
+    waker: Option<Waker>,
+    /// The future was dropped before the promise settled: free the slot when it does.
+    abandoned: bool,
+}
+
+#[derive(Default)]
+struct Slots {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+thread_local! {
+    static SLOTS: RefCell<Slots> = RefCell::default();
+    static SETTLE: OnceCell<SettleFn> = const { OnceCell::new() };
+}
+
+fn settle(slot: u32, value: JsValue, ok: bool) {
+    let waker = SLOTS.with(|s| {
+        let mut s = s.borrow_mut();
+        let entry = s.slots.get_mut(slot as usize)?;
+        if entry.abandoned {
+            *entry = Slot::default();
+            s.free.push(slot);
+            return None;
+        }
+        entry.result = Some(if ok { Ok(value) } else { Err(value) });
+        entry.waker.take()
+    });
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// A promise's outcome, as a future.
+#[derive(Debug)]
+pub struct Settled {
+    slot: u32,
+    done: bool,
+}
+
+/// Awaits `promise`: `Ok(value)` when it fulfils, `Err(reason)` when it rejects.
+pub fn settled(promise: &Promise) -> Settled {
+    SETTLE.with(|cell| {
+        cell.get_or_init(|| {
+            let closure = Closure::new(settle as fn(u32, JsValue, bool));
+            set_settle(&closure);
+            closure
+        });
+    });
+    let slot = SLOTS.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.free.pop() {
+            Some(slot) => slot,
+            None => {
+                s.slots.push(Slot::default());
+                u32::try_from(s.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        }
+    });
+    watch(promise, slot);
+    Settled { slot, done: false }
+}
+
+impl Future for Settled {
+    type Output = Result<JsValue, JsValue>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let slot = self.slot;
+        let ready = SLOTS.with(|s| {
+            let mut s = s.borrow_mut();
+            let entry = s.slots.get_mut(slot as usize)?;
+            match entry.result.take() {
+                Some(result) => {
+                    *entry = Slot::default();
+                    s.free.push(slot);
+                    Some(result)
+                }
+                None => {
+                    entry.waker = Some(cx.waker().clone());
+                    None
+                }
+            }
+        });
+        match ready {
+            Some(result) => {
+                self.done = true;
+                Poll::Ready(result)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        if !self.done {
+            SLOTS.with(|s| {
+                if let Some(entry) = s.borrow_mut().slots.get_mut(self.slot as usize) {
+                    entry.abandoned = true;
+                    entry.waker = None;
+                }
+            });
+        }
+    }
+}
