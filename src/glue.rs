@@ -13,7 +13,7 @@ use crate::http::{
     Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
 use crate::jwks_cache::{JwksMemory, KvStore};
-use crate::promise::settled;
+use crate::promise::{js_message, settled};
 use crate::webcrypto::WebCryptoBackend;
 use js_sys::{Promise, Uint8Array};
 use std::cell::{OnceCell, RefCell};
@@ -134,11 +134,16 @@ pub async fn fetch(
         jwks: &state.jwks,
     };
     let headers = req.headers();
+    let headers = read_headers(&headers, &REQUEST_HEADERS);
+    let declared = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.trim().parse().ok());
     let incoming = IncomingRequest {
         method: req.method(),
         url: req.url(),
-        headers: read_headers(&headers, &REQUEST_HEADERS),
-        body: WorkerBody(req),
+        headers,
+        body: WorkerBody { req, declared },
     };
     let response = services.handle(state.config.as_ref(), incoming).await;
     Ok(to_web_response(&response)?.into())
@@ -169,16 +174,6 @@ fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
     init.set_headers(&headers);
     let body = (!resp.body.is_empty()).then_some(resp.body.as_str());
     web_sys::Response::new_with_opt_str_and_init(body, &init)
-}
-
-fn js_message(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| {
-            js_sys::Reflect::get(e, &"message".into())
-                .ok()
-                .and_then(|m| m.as_string())
-        })
-        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// Reads a body: one `arrayBuffer()` when its declared length is within `limit`, a capped
@@ -243,19 +238,16 @@ fn declared_length(headers: &Headers) -> Option<usize> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The incoming request's body.
-struct WorkerBody(web_sys::Request);
+/// The incoming request's body, with the `Content-Length` already read among the headers.
+struct WorkerBody {
+    req: web_sys::Request,
+    declared: Option<usize>,
+}
 
 impl BodySource for WorkerBody {
     async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
-        let req = self.0;
-        read_body(
-            declared_length(&req.headers()),
-            limit,
-            || req.array_buffer(),
-            || req.body(),
-        )
-        .await
+        let req = self.req;
+        read_body(self.declared, limit, || req.array_buffer(), || req.body()).await
     }
 }
 

@@ -62,6 +62,17 @@ fn settle(slot: u32, value: JsValue, ok: bool) {
     }
 }
 
+/// The message of a JS error or rejection reason, for logs and error details.
+pub fn js_message(e: &JsValue) -> String {
+    e.as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| "unknown error".into())
+}
+
 /// A promise's outcome, as a future.
 #[derive(Debug)]
 pub struct Settled {

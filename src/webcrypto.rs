@@ -7,7 +7,7 @@
 use crate::b64;
 use crate::crypto::{KeyImportError, SignatureBackend};
 use crate::jwk::{KeyMaterial, PublicKey};
-use crate::promise::settled;
+use crate::promise::{js_message, settled};
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -63,21 +63,12 @@ fn object(pairs: &[(&str, &str)]) -> JsValue {
     o.into()
 }
 
-fn js_error(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| {
-            Reflect::get(e, &"message".into())
-                .ok()
-                .and_then(|m| m.as_string())
-        })
-        .unwrap_or_else(|| "unknown error".into())
-}
-
 impl WebCryptoBackend {
     /// Binds to `globalThis.crypto.subtle`.
     pub fn new() -> Result<Self, String> {
-        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(|e| js_error(&e))?;
-        let subtle = Reflect::get(&crypto, &"subtle".into()).map_err(|e| js_error(&e))?;
+        let crypto =
+            Reflect::get(&js_sys::global(), &"crypto".into()).map_err(|e| js_message(&e))?;
+        let subtle = Reflect::get(&crypto, &"subtle".into()).map_err(|e| js_message(&e))?;
         if subtle.is_undefined() {
             return Err("crypto.subtle is not available".into());
         }
@@ -95,7 +86,7 @@ impl WebCryptoBackend {
         if let Some(k) = self.keys.borrow().get(&key.fingerprint) {
             return Ok(k.clone());
         }
-        let fail = |e: JsValue| KeyImportError(js_error(&e));
+        let fail = |e: JsValue| KeyImportError(js_message(&e));
         let promise = match &key.material {
             KeyMaterial::P256 { x, y } => {
                 let raw: Vec<u8> = std::iter::once(4)
