@@ -31,6 +31,7 @@ pub mod json;
 pub mod jwk;
 pub mod jwks_cache;
 pub mod stytch;
+pub mod task;
 pub mod time;
 pub mod token;
 pub mod urls;

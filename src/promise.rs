@@ -6,6 +6,7 @@
 //! promise is watched by two plain JS arrow functions that report `(slot, value, ok)` to it,
 //! and the Rust future reads its slot.
 
+use crate::task;
 use js_sys::Promise;
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
@@ -15,16 +16,21 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 
-#[wasm_bindgen(inline_js = "let settle;
-export function set_settle(f) { settle = f; }
-export function watch(p, slot) { p.then((v) => settle(slot, v, true), (e) => settle(slot, e, false)); }")]
+#[wasm_bindgen(inline_js = "let settle, drain;
+const resolved = Promise.resolve();
+export function set_callbacks(s, d) { settle = s; drain = d; }
+export function watch(p, slot) { p.then((v) => settle(slot, v, true), (e) => settle(slot, e, false)); }
+export function schedule_drain() { resolved.then(drain); }")]
 extern "C" {
-    fn set_settle(f: &SettleFn);
+    fn set_callbacks(settle: &SettleFn, drain: &DrainFn);
     fn watch(p: &Promise, slot: u32);
+    /// Calls [`task::drain`] from a promise reaction: a microtask without `queueMicrotask`.
+    fn schedule_drain();
 }
 
 /// The one closure through which every watched promise reports.
 type SettleFn = Closure<dyn FnMut(u32, JsValue, bool)>;
+type DrainFn = Closure<dyn FnMut()>;
 
 #[derive(Default)]
 struct Slot {
@@ -42,10 +48,29 @@ struct Slots {
 
 thread_local! {
     static SLOTS: RefCell<Slots> = RefCell::default();
-    static SETTLE: OnceCell<SettleFn> = const { OnceCell::new() };
+    static CALLBACKS: OnceCell<(SettleFn, DrainFn)> = const { OnceCell::new() };
 }
 
+/// Registers the per-isolate callbacks (once): promise settlements and the task scheduler.
+pub fn init() {
+    CALLBACKS.with(|cell| {
+        cell.get_or_init(|| {
+            let settle = Closure::new(settle as fn(u32, JsValue, bool));
+            let drain = Closure::new(task::drain as fn());
+            set_callbacks(&settle, &drain);
+            task::set_scheduler(schedule_drain);
+            (settle, drain)
+        });
+    });
+}
+
+/// A watched promise settled: record the outcome and poll the task waiting for it, all
+/// inside this callback (see [`task::callback`]).
 fn settle(slot: u32, value: JsValue, ok: bool) {
+    task::callback(|| settle_slot(slot, value, ok));
+}
+
+fn settle_slot(slot: u32, value: JsValue, ok: bool) {
     let waker = SLOTS.with(|s| {
         let mut s = s.borrow_mut();
         let entry = s.slots.get_mut(slot as usize)?;
@@ -82,13 +107,7 @@ pub struct Settled {
 
 /// Awaits `promise`: `Ok(value)` when it fulfils, `Err(reason)` when it rejects.
 pub fn settled(promise: &Promise) -> Settled {
-    SETTLE.with(|cell| {
-        cell.get_or_init(|| {
-            let closure = Closure::new(settle as fn(u32, JsValue, bool));
-            set_settle(&closure);
-            closure
-        });
-    });
+    init();
     let slot = SLOTS.with(|s| {
         let mut s = s.borrow_mut();
         match s.free.pop() {
