@@ -99,7 +99,7 @@ export async function startStytchStub() {
 const capnpString = (s) => JSON.stringify(String(s));
 
 /** Writes a workerd config for a bundled worker and starts `workerd serve` on it. */
-export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort }) {
+export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [] }) {
   mkdirSync(workdir, { recursive: true });
   const port = await freePort();
   const modules = b.files
@@ -116,6 +116,7 @@ export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, ins
 const config :Workerd.Config = (
   services = [ ${services.join(",\n    ")} ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+  v8Flags = [ ${v8Flags.map(capnpString).join(", ")} ],
 );
 const worker :Workerd.Worker = (
   modules = [ ${modules.join(",\n    ")} ],

@@ -1,7 +1,6 @@
 # Sourced by the build and test scripts: makes sure every tool of the right version is
 # present, installing only what is missing. Safe to run repeatedly; a fresh machine needs
-# about 10 minutes (worker-build and wasm-bindgen-cli compile from crates.io).
-WORKER_BUILD_VERSION=0.8.7
+# a few minutes (wasm-bindgen-cli compiles from crates.io).
 WASM_BINDGEN_VERSION=0.2.130 # must equal the `wasm-bindgen = "=…"` pin in Cargo.toml
 
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -11,11 +10,7 @@ ensure_tools() {
     echo "setup: adding the wasm32-unknown-unknown target" >&2
     rustup target add wasm32-unknown-unknown >&2
   fi
-  # `worker-build --version` prints the bare version; wasm-bindgen prints "wasm-bindgen X".
-  if ! worker-build --version 2>/dev/null | grep -qw "$WORKER_BUILD_VERSION"; then
-    echo "setup: installing worker-build $WORKER_BUILD_VERSION (a few minutes)" >&2
-    cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force >&2
-  fi
+  # `wasm-bindgen --version` prints "wasm-bindgen X".
   if ! wasm-bindgen --version 2>/dev/null | grep -qw "$WASM_BINDGEN_VERSION"; then
     echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)" >&2
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force >&2

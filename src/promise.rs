@@ -18,10 +18,28 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 #[wasm_bindgen(inline_js = "let settle, drain;
 const resolved = Promise.resolve();
-export function set_callbacks(s, d) { settle = s; drain = d; }
-export function watch(p, slot) { p.then((v) => settle(slot, v, true), (e) => settle(slot, e, false)); }
+const TRAPPED = Symbol.for('edge-attest.wasm-trapped');
+function guarded(f) {
+  return (...args) => {
+    try {
+      f(...args);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) globalThis[TRAPPED] = true;
+      throw e;
+    }
+  };
+}
+export function set_callbacks(s, d) { settle = guarded(s); drain = guarded(d); }
+export function watch(p, slot) {
+  const s = settle;
+  p.then((v) => s(slot, v, true), (e) => s(slot, e, false));
+}
 export function schedule_drain() { resolved.then(drain); }")]
 extern "C" {
+    /// Registers the callbacks, noting a trap in them for src/entry.js. Each `watch` keeps
+    /// the `settle` current when it started, so that after a panic and a fresh instance a
+    /// late promise of the old instance never reports into the new one's slots (the old
+    /// closure refuses to run).
     fn set_callbacks(settle: &SettleFn, drain: &DrainFn);
     fn watch(p: &Promise, slot: u32);
     /// Calls [`task::drain`] from a promise reaction: a microtask without `queueMicrotask`.

@@ -6,6 +6,10 @@
 //! `[{"webcrypto": bool|"error: …", "rust": bool|"error: …"}]`, one entry per token. The
 //! signature goes to both backends as-is: the core's own shape checks are bypassed on
 //! purpose, so this compares the backends, not the policy.
+//!
+//! `/__selftest/verify-loop` is the in-workerd verification micro-benchmark (bench/micro.mjs);
+//! `/__selftest/trap?when=sync|async` panics (a WASM trap, as `panic = "abort"` makes every
+//! panic) before or after an await, for the test of the entry module's recovery.
 
 use crate::crypto::{RustCryptoBackend, SignatureBackend};
 use crate::glue::IsolateState;
@@ -112,4 +116,14 @@ pub(crate) async fn verify_loop(
         }
     }
     Response::from_json(&json!({ "verified": ok }))
+}
+
+/// Panics, synchronously or from a promise callback after an await: what a bug would do.
+#[allow(clippy::panic, reason = "the point of this test-only route")]
+pub(crate) async fn trap(url: &str) -> Option<worker::Result<Response>> {
+    if url.ends_with("when=async") {
+        let _ =
+            crate::promise::settled(&js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
+    }
+    panic!("selftest trap");
 }

@@ -1,0 +1,34 @@
+// A bug that panics must not leave the isolate broken: with `panic = "abort"` a panic is a
+// WASM trap, after which the module's memory may be half-updated. The build's wasm-bindgen
+// reset (scripts/build.sh, src/entry.js) gives the next call a fresh instance. Uses the
+// test-only build (feature `selftest`), whose /__selftest/trap route panics on purpose.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { setup, exchange, json } from "./helpers.mjs";
+
+let ctx;
+before(async () => {
+  ctx = await setup({ script: "build-selftest/index.js" });
+});
+after(async () => ctx?.close());
+
+async function exchangeWorks() {
+  const res = await exchange(ctx, await ctx.supabase.mint());
+  const body = await json(res);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(res.headers.getSetCookie().length, 2);
+}
+
+for (const when of ["sync", "async"]) {
+  test(`a panic ${when === "sync" ? "before" : "after"} an await fails that request alone; later requests work`, async () => {
+    await exchangeWorks();
+    const res = await fetch(`${ctx.worker.url}/__selftest/trap?when=${when}`);
+    assert.equal(res.status, 500);
+    await res.arrayBuffer();
+    for (let i = 0; i < 3; i++) {
+      const health = await fetch(`${ctx.worker.url}/healthz`);
+      assert.equal(health.status, 200, await health.text());
+      await exchangeWorks();
+    }
+  });
+}
