@@ -22,7 +22,7 @@ use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortSignal, Headers, RequestInit, RequestRedirect, ResponseInit};
+use web_sys::AbortSignal;
 #[cfg(feature = "selftest")]
 use worker::Request;
 use worker::{Context, Delay, Env, console_error};
@@ -31,7 +31,27 @@ use worker::{Context, Delay, Env, console_error};
 export function log_later(s) { Promise.resolve(s).then(log); }
 export function deferred() { return Promise.withResolvers(); }
 export function promise_of(d) { return d.promise; }
-export function settle(d, value, ok) { (ok ? d.resolve : d.reject)(value); }")]
+export function settle(d, value, ok) { (ok ? d.resolve : d.reject)(value); }
+const ABSENT = '\\0';
+function pick(headers, names) {
+  let out = '';
+  for (const name of names.split('\\n')) out += '\\n' + (headers.get(name) ?? ABSENT);
+  return out;
+}
+function headerList(lines) {
+  const h = new Headers();
+  const parts = lines.split('\\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) h.append(parts[i], parts[i + 1]);
+  return h;
+}
+export function request_head(req, names) { return req.method + '\\n' + req.url + pick(req.headers, names); }
+export function response_head(resp, names) { return resp.status + pick(resp.headers, names); }
+export function new_response(status, body, headers) {
+  return new Response(body === '' ? null : body, { status, headers: headerList(headers) });
+}
+export function send(url, method, headers, body, signal) {
+  return fetch(url, { method, headers: headerList(headers), body: body ?? undefined, redirect: 'manual', signal });
+}")]
 extern "C" {
     /// `console.log` from a promise reaction, with no WASM frames on the stack: called
     /// directly from WASM the runtime captures a stack trace through the WASM frames, which
@@ -42,6 +62,24 @@ extern "C" {
     fn deferred() -> JsValue;
     fn promise_of(deferred: &JsValue) -> Promise;
     fn settle(deferred: &JsValue, value: &JsValue, ok: bool);
+    // The helpers below each replace several boundary crossings (and as many strings
+    // decoded from WASM memory) with one: lists travel as one string of `\n`-separated
+    // fields (HTTP forbids line breaks in methods, URLs and header values), an absent header
+    // as `\0`.
+    /// Method, URL, then the value of each header in `names`.
+    fn request_head(req: &web_sys::Request, names: &str) -> String;
+    /// Status, then the value of each header in `names`.
+    fn response_head(resp: &web_sys::Response, names: &str) -> String;
+    /// A response; `headers` alternates names and values, appended in order.
+    fn new_response(status: u16, body: &str, headers: &str) -> web_sys::Response;
+    /// `fetch` without following redirects; `headers` as for [`new_response`].
+    fn send(
+        url: &str,
+        method: &str,
+        headers: &str,
+        body: Option<String>,
+        signal: &AbortSignal,
+    ) -> Promise;
 }
 
 /// The KV namespace binding that holds the shared JWKS cache.
@@ -164,15 +202,18 @@ async fn respond(
         platform: &WorkerPlatform,
         jwks: &state.jwks,
     };
-    let headers = req.headers();
-    let headers = read_headers(&headers, &REQUEST_HEADERS);
+    let head = REQUEST_NAMES.with(|names| request_head(&req, names));
+    let mut fields = head.split('\n');
+    let method = fields.next().unwrap_or_default().to_owned();
+    let url = fields.next().unwrap_or_default().to_owned();
+    let headers = named_values(&REQUEST_HEADERS, fields);
     let declared = headers
         .iter()
         .find(|(k, _)| k == "content-length")
         .and_then(|(_, v)| v.trim().parse().ok());
     let incoming = IncomingRequest {
-        method: req.method(),
-        url: req.url(),
+        method,
+        url,
         headers,
         body: WorkerBody { req, declared },
     };
@@ -180,31 +221,63 @@ async fn respond(
     Ok(to_web_response(&response)?.into())
 }
 
-/// Only the headers the core reads, each one boundary crossing.
-fn read_headers(headers: &Headers, names: &[&'static str]) -> Vec<(String, String)> {
-    names
+/// What the glue reads of an upstream response: the core's headers, and the declared
+/// length for the body cap.
+fn upstream_headers() -> Vec<&'static str> {
+    RESPONSE_HEADERS
         .iter()
-        .filter_map(|name| {
-            headers
-                .get(name)
-                .ok()
-                .flatten()
-                .map(|v| ((*name).to_owned(), v))
-        })
+        .copied()
+        .chain(["content-length"])
         .collect()
 }
 
-fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
-    let headers = Headers::new()?;
-    for (name, value) in &resp.headers {
-        // append, never set: there are two Set-Cookie headers.
-        headers.append(name, value)?;
+thread_local! {
+    static REQUEST_NAMES: String = REQUEST_HEADERS.join("\n");
+    static RESPONSE_NAMES: (Vec<&'static str>, String) =
+        (upstream_headers(), upstream_headers().join("\n"));
+}
+
+/// Pairs the header values from [`request_head`] / [`response_head`] with their names,
+/// leaving out absent ones.
+fn named_values<'a>(
+    names: &[&'static str],
+    values: impl Iterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    names
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| *v != "\0")
+        .map(|(name, v)| ((*name).to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Header names and values alternating, `\n`-separated, as [`new_response`] and [`send`] take
+/// them.
+fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (name, value) in headers {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(name);
+        out.push('\n');
+        out.push_str(value);
     }
-    let init = ResponseInit::new();
-    init.set_status(resp.status);
-    init.set_headers(&headers);
-    let body = (!resp.body.is_empty()).then_some(resp.body.as_str());
-    web_sys::Response::new_with_opt_str_and_init(body, &init)
+    out
+}
+
+fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
+    // A line break inside a value would shift the fields; the runtime refuses such a
+    // header anyway, so refuse it here.
+    if resp
+        .headers
+        .iter()
+        .any(|(n, v)| n.contains('\n') || v.contains('\n'))
+    {
+        return Err(JsValue::from_str("line break in a response header"));
+    }
+    let headers = header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    Ok(new_response(resp.status, &resp.body, &headers))
 }
 
 /// Reads a body: one `arrayBuffer()` when its declared length is within `limit`, a capped
@@ -261,14 +334,6 @@ async fn read_body(
     }
 }
 
-fn declared_length(headers: &Headers) -> Option<usize> {
-    headers
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// The incoming request's body, with the `Content-Length` already read among the headers.
 struct WorkerBody {
     req: web_sys::Request,
@@ -289,22 +354,21 @@ struct WorkerHttp;
 impl HttpClient for WorkerHttp {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError> {
         let network = |e: JsValue| TransportError::Network(js_message(&e));
-        let headers = Headers::new().map_err(network)?;
-        for (name, value) in &req.headers {
-            headers.set(name, value).map_err(network)?;
+        if req
+            .headers
+            .iter()
+            .any(|(n, v)| n.contains('\n') || v.contains('\n'))
+        {
+            return Err(TransportError::Network(
+                "line break in a request header".into(),
+            ));
         }
+        let headers = header_lines(req.headers.iter().map(|(n, v)| (*n, v.as_str())));
         let signal = AbortSignal::timeout_with_u32(req.timeout_ms);
-        let init = RequestInit::new();
-        init.set_method(match req.method {
+        let method = match req.method {
             Method::Get => "GET",
             Method::Post => "POST",
-        });
-        init.set_headers(&headers);
-        init.set_redirect(RequestRedirect::Manual);
-        init.set_signal(Some(&signal));
-        if let Some(body) = &req.body {
-            init.set_body(&JsValue::from_str(body));
-        }
+        };
         let failed = |e: JsValue| {
             if signal.aborted() {
                 TransportError::Timeout
@@ -312,14 +376,23 @@ impl HttpClient for WorkerHttp {
                 network(e)
             }
         };
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let resp: web_sys::Response = settled(&global.fetch_with_str_and_init(&req.url, &init))
+        let resp: web_sys::Response = settled(&send(&req.url, method, &headers, req.body, &signal))
             .await
             .map_err(failed)?
             .unchecked_into();
-        let resp_headers = resp.headers();
+        let (status, headers) = RESPONSE_NAMES.with(|(names, joined)| {
+            let head = response_head(&resp, joined);
+            let mut fields = head.split('\n');
+            let status = fields.next().and_then(|s| s.parse::<u16>().ok());
+            (status, named_values(names, fields))
+        });
+        let status = status.ok_or_else(|| TransportError::Network("no status".into()))?;
+        let declared = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.trim().parse().ok());
         let body = read_body(
-            declared_length(&resp_headers),
+            declared,
             req.max_response_bytes,
             || resp.array_buffer(),
             || resp.body(),
@@ -331,8 +404,8 @@ impl HttpClient for WorkerHttp {
             BodyError::Io(why) => TransportError::Network(why),
         })?;
         Ok(OutboundResponse {
-            status: resp.status(),
-            headers: read_headers(&resp_headers, &RESPONSE_HEADERS),
+            status,
+            headers,
             body,
         })
     }
