@@ -77,7 +77,7 @@ extern "C" {
         url: &str,
         method: &str,
         headers: &str,
-        body: Option<String>,
+        body: Option<&str>,
         signal: &AbortSignal,
     ) -> Promise;
 }
@@ -352,7 +352,7 @@ impl BodySource for WorkerBody {
 struct WorkerHttp;
 
 impl HttpClient for WorkerHttp {
-    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError> {
+    async fn send(&self, req: &OutboundRequest) -> Result<OutboundResponse, TransportError> {
         let network = |e: JsValue| TransportError::Network(js_message(&e));
         if req
             .headers
@@ -376,10 +376,16 @@ impl HttpClient for WorkerHttp {
                 network(e)
             }
         };
-        let resp: web_sys::Response = settled(&send(&req.url, method, &headers, req.body, &signal))
-            .await
-            .map_err(failed)?
-            .unchecked_into();
+        let resp: web_sys::Response = settled(&send(
+            &req.url,
+            method,
+            &headers,
+            req.body.as_deref(),
+            &signal,
+        ))
+        .await
+        .map_err(failed)?
+        .unchecked_into();
         let (status, headers) = RESPONSE_NAMES.with(|(names, joined)| {
             let head = response_head(&resp, joined);
             let mut fields = head.split('\n');

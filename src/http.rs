@@ -168,8 +168,9 @@ impl fmt::Display for TransportError {
 /// Sends outbound HTTP requests (the worker's `fetch`).
 #[allow(async_fn_in_trait)]
 pub trait HttpClient {
-    /// Sends `req` and reads the whole answer within its timeout and size limit.
-    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, TransportError>;
+    /// Sends `req` and reads the whole answer within its timeout and size limit. By
+    /// reference: a retry sends the same request again.
+    async fn send(&self, req: &OutboundRequest) -> Result<OutboundResponse, TransportError>;
 }
 
 /// What the core needs from the runtime besides HTTP and KV: a clock for durations, sleep

@@ -325,7 +325,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
     async fn fetch(&self, now_ms: u64, trace: &mut JwksTrace) -> Result<JwksSnapshot, String> {
         let resp = self
             .http
-            .send(OutboundRequest {
+            .send(&OutboundRequest {
                 method: Method::Get,
                 url: self.url.to_owned(),
                 headers: vec![(

@@ -10,8 +10,7 @@ use crate::http::{
     HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
 };
 use crate::time::parse_rfc3339;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 /// Attest Session, consumer endpoint.
 pub const ATTEST_PATH: &str = "/v1/sessions/attest";
@@ -125,6 +124,24 @@ pub struct Call<T> {
     pub attempts: u32,
 }
 
+/// The attest request body (typed: serialising it costs less than building a JSON value).
+#[derive(Serialize)]
+struct AttestRequest<'a> {
+    profile_id: &'a str,
+    token: &'a str,
+    session_duration_minutes: u32,
+}
+
+#[derive(Serialize)]
+struct RevokeRequest<'a> {
+    session_token: &'a str,
+}
+
+/// A request body as JSON. Serialising structs of strings and integers cannot fail.
+fn to_json(body: &impl Serialize) -> String {
+    serde_json::to_string(body).unwrap_or_default()
+}
+
 /// Exchanges a verified Supabase token for a Stytch session.
 pub async fn attest<H: HttpClient, P: Platform>(
     http: &H,
@@ -132,12 +149,12 @@ pub async fn attest<H: HttpClient, P: Platform>(
     cfg: &StytchConfig,
     token: &str,
 ) -> Call<Attested> {
-    let body = json!({
-        "profile_id": cfg.profile_id,
-        "token": token,
-        "session_duration_minutes": cfg.session_duration_minutes,
-    });
-    let (resp, attempts) = send(http, platform, cfg, ATTEST_PATH, body.to_string()).await;
+    let body = AttestRequest {
+        profile_id: &cfg.profile_id,
+        token,
+        session_duration_minutes: cfg.session_duration_minutes,
+    };
+    let (resp, attempts) = send(http, platform, cfg, ATTEST_PATH, to_json(&body)).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
             let parsed = serde_json::from_slice::<AttestBody>(&resp.body).ok();
@@ -171,8 +188,8 @@ pub async fn revoke<H: HttpClient, P: Platform>(
     cfg: &StytchConfig,
     session_token: &str,
 ) -> Call<Revoked> {
-    let body = json!({ "session_token": session_token });
-    let (resp, attempts) = send(http, platform, cfg, REVOKE_PATH, body.to_string()).await;
+    let body = RevokeRequest { session_token };
+    let (resp, attempts) = send(http, platform, cfg, REVOKE_PATH, to_json(&body)).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
             let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
@@ -215,7 +232,7 @@ async fn send<H: HttpClient, P: Platform>(
     };
     let mut attempt = 1;
     loop {
-        let result = http.send(req.clone()).await;
+        let result = http.send(&req).await;
         let retryable = match &result {
             Err(TransportError::Network(_)) => true,
             Err(_) => false,

@@ -54,7 +54,7 @@ impl FakeHttp {
 }
 
 impl HttpClient for FakeHttp {
-    async fn send(&self, req: OutboundRequest) -> Reply {
+    async fn send(&self, req: &OutboundRequest) -> Reply {
         self.calls.borrow_mut().push(req.clone());
         if req.url.ends_with("jwks.json") {
             let next = self.jwks.borrow_mut().pop_front();
