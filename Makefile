@@ -22,7 +22,8 @@ fixtures:
 bench:
 	bash scripts/bench.sh
 
-## A V8 CPU profile of the worker under load (bench/out/profile/ours.cpuprofile).
+## Where the CPU goes, whole workerd process (Linux perf): edge-attest, jose and the runtime
+## floor side by side, by category, plus edge-attest's hottest functions.
 profile:
 	CARGO_PROFILE_RELEASE_STRIP=false OUT_DIR=build-prof bash scripts/build.sh
-	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/profile.mjs ours
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/perf.mjs

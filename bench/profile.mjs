@@ -1,5 +1,6 @@
-// `make profile`: a V8 CPU profile of edge-attest (or the jose worker) under load in a bare
-// workerd, through the inspector, summarised by self time. Build with names first:
+// The V8-only CPU profile (JS and WASM functions, through the inspector) of edge-attest (or
+// the jose worker) under load in a bare workerd, summarised by self time. `make profile`
+// (bench/perf.mjs) is the whole-process one. Build with names first:
 //   CARGO_PROFILE_RELEASE_STRIP=false OUT_DIR=build-prof bash scripts/build.sh
 //   node bench/profile.mjs [ours|jose]
 import autocannon from "autocannon";

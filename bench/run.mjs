@@ -1,7 +1,9 @@
 // `make bench`: edge-attest (Rust/WASM) side by side with the jose reference worker, both
 // bundled as `wrangler deploy` would upload them and run in a bare `workerd serve` (no
 // wrangler proxy layers), against the same stand-ins on 127.0.0.1. Alternating A/B rounds;
-// prints medians and ours/jose ratios, and writes bench/results.json.
+// prints medians and ours/jose ratios, and writes bench/results.json. The runtime floor
+// (bench/floor-worker: only the runtime calls the exchange cannot skip, no checks) runs in
+// the same rounds, to show how much of each worker's CPU is the runtime's.
 //   BENCH_ROUNDS (default 5), BENCH_SECONDS per measurement (default 3),
 //   BENCH_SKIP_BUILD=1 to measure build/ as it is (e.g. a build with other settings)
 import autocannon from "autocannon";
@@ -26,7 +28,9 @@ rmSync(out, { recursive: true, force: true });
 const bundles = {
   ours: bundle("tests/integration/wrangler.toml", path.join(out, "ours")),
   jose: bundle("bench/jose-worker/wrangler.toml", path.join(out, "jose")),
+  floor: bundle("bench/floor-worker/wrangler.toml", path.join(out, "floor")),
 };
+const NAMES = ["ours", "jose", "floor"];
 
 const supabase = await startSupabase();
 const stytch = await startStytchStub();
@@ -45,7 +49,7 @@ const post = (url) => fetch(`${url}/api/exchange`, { method: "POST", headers: { 
 // Cold start: from spawning workerd to the first successful exchange (includes the JWKS fetch).
 const workers = {};
 const coldStartMs = {};
-for (const name of ["ours", "jose"]) {
+for (const name of NAMES) {
   const w = await startWorkerd({ name, bundle: bundles[name], vars, kvPort: name === "ours" ? kv.port : null, workdir: out });
   for (;;) {
     try {
@@ -89,11 +93,11 @@ async function measure(name, connections) {
 }
 
 console.log("warming up …");
-for (const name of ["ours", "jose"]) await load(workers[name].url, 16, 2);
+for (const name of NAMES) await load(workers[name].url, 16, 2);
 
-const samples = { ours: {}, jose: {} };
+const samples = { ours: {}, jose: {}, floor: {} };
 for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 ? ["jose", "ours"] : ["ours", "jose"];
+  const order = round % 2 ? [...NAMES].reverse() : NAMES;
   for (const c of CONCURRENCY) {
     for (const name of order) {
       (samples[name][c] ??= []).push(await measure(name, c));
@@ -118,6 +122,14 @@ for (const c of CONCURRENCY) {
     const ratios = samples.ours[c].map((s, i) => s[m] / samples.jose[c][i][m]).filter(Number.isFinite);
     summary[c][m] = { ours, jose, ratio: ratios.length ? median(ratios) : null };
   }
+  // The floor: CPU and requests/s only, with its ratio to jose the same way.
+  const floorRatio = (m) => median(samples.floor[c].map((s, i) => s[m] / samples.jose[c][i][m]));
+  summary[c].floor = {
+    cpu_ms_per_exchange: median(samples.floor[c].map((s) => s.cpu_ms_per_exchange)),
+    cpu_ratio_to_jose: floorRatio("cpu_ms_per_exchange"),
+    rps: median(samples.floor[c].map((s) => s.rps)),
+    errors: median(samples.floor[c].map((s) => s.errors)),
+  };
 }
 
 const fmt = (v, d = 2) => (v === null || Number.isNaN(v) ? "-" : Number(v).toFixed(d));
@@ -131,13 +143,15 @@ for (const c of CONCURRENCY) {
     const d = m.includes("ms") ? 3 : m === "rps" ? 0 : 2;
     console.log(`  ${m.padEnd(26)}${fmt(ours, d).padStart(8)}${fmt(jose, d).padStart(12)}${fmt(ratio).padStart(12)}`);
   }
+  const f = summary[c].floor;
+  console.log(`  runtime floor: ${fmt(f.cpu_ms_per_exchange, 3)} ms CPU per exchange (${fmt(f.cpu_ratio_to_jose)} x jose), ${fmt(f.rps, 0)} requests/s, ${f.errors} errors`);
 }
 console.log("\nsize (gzip -9)");
 for (const [name, b] of Object.entries(bundles)) {
   for (const [f, s] of Object.entries(b.sizes)) console.log(`  ${name.padEnd(5)} ${f.replace(/^[0-9a-f]{40}-/, "").padEnd(18)} ${String(s.raw).padStart(8)} B raw ${String(s.gzip).padStart(8)} B gzip`);
 }
 console.log(`  total gzip: ours ${gz(bundles.ours)} B, jose ${gz(bundles.jose)} B`);
-console.log(`\ncold start to first successful exchange: ours ${fmt(coldStartMs.ours, 0)} ms, jose ${fmt(coldStartMs.jose, 0)} ms`);
+console.log(`\ncold start to first successful exchange: ours ${fmt(coldStartMs.ours, 0)} ms, jose ${fmt(coldStartMs.jose, 0)} ms (floor ${fmt(coldStartMs.floor, 0)} ms)`);
 
 const results = {
   date: new Date().toISOString(),

@@ -16,7 +16,7 @@ mkdir -p "$out"
 # gives the next request a fresh instance. (Not --force-enable-abort-handler: its lazy reset
 # fires inside whichever call comes next, possibly a callback of the old instance carrying
 # old pointers.) No wasm-opt: binaryen's -Oz measured larger after gzip (209 vs 205 KB).
-wasm-bindgen target/wasm32-unknown-unknown/release/edge_attest.wasm \
+wasm-bindgen "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/edge_attest.wasm" \
   --out-dir "$out/glue" --out-name index --target module --no-typescript \
   --experimental-reset-state-function 2>&1 \
   | { grep -v "target_features\` custom section is missing" || true; } >&2
@@ -28,6 +28,10 @@ if ! grep -q '^import wasmModule from "./index_bg.wasm";$' "$glue"; then
   echo "build: unexpected wasm-bindgen output (no wasm import to rewrite in $glue)" >&2
   exit 1
 fi
+# wasm-bindgen lists a snippet module once per import site in the imports object; the
+# repeated keys name the same module, and bundlers warn about them. Keep the first of each.
+awk '/^ *"\.\/snippets\/[^"]+": import[0-9]+,$/ { if ($1 in seen) next; seen[$1] = 1 } { print }' \
+  "$glue" > "$glue.tmp" && mv "$glue.tmp" "$glue"
 cp src/entry.js "$out/index.js"
 wasm="$out/glue/index_bg.wasm"
 echo "built $out: $(wc -c < "$wasm") bytes wasm, $(gzip -9c "$wasm" | wc -c) bytes gzip" >&2
