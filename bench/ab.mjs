@@ -1,0 +1,76 @@
+// A/B of builds (or the reference workers) in the benchmark's bare workerd set-up: how each
+// change in docs/benchmarks.md was judged before `make bench`.
+//   OUT_DIR=build-b bash scripts/build.sh          # the variant, next to build/
+//   node bench/ab.mjs build build-b [jose] [floor]
+// Every worker runs at once; rounds alternate their order. Prints per-round CPU per request
+// (workerd process, /proc), requests/s and p99, then medians and, for each worker after the
+// first, the median of its same-round CPU ratios to the first (the machine's drift cancels
+// out of those). ROUNDS (8), SECS (3), CONN (16), ROUTE (/api/exchange; /healthz also works).
+import autocannon from "autocannon";
+import { writeFileSync, mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { ROOT } from "../dev/worker.mjs";
+import { startSupabase } from "../dev/standins.mjs";
+import { bundle, startKv, startStytchStub, startWorkerd, cpuSeconds } from "./harness.mjs";
+
+const names = process.argv.slice(2);
+if (names.length < 2) {
+  console.error("usage: node bench/ab.mjs <build-dir|jose|floor> <build-dir|jose|floor> ...");
+  process.exit(2);
+}
+const ROUNDS = Number(process.env.ROUNDS ?? 8);
+const SECS = Number(process.env.SECS ?? 3);
+const CONN = Number(process.env.CONN ?? 16);
+const ROUTE = process.env.ROUTE ?? "/api/exchange";
+const out = path.join(ROOT, "bench", "out", "ab");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const supabase = await startSupabase();
+const stytch = await startStytchStub();
+const kv = await startKv();
+const vars = { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url };
+const workers = [];
+for (const n of names) {
+  let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" }[n];
+  if (!config) {
+    config = path.join(out, `${n}.toml`);
+    writeFileSync(config, `name = "ab"\nmain = "../../../${n}/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
+  }
+  const b = bundle(config, path.join(out, n));
+  const ownKv = n !== "jose" && n !== "floor";
+  workers.push({ n, w: await startWorkerd({ name: n, bundle: b, vars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`) }) });
+}
+const body = JSON.stringify({ access_token: await supabase.mint({ expiresIn: 6 * 3600 }) });
+const get = ROUTE === "/healthz";
+const load = (w, duration) =>
+  new Promise((res, rej) =>
+    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json" }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
+  );
+for (const { n, w } of workers) {
+  for (let i = 0; ; i++) {
+    try {
+      await (await fetch(`${w.url}/healthz`)).arrayBuffer();
+      break;
+    } catch {
+      if (i > 300) throw new Error(`${n} did not start:\n${w.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  await load(w, 2);
+}
+
+const res = Object.fromEntries(names.map((n) => [n, []]));
+for (let r = 0; r < ROUNDS; r++) {
+  for (const { n, w } of r % 2 ? [...workers].reverse() : workers) {
+    const c0 = cpuSeconds(w.pid);
+    const x = await load(w, SECS);
+    res[n].push({ us: ((cpuSeconds(w.pid) - c0) * 1e6) / x["2xx"], rps: x["2xx"] / SECS, p99: x.latency.p99, bad: x.non2xx + x.errors });
+  }
+  console.log(`round ${r + 1}: ` + names.map((n) => { const s = res[n][r]; return `${n} ${s.us.toFixed(0)} µs ${s.rps.toFixed(0)}/s p99 ${s.p99} ms${s.bad ? ` ${s.bad} bad` : ""}`; }).join(" | "));
+}
+const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+for (const n of names) console.log(`${n}: median ${med(res[n].map((x) => x.us)).toFixed(0)} µs CPU per request, ${med(res[n].map((x) => x.rps)).toFixed(0)} requests/s, p99 ${med(res[n].map((x) => x.p99))} ms`);
+for (const n of names.slice(1)) console.log(`${n} / ${names[0]}: CPU ratio ${med(res[n].map((x, i) => x.us / res[names[0]][i].us)).toFixed(3)} (median of same-round ratios)`);
+for (const { w } of workers) await w.stop();
+await Promise.all([supabase.close(), stytch.close(), kv.close()]);
