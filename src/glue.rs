@@ -252,10 +252,14 @@ fn named_values<'a>(
 }
 
 /// Header names and values alternating, `\n`-separated, as [`new_response`] and [`send`] take
-/// them.
-fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+/// them. A line break inside a name or value would shift the fields (and the runtime refuses
+/// such a header anyway): `None`.
+fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
     let mut out = String::new();
     for (name, value) in headers {
+        if name.contains('\n') || value.contains('\n') {
+            return None;
+        }
         if !out.is_empty() {
             out.push('\n');
         }
@@ -263,20 +267,12 @@ fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> String
         out.push('\n');
         out.push_str(value);
     }
-    out
+    Some(out)
 }
 
 fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
-    // A line break inside a value would shift the fields; the runtime refuses such a
-    // header anyway, so refuse it here.
-    if resp
-        .headers
-        .iter()
-        .any(|(n, v)| n.contains('\n') || v.contains('\n'))
-    {
-        return Err(JsValue::from_str("line break in a response header"));
-    }
-    let headers = header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let headers = header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .ok_or_else(|| JsValue::from_str("line break in a response header"))?;
     Ok(new_response(resp.status, &resp.body, &headers))
 }
 
@@ -354,16 +350,8 @@ struct WorkerHttp;
 impl HttpClient for WorkerHttp {
     async fn send(&self, req: &OutboundRequest) -> Result<OutboundResponse, TransportError> {
         let network = |e: JsValue| TransportError::Network(js_message(&e));
-        if req
-            .headers
-            .iter()
-            .any(|(n, v)| n.contains('\n') || v.contains('\n'))
-        {
-            return Err(TransportError::Network(
-                "line break in a request header".into(),
-            ));
-        }
-        let headers = header_lines(req.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        let headers = header_lines(req.headers.iter().map(|(n, v)| (*n, v.as_str())))
+            .ok_or_else(|| TransportError::Network("line break in a request header".into()))?;
         let signal = AbortSignal::timeout_with_u32(req.timeout_ms);
         let method = match req.method {
             Method::Get => "GET",
