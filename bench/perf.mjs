@@ -1,6 +1,6 @@
 // `make profile`: where a worker's CPU goes, the whole workerd process included (the runtime's
 // C++, the kernel, the WASM and JS code), sampled with Linux `perf` under the benchmark's
-// load (c=16) for edge-attest, the jose reference and the runtime floor side by side.
+// load (c=16, or PROFILE_CONNECTIONS) for edge-attest, the jose reference and the runtime floor side by side.
 // Prints µs per exchange by category and the hottest functions of edge-attest's own code.
 // Needs `perf` (Debian: linux-perf) and a build with symbol names in build-prof/ (the
 // Makefile target builds it). `node bench/profile.mjs` is the V8-only (inspector) profile.
@@ -17,6 +17,7 @@ import { startSupabase } from "../dev/standins.mjs";
 import { bundle, cpuSeconds, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
 
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 4);
+const CONNECTIONS = Number(process.env.PROFILE_CONNECTIONS ?? 16);
 const out = path.join(ROOT, "bench", "out", "perf");
 try {
   execFileSync("perf", ["--version"], { stdio: "ignore" });
@@ -46,7 +47,7 @@ async function profile(name, env) {
   const w = await startWorkerd({ name, bundle: b, vars: env.vars, kvPort: name === "ours" ? env.kv.port : null, workdir: out, v8Flags: ["--perf-basic-prof"] });
   const load = (duration) =>
     new Promise((res, rej) =>
-      autocannon({ url: `${w.url}/api/exchange`, method: "POST", headers: { "content-type": "application/json" }, body: env.body, connections: 16, duration }, (e, r) => (e ? rej(e) : res(r))),
+      autocannon({ url: `${w.url}/api/exchange`, method: "POST", headers: { "content-type": "application/json" }, body: env.body, connections: CONNECTIONS, duration }, (e, r) => (e ? rej(e) : res(r))),
     );
   for (let i = 0; ; i++) {
     try {
@@ -108,7 +109,7 @@ for (const name of ["ours", "jose", "floor"]) {
 await Promise.all([supabase.close(), stytch.close(), kv.close()]);
 
 const cats = Object.fromEntries(Object.entries(runs).map(([n, r]) => [n, categorise(r)]));
-console.log(`\nCPU µs per exchange by category (perf, ${SECONDS} s at c=16; sampling adds some overhead, compare columns)`);
+console.log(`\nCPU µs per exchange by category (perf, ${SECONDS} s at c=${CONNECTIONS}; sampling adds some overhead, compare columns)`);
 console.log(`  ${"category".padEnd(48)}${"ours".padStart(8)}${"jose".padStart(8)}${"floor".padStart(8)}`);
 for (const c of Object.keys(cats.ours)) {
   console.log(`  ${c.padEnd(48)}${cats.ours[c].toFixed(0).padStart(8)}${cats.jose[c].toFixed(0).padStart(8)}${cats.floor[c].toFixed(0).padStart(8)}`);
