@@ -65,21 +65,26 @@ extern "C" {
     // The helpers below each replace several boundary crossings (and as many strings
     // decoded from WASM memory) with one: lists travel as one string of `\n`-separated
     // fields (HTTP forbids line breaks in methods, URLs and header values), an absent header
-    // as `\0`.
+    // as `\0`. Each may throw (a header the runtime refuses, a status out of range), so each
+    // is `catch`: a JS exception must never unwind through the WASM frames of a poll.
     /// Method, URL, then the value of each header in `names`.
-    fn request_head(req: &web_sys::Request, names: &str) -> String;
+    #[wasm_bindgen(catch)]
+    fn request_head(req: &web_sys::Request, names: &str) -> Result<String, JsValue>;
     /// Status, then the value of each header in `names`.
-    fn response_head(resp: &web_sys::Response, names: &str) -> String;
+    #[wasm_bindgen(catch)]
+    fn response_head(resp: &web_sys::Response, names: &str) -> Result<String, JsValue>;
     /// A response; `headers` alternates names and values, appended in order.
-    fn new_response(status: u16, body: &str, headers: &str) -> web_sys::Response;
+    #[wasm_bindgen(catch)]
+    fn new_response(status: u16, body: &str, headers: &str) -> Result<web_sys::Response, JsValue>;
     /// `fetch` without following redirects; `headers` as for [`new_response`].
+    #[wasm_bindgen(catch)]
     fn send(
         url: &str,
         method: &str,
         headers: &str,
         body: Option<&str>,
         signal: &AbortSignal,
-    ) -> Promise;
+    ) -> Result<Promise, JsValue>;
 }
 
 /// The KV namespace binding that holds the shared JWKS cache.
@@ -181,6 +186,19 @@ async fn respond(
                 Some(crate::selftest::verify_loop(Request::from(Clone::clone(&req)), &state).await)
             }
             Some("/__selftest/trap") => crate::selftest::trap(&url).await,
+            Some("/__selftest/refused-header") => {
+                // A response the runtime refuses to build (`new Response` throws), before or
+                // after an await: the request fails alone.
+                if url.ends_with("when=async") {
+                    let _ = settled(&Promise::resolve(&JsValue::NULL)).await;
+                }
+                let refused = CoreResponse {
+                    status: 200,
+                    headers: vec![("not a header name".into(), "x".into())],
+                    body: String::new(),
+                };
+                return to_web_response(&refused).map(Into::into);
+            }
             _ => None,
         };
         if let Some(answer) = answer {
@@ -202,7 +220,7 @@ async fn respond(
         platform: &WorkerPlatform,
         jwks: &state.jwks,
     };
-    let head = REQUEST_NAMES.with(|names| request_head(&req, names));
+    let head = REQUEST_NAMES.with(|names| request_head(&req, names))?;
     let mut fields = head.split('\n');
     let method = fields.next().unwrap_or_default().to_owned();
     let url = fields.next().unwrap_or_default().to_owned();
@@ -273,7 +291,7 @@ fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Option
 fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
     let headers = header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .ok_or_else(|| JsValue::from_str("line break in a response header"))?;
-    Ok(new_response(resp.status, &resp.body, &headers))
+    new_response(resp.status, &resp.body, &headers)
 }
 
 /// Reads a body: one `arrayBuffer()` when its declared length is within `limit`, a capped
@@ -364,22 +382,17 @@ impl HttpClient for WorkerHttp {
                 network(e)
             }
         };
-        let resp: web_sys::Response = settled(&send(
-            &req.url,
-            method,
-            &headers,
-            req.body.as_deref(),
-            &signal,
-        ))
-        .await
-        .map_err(failed)?
-        .unchecked_into();
-        let (status, headers) = RESPONSE_NAMES.with(|(names, joined)| {
-            let head = response_head(&resp, joined);
-            let mut fields = head.split('\n');
-            let status = fields.next().and_then(|s| s.parse::<u16>().ok());
-            (status, named_values(names, fields))
-        });
+        let sent =
+            send(&req.url, method, &headers, req.body.as_deref(), &signal).map_err(network)?;
+        let resp: web_sys::Response = settled(&sent).await.map_err(failed)?.unchecked_into();
+        let (status, headers) = RESPONSE_NAMES
+            .with(|(names, joined)| {
+                let head = response_head(&resp, joined)?;
+                let mut fields = head.split('\n');
+                let status = fields.next().and_then(|s| s.parse::<u16>().ok());
+                Ok((status, named_values(names, fields)))
+            })
+            .map_err(network)?;
         let status = status.ok_or_else(|| TransportError::Network("no status".into()))?;
         let declared = headers
             .iter()

@@ -9,7 +9,9 @@
 //!
 //! `/__selftest/verify-loop` is the in-workerd verification micro-benchmark (bench/micro.mjs);
 //! `/__selftest/trap?when=sync|async` panics (a WASM trap, as `panic = "abort"` makes every
-//! panic) before or after an await, for the test of the entry module's recovery.
+//! panic) before or after an await, for the test of the entry module's recovery;
+//! `/__selftest/refused-header?when=sync|async` (in glue.rs) builds a response the runtime
+//! refuses, for the test that a JS exception fails only its own request.
 
 use crate::crypto::{RustCryptoBackend, SignatureBackend};
 use crate::glue::IsolateState;

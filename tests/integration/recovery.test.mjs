@@ -32,3 +32,16 @@ for (const when of ["sync", "async"]) {
     }
   });
 }
+
+// A JS exception inside a call from WASM (here `new Response` refusing a header name) must
+// come back to Rust as an error, never unwind through the executor's frames: an unwound
+// poll would leave the executor believing it is still inside a callback, and every later
+// request would wait forever.
+for (const when of ["sync", "async"]) {
+  test(`a response the runtime refuses (${when}) fails that request alone; later requests work`, async () => {
+    const res = await fetch(`${ctx.worker.url}/__selftest/refused-header?when=${when}`);
+    assert.equal(res.status, 500);
+    await res.arrayBuffer();
+    for (let i = 0; i < 3; i++) await exchangeWorks();
+  });
+}
