@@ -225,10 +225,7 @@ async fn respond(
     let method = fields.next().unwrap_or_default().to_owned();
     let url = fields.next().unwrap_or_default().to_owned();
     let headers = named_values(&REQUEST_HEADERS, fields);
-    let declared = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.trim().parse().ok());
+    let declared = declared_length(&headers);
     let incoming = IncomingRequest {
         method,
         url,
@@ -251,8 +248,19 @@ fn upstream_headers() -> Vec<&'static str> {
 
 thread_local! {
     static REQUEST_NAMES: String = REQUEST_HEADERS.join("\n");
-    static RESPONSE_NAMES: (Vec<&'static str>, String) =
-        (upstream_headers(), upstream_headers().join("\n"));
+    static RESPONSE_NAMES: (Vec<&'static str>, String) = {
+        let names = upstream_headers();
+        let joined = names.join("\n");
+        (names, joined)
+    };
+}
+
+/// The `Content-Length` among headers read with [`named_values`], for the body cap.
+fn declared_length(headers: &[(String, String)]) -> Option<usize> {
+    headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.trim().parse().ok())
 }
 
 /// Pairs the header values from [`request_head`] / [`response_head`] with their names,
@@ -394,10 +402,7 @@ impl HttpClient for WorkerHttp {
             })
             .map_err(network)?;
         let status = status.ok_or_else(|| TransportError::Network("no status".into()))?;
-        let declared = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.trim().parse().ok());
+        let declared = declared_length(&headers);
         let body = read_body(
             declared,
             req.max_response_bytes,
