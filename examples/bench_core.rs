@@ -8,10 +8,10 @@
     clippy::print_stdout
 )]
 
-use edge_attest::crypto::{KeyImportError, RustCryptoBackend, SignatureBackend};
-use edge_attest::jwk::{Alg, KeySet, PublicKey};
-use edge_attest::token::UnverifiedToken;
-use edge_attest::verify::{self, Policy};
+use edge_attest::jwt::token::UnverifiedToken;
+use edge_attest::jwt::verify::{self, Policy};
+use edge_attest::keys::crypto::{KeyImportError, RustCryptoBackend, SignatureBackend};
+use edge_attest::keys::jwk::{Alg, KeySet, PublicKey};
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the worker into build/ (or $OUT_DIR), installing the pinned tools when missing:
-#   build/index.js       the entry module (src/entry.js)
+#   build/index.js       the entry module (src/runtime/entry.js)
 #   build/glue/          wasm-bindgen's JS glue and the WASM module (index_bg.wasm)
 # `wrangler deploy` and `wrangler dev` bundle build/index.js. Extra arguments go to cargo,
 # e.g. `scripts/build.sh --features selftest`.
@@ -12,7 +12,7 @@ out="${OUT_DIR:-build}"
 cargo build --lib --release --locked --target wasm32-unknown-unknown "$@" >&2
 rm -rf "$out"
 mkdir -p "$out"
-# The module target, with wasm-bindgen's reset function: after a panic (a trap) src/entry.js
+# The module target, with wasm-bindgen's reset function: after a panic (a trap) src/runtime/entry.js
 # gives the next request a fresh instance. (Not --force-enable-abort-handler: its lazy reset
 # fires inside whichever call comes next, possibly a callback of the old instance carrying
 # old pointers.) No wasm-opt: binaryen's -Oz measured larger after gzip (209 vs 205 KB).
@@ -32,6 +32,6 @@ fi
 # repeated keys name the same module, and bundlers warn about them. Keep the first of each.
 awk '/^ *"\.\/snippets\/[^"]+": import[0-9]+,$/ { if ($1 in seen) next; seen[$1] = 1 } { print }' \
   "$glue" > "$glue.tmp" && mv "$glue.tmp" "$glue"
-cp src/entry.js "$out/index.js"
+cp src/runtime/entry.js "$out/index.js"
 wasm="$out/glue/index_bg.wasm"
 echo "built $out: $(wc -c < "$wasm") bytes wasm, $(gzip -9c "$wasm" | wc -c) bytes gzip" >&2

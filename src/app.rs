@@ -3,14 +3,14 @@
 
 use crate::config::{Config, ConfigError};
 use crate::cookies::find_cookie;
-use crate::crypto::SignatureBackend;
 use crate::error::ApiError;
+use crate::formats::urls::{self, UrlParts};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
-use crate::jwks_cache::{CacheSource, JwksCache, JwksMemory, JwksTrace, KvStore};
-use crate::stytch::{self, Revoked};
-use crate::token::UnverifiedToken;
-use crate::urls::{self, UrlParts};
-use crate::verify;
+use crate::jwt::token::UnverifiedToken;
+use crate::jwt::verify;
+use crate::keys::cache::{CacheSource, JwksCache, JwksMemory, JwksTrace, KvStore};
+use crate::keys::crypto::SignatureBackend;
+use crate::stytch::api::{self as stytch, Revoked};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::cell::RefCell;

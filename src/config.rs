@@ -5,9 +5,9 @@
 //! variable, which the worker answers with 500 `misconfigured` and logs.
 
 use crate::cookies::{self, CookiePolicy, SameSite};
-use crate::jwk::Alg;
-use crate::urls::{self, UrlParts};
-use crate::verify::Policy;
+use crate::formats::urls::{self, UrlParts};
+use crate::jwt::verify::Policy;
+use crate::keys::jwk::Alg;
 use std::fmt;
 
 /// Allowed range for `SESSION_DURATION_MINUTES`, Stytch's own bounds (5 minutes to 366 days).
@@ -58,7 +58,10 @@ impl StytchConfig {
         session_duration_minutes: u32,
     ) -> Self {
         let raw = format!("{project_id}:{secret}");
-        let authorization = format!("Basic {}", crate::b64::encode_standard(raw.as_bytes()));
+        let authorization = format!(
+            "Basic {}",
+            crate::formats::b64::encode_standard(raw.as_bytes())
+        );
         Self {
             api_base,
             project_id,

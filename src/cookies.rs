@@ -5,7 +5,7 @@
 //! expiry), so the SDK picks the session up on the next page load. Each cookie is a separate
 //! header value: callers must `append`, never `set`.
 
-use crate::time::format_http_date;
+use crate::formats::time::format_http_date;
 use std::fmt;
 
 /// Default name of the opaque session token cookie (Stytch frontend SDK's default).

@@ -8,10 +8,10 @@
 
 use crate::config::ConfigError;
 use crate::http::Response;
-use crate::jwk::KeyLookupError;
-use crate::jwks_cache::ResolveError;
-use crate::stytch::StytchError;
-use crate::verify::VerifyError;
+use crate::jwt::verify::VerifyError;
+use crate::keys::cache::ResolveError;
+use crate::keys::jwk::KeyLookupError;
+use crate::stytch::api::StytchError;
 use serde_json::json;
 
 /// `Retry-After` when no keys can be had: long enough for a transient JWKS outage.

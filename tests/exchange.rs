@@ -46,7 +46,7 @@ fn valid_token_in_body_gets_a_session_in_cookies() {
     );
 
     let cookies: Vec<&str> = r.headers_named("set-cookie").collect();
-    let expires = edge_attest::time::format_http_date(exp);
+    let expires = edge_attest::formats::time::format_http_date(exp);
     assert_eq!(
         cookies,
         [
@@ -75,7 +75,8 @@ fn stytch_receives_basic_auth_profile_token_and_duration() {
         .iter()
         .find(|(k, _)| *k == "authorization")
         .unwrap();
-    let expected = edge_attest::b64::encode_standard(format!("{PROJECT}:{SECRET}").as_bytes());
+    let expected =
+        edge_attest::formats::b64::encode_standard(format!("{PROJECT}:{SECRET}").as_bytes());
     assert_eq!(auth.1, format!("Basic {expected}"));
     let body: serde_json::Value = serde_json::from_str(c.body.as_deref().unwrap()).unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@ mod common;
 use common::fakes::*;
 use common::fixtures::token;
 use edge_attest::http::{OutboundResponse, Platform as _, TransportError};
-use edge_attest::jwks_cache::kv_key;
+use edge_attest::keys::cache::kv_key;
 
 fn ok(w: &World, name: &str) -> u16 {
     w.stytch_ok();
@@ -77,7 +77,7 @@ fn kv_writes_wait_for_the_response() {
     let services = edge_attest::app::Services {
         http: &w.http,
         kv: &w.kv,
-        backend: &edge_attest::crypto::RustCryptoBackend,
+        backend: &edge_attest::keys::crypto::RustCryptoBackend,
         platform: &w.platform,
         jwks: &w.jwks,
     };

@@ -9,7 +9,7 @@
 
 mod common;
 use common::fixtures::*;
-use edge_attest::jwk::Alg;
+use edge_attest::keys::jwk::Alg;
 
 fn expect(name: &str) {
     let c = case(name);
@@ -217,7 +217,7 @@ fn verified_token_exposes_subject_and_session() {
 fn high_s_is_really_high() {
     // Guards the fixture itself: s must be above n/2 for the high-S row to mean anything.
     let t = token("valid_es256_high_s");
-    let sig = edge_attest::b64::decode(t.rsplit('.').next().unwrap()).unwrap();
+    let sig = edge_attest::formats::b64::decode(t.rsplit('.').next().unwrap()).unwrap();
     let half_n: [u8; 32] = [
         0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31,

@@ -4,12 +4,12 @@
 
 use edge_attest::app::Services;
 use edge_attest::config::{Config, ConfigError};
-use edge_attest::crypto::RustCryptoBackend;
 use edge_attest::http::{
     HttpClient, IncomingRequest, OutboundRequest, OutboundResponse, Platform, Response,
     TransportError,
 };
-use edge_attest::jwks_cache::{JwksMemory, KvStore};
+use edge_attest::keys::cache::{JwksMemory, KvStore};
+use edge_attest::keys::crypto::RustCryptoBackend;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
@@ -304,7 +304,7 @@ pub fn jwks_reply(which: &str, cache_control: &str) -> Reply {
 
 /// Unix seconds → RFC 3339.
 pub fn rfc3339(unix: i64) -> String {
-    let d = edge_attest::time::format_http_date(unix); // "Sat, 28 Nov 2026 21:42:15 GMT"
+    let d = edge_attest::formats::time::format_http_date(unix); // "Sat, 28 Nov 2026 21:42:15 GMT"
     let parts: Vec<&str> = d.split(' ').collect();
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

@@ -1,10 +1,10 @@
 //! Test vectors from `tests/fixtures/tokens.json`, signed by jose and Node's WebCrypto
 //! (see `tests/fixtures/generate.mjs`), never by this crate.
 
-use edge_attest::crypto::RustCryptoBackend;
-use edge_attest::jwk::{Alg, KeyLookupError, KeySet};
-use edge_attest::token::UnverifiedToken;
-use edge_attest::verify::{self, Policy, VerifiedToken, VerifyError};
+use edge_attest::jwt::token::UnverifiedToken;
+use edge_attest::jwt::verify::{self, Policy, VerifiedToken, VerifyError};
+use edge_attest::keys::crypto::RustCryptoBackend;
+use edge_attest::keys::jwk::{Alg, KeyLookupError, KeySet};
 use serde_json::Value;
 use std::sync::OnceLock;
 

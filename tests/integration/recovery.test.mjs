@@ -1,6 +1,6 @@
 // A bug that panics must not leave the isolate broken: with `panic = "abort"` a panic is a
 // WASM trap, after which the module's memory may be half-updated. The build's wasm-bindgen
-// reset (scripts/build.sh, src/entry.js) gives the next call a fresh instance. Uses the
+// reset (scripts/build.sh, src/runtime/entry.js) gives the next call a fresh instance. Uses the
 // test-only build (feature `selftest`), whose /__selftest/trap route panics on purpose.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

@@ -4,8 +4,8 @@
 //! 4096 bits and Ed25519 keys whose `use`, `key_ops` and `alg` allow signature verification.
 //! Anything else is skipped with a reason (for the log), never fatal to the rest of the set.
 
-use crate::b64;
-use crate::json::{self, StrictJsonError};
+use crate::formats::b64;
+use crate::formats::json::{self, StrictJsonError};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::rc::Rc;

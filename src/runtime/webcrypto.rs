@@ -4,10 +4,10 @@
 //! request pays only `crypto.subtle.verify` (about 0.1 ms for ES256 in workerd, against
 //! about 1.9 ms for pure-Rust P-256 in WASM; shared/research/verify-cost.md).
 
-use crate::b64;
-use crate::crypto::{KeyImportError, SignatureBackend};
-use crate::jwk::{KeyMaterial, PublicKey};
-use crate::promise::{js_message, settled};
+use crate::formats::b64;
+use crate::keys::crypto::{KeyImportError, SignatureBackend};
+use crate::keys::jwk::{KeyMaterial, PublicKey};
+use crate::runtime::promise::{js_message, settled};
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -2,12 +2,12 @@
 //!
 //! [`UnverifiedToken`] is all that can be known before the signature is checked: its header
 //! (read only to choose a key) and the raw segments. Claims are not even decoded until the
-//! signature over those raw segments has verified; only [`crate::verify`] turns an
-//! `UnverifiedToken` into a [`crate::verify::VerifiedToken`].
+//! signature over those raw segments has verified; only [`crate::jwt::verify`] turns an
+//! `UnverifiedToken` into a [`crate::jwt::verify::VerifiedToken`].
 
-use crate::b64;
-use crate::json::{self, StrictJsonError};
-use crate::verify::VerifyError;
+use crate::formats::b64;
+use crate::formats::json::{self, StrictJsonError};
+use crate::jwt::verify::VerifyError;
 use serde_json::Value;
 
 /// Longest token accepted, checked before any decoding. Supabase access tokens are about

@@ -9,7 +9,7 @@
 //! after the response (`ctx.waitUntil`) with a TTL that covers the stale-if-error window.
 
 use crate::http::{HttpClient, Method, OutboundRequest};
-use crate::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
+use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;

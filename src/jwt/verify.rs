@@ -3,11 +3,11 @@
 //! Pure: the key is chosen by the caller (from the JWKS cache), the backend is passed in, and
 //! `now` is a parameter, never read here.
 
-use crate::b64;
-use crate::crypto::SignatureBackend;
-use crate::json::{self, StrictJsonError};
-use crate::jwk::{Alg, KeyMaterial, PublicKey};
-use crate::token::UnverifiedToken;
+use crate::formats::b64;
+use crate::formats::json::{self, StrictJsonError};
+use crate::jwt::token::UnverifiedToken;
+use crate::keys::crypto::SignatureBackend;
+use crate::keys::jwk::{Alg, KeyMaterial, PublicKey};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -22,7 +22,7 @@ const P256_ORDER: [u8; 32] = [
 /// name goes to the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
-    /// Longer than [`crate::token::MAX_TOKEN_BYTES`].
+    /// Longer than [`crate::jwt::token::MAX_TOKEN_BYTES`].
     TooLarge,
     /// Not three strict base64url segments of JSON objects, or a header member of the
     /// wrong type.

@@ -9,7 +9,7 @@ import { fetch, __wbg_reset_state } from "./glue/index.js";
 
 // A Rust panic is a WASM trap (`panic = "abort"`), after which the module's memory may be
 // half-updated. Whoever sees the RuntimeError (here, or the promise callbacks of
-// src/promise.rs) sets this flag, and the next request first replaces the instance with a
+// src/runtime/promise.js) sets this flag, and the next request first replaces the instance with a
 // fresh one. Requests still waiting on the old instance fail: its callbacks refuse to run
 // once it is replaced, and the runtime answers them with an error.
 const TRAPPED = Symbol.for("edge-attest.wasm-trapped");

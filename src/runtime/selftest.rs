@@ -13,10 +13,10 @@
 //! `/__selftest/refused-header?when=sync|async` (in glue.rs) builds a response the runtime
 //! refuses, for the test that a JS exception fails only its own request.
 
-use crate::crypto::{RustCryptoBackend, SignatureBackend};
-use crate::glue::IsolateState;
-use crate::jwk::{Alg, KeySet};
-use crate::token::UnverifiedToken;
+use crate::jwt::token::UnverifiedToken;
+use crate::keys::crypto::{RustCryptoBackend, SignatureBackend};
+use crate::keys::jwk::{Alg, KeySet};
+use crate::runtime::glue::IsolateState;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::{Request, Response};
@@ -53,7 +53,7 @@ pub(crate) async fn run(mut req: Request, state: &IsolateState) -> worker::Resul
                 continue;
             }
         };
-        let answer = |r: Result<bool, crate::crypto::KeyImportError>| match r {
+        let answer = |r: Result<bool, crate::keys::crypto::KeyImportError>| match r {
             Ok(b) => json!(b),
             Err(e) => json!(format!("error: {e}")),
         };
@@ -84,7 +84,7 @@ pub(crate) async fn verify_loop(
     mut req: Request,
     state: &IsolateState,
 ) -> worker::Result<Response> {
-    use crate::verify::{self, Policy};
+    use crate::jwt::verify::{self, Policy};
     let input: LoopInput = req.json().await?;
     let (keys, _) = KeySet::parse(input.jwks.to_string().as_bytes())
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
@@ -124,8 +124,10 @@ pub(crate) async fn verify_loop(
 #[allow(clippy::panic, reason = "the point of this test-only route")]
 pub(crate) async fn trap(url: &str) -> Option<worker::Result<Response>> {
     if url.ends_with("when=async") {
-        let _ =
-            crate::promise::settled(&js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
+        let _ = crate::runtime::promise::settled(&js_sys::Promise::resolve(
+            &wasm_bindgen::JsValue::NULL,
+        ))
+        .await;
     }
     panic!("selftest trap");
 }

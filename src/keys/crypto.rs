@@ -7,9 +7,9 @@
 //!
 //! Backends only answer "does this signature verify under this key". Every rule about which
 //! key, which algorithm and which signature encodings are acceptable is enforced by
-//! [`crate::verify`] before a backend is asked.
+//! [`crate::jwt::verify`] before a backend is asked.
 
-use crate::jwk::{KeyMaterial, PublicKey};
+use crate::keys::jwk::{KeyMaterial, PublicKey};
 use std::fmt;
 
 /// A backend could not use a key at all (for example a point not on the curve).

@@ -6,7 +6,7 @@
 //! promise is watched by two plain JS arrow functions that report `(slot, value, ok)` to it,
 //! and the Rust future reads its slot.
 
-use crate::task;
+use crate::runtime::task;
 use js_sys::Promise;
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
@@ -16,27 +16,9 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 
-#[wasm_bindgen(inline_js = "let settle, drain;
-const resolved = Promise.resolve();
-const TRAPPED = Symbol.for('edge-attest.wasm-trapped');
-function guarded(f) {
-  return (...args) => {
-    try {
-      f(...args);
-    } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) globalThis[TRAPPED] = true;
-      throw e;
-    }
-  };
-}
-export function set_callbacks(s, d) { settle = guarded(s); drain = guarded(d); }
-export function watch(p, slot) {
-  const s = settle;
-  p.then((v) => s(slot, v, true), (e) => s(slot, e, false));
-}
-export function schedule_drain() { resolved.then(drain); }")]
+#[wasm_bindgen(module = "/src/runtime/promise.js")]
 extern "C" {
-    /// Registers the callbacks, noting a trap in them for src/entry.js. Each `watch` keeps
+    /// Registers the callbacks, noting a trap in them for src/runtime/entry.js. Each `watch` keeps
     /// the `settle` current when it started, so that after a panic and a fresh instance a
     /// late promise of the old instance never reports into the new one's slots (the old
     /// closure refuses to run).

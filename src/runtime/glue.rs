@@ -12,10 +12,10 @@ use crate::http::{
     BodyError, BodySource, HttpClient, IncomingRequest, Method, OutboundRequest, OutboundResponse,
     Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
-use crate::jwks_cache::{JwksMemory, KvStore};
-use crate::promise::{js_message, settled};
-use crate::task::{self, Started};
-use crate::webcrypto::WebCryptoBackend;
+use crate::keys::cache::{JwksMemory, KvStore};
+use crate::runtime::promise::{js_message, settled};
+use crate::runtime::task::{self, Started};
+use crate::runtime::webcrypto::WebCryptoBackend;
 use js_sys::{Promise, Uint8Array};
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -27,31 +27,7 @@ use web_sys::AbortSignal;
 use worker::Request;
 use worker::{Context, Delay, Env, console_error};
 
-#[wasm_bindgen(inline_js = "const log = console.log.bind(console);
-export function log_later(s) { Promise.resolve(s).then(log); }
-export function deferred() { return Promise.withResolvers(); }
-export function promise_of(d) { return d.promise; }
-export function settle(d, value, ok) { (ok ? d.resolve : d.reject)(value); }
-const ABSENT = '\\0';
-function pick(headers, names) {
-  let out = '';
-  for (const name of names.split('\\n')) out += '\\n' + (headers.get(name) ?? ABSENT);
-  return out;
-}
-function headerList(lines) {
-  const h = new Headers();
-  const parts = lines.split('\\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) h.append(parts[i], parts[i + 1]);
-  return h;
-}
-export function request_head(req, names) { return req.method + '\\n' + req.url + pick(req.headers, names); }
-export function response_head(resp, names) { return resp.status + pick(resp.headers, names); }
-export function new_response(status, body, headers) {
-  return new Response(body === '' ? null : body, { status, headers: headerList(headers) });
-}
-export function send(url, method, headers, body, signal) {
-  return fetch(url, { method, headers: headerList(headers), body: body ?? undefined, redirect: 'manual', signal });
-}")]
+#[wasm_bindgen(module = "/src/runtime/glue.js")]
 extern "C" {
     /// `console.log` from a promise reaction, with no WASM frames on the stack: called
     /// directly from WASM the runtime captures a stack trace through the WASM frames, which
@@ -145,7 +121,7 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
 /// The worker's fetch handler, exported the way `#[event(fetch)]` would export it, minus
 /// that macro's conversion into `worker::Request` (which reads the URL, method and `cf`
 /// across the boundary on every request whether used or not) and minus
-/// `wasm-bindgen-futures`' executor (see [`crate::task`]): a request that needs no I/O is
+/// `wasm-bindgen-futures`' executor (see [`crate::runtime::task`]): a request that needs no I/O is
 /// answered synchronously, the others with a promise settled when their future finishes.
 #[wasm_bindgen]
 pub fn fetch(
@@ -153,7 +129,7 @@ pub fn fetch(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> Result<JsValue, JsValue> {
-    crate::promise::init();
+    crate::runtime::promise::init();
     match task::start(respond(req, env, ctx)) {
         Started::Done(answer) => answer,
         Started::Pending(later) => {
@@ -177,15 +153,16 @@ async fn respond(
     #[cfg(feature = "selftest")]
     {
         let url = req.url();
-        let path = crate::urls::parse(&url).map(|u| u.path);
+        let path = crate::formats::urls::parse(&url).map(|u| u.path);
         let answer = match path {
             Some("/__selftest/backends") => {
-                Some(crate::selftest::run(Request::from(Clone::clone(&req)), &state).await)
+                Some(crate::runtime::selftest::run(Request::from(Clone::clone(&req)), &state).await)
             }
-            Some("/__selftest/verify-loop") => {
-                Some(crate::selftest::verify_loop(Request::from(Clone::clone(&req)), &state).await)
-            }
-            Some("/__selftest/trap") => crate::selftest::trap(&url).await,
+            Some("/__selftest/verify-loop") => Some(
+                crate::runtime::selftest::verify_loop(Request::from(Clone::clone(&req)), &state)
+                    .await,
+            ),
+            Some("/__selftest/trap") => crate::runtime::selftest::trap(&url).await,
             Some("/__selftest/refused-header") => {
                 // A response the runtime refuses to build (`new Response` throws), before or
                 // after an await: the request fails alone.

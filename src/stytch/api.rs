@@ -6,10 +6,10 @@
 //! either, so the worst case stays near one timeout.
 
 use crate::config::StytchConfig;
+use crate::formats::time::parse_rfc3339;
 use crate::http::{
     HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
 };
-use crate::time::parse_rfc3339;
 use serde::{Deserialize, Serialize};
 
 /// Attest Session, consumer endpoint.

@@ -1,0 +1,6 @@
+//! Compact JWS tokens: [`token::UnverifiedToken`] is all that can be read before the
+//! signature is checked, and [`verify::verify`] is the only way to a
+//! [`verify::VerifiedToken`].
+
+pub mod token;
+pub mod verify;

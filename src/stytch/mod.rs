@@ -1,0 +1,3 @@
+//! Stytch: the API calls the worker makes ([`api`]).
+
+pub mod api;
