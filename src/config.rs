@@ -15,6 +15,14 @@ pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=527_040;
 /// Largest accepted `CLOCK_SKEW_SECONDS`: skew widens the window for expired tokens, and
 /// RFC 8725-era verifiers keep it within a minute or two.
 pub const MAX_SKEW_SECS: i64 = 300;
+/// Largest `SESSION_REUSE_MIN_SECONDS`. A Stytch session JWT lives 300 s; asking for more than
+/// 240 s of it would leave a window of under a minute in which a JWT can be reused at all.
+pub const MAX_REUSE_MIN_SECS: i64 = 240;
+/// Default `SESSION_REUSE_MIN_SECONDS`: a reused JWT still has a minute to live, long enough
+/// for the page that asked to use it before Stytch's frontend SDK refreshes it.
+pub const DEFAULT_REUSE_MIN_SECS: i64 = 60;
+/// Path of Stytch's session key set, followed by the project id (public, no credentials).
+pub const STYTCH_SESSION_JWKS_PATH: &str = "/v1/sessions/jwks/";
 const STYTCH_LIVE: &str = "https://api.stytch.com";
 const STYTCH_TEST: &str = "https://test.stytch.com";
 
@@ -31,6 +39,22 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Cookie names and attributes.
     pub cookies: CookiePolicy,
+    /// How the Stytch session the browser already holds is verified and reused.
+    pub session: SessionConfig,
+}
+
+/// The Stytch session half of the configuration: answering repeat exchanges at the edge.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `SESSION_REUSE`: answer a repeat exchange from the browser's live session JWT.
+    pub reuse: bool,
+    /// `SESSION_REUSE_MIN_SECONDS`: a JWT is reused only with at least this long left.
+    pub reuse_min_secs: i64,
+    /// What a Stytch session JWT must satisfy: RS256, one of Stytch's issuers for this
+    /// project, the project id in `aud`, and the time claims with `CLOCK_SKEW_SECONDS`.
+    pub policy: Policy,
+    /// Stytch's session key set: `{STYTCH_API_BASE}/v1/sessions/jwks/{project_id}`.
+    pub jwks_url: String,
 }
 
 /// The Stytch half of the configuration.
@@ -240,6 +264,48 @@ impl Config {
             None => SameSite::Lax,
         };
 
+        let reuse = bool_var("SESSION_REUSE", opt("SESSION_REUSE"), true)?;
+        let reuse_min_secs = match opt("SESSION_REUSE_MIN_SECONDS") {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (0..=MAX_REUSE_MIN_SECS).contains(s))
+                .ok_or_else(|| {
+                    err(
+                        "SESSION_REUSE_MIN_SECONDS",
+                        format!("must be an integer in 0..={MAX_REUSE_MIN_SECS}"),
+                    )
+                })?,
+            None => DEFAULT_REUSE_MIN_SECS,
+        };
+        // As Stytch's SDKs do: `stytch.com/{project_id}` for JWTs minted through Stytch's own
+        // hosts, the API base for those minted through it (a custom domain), plus any other
+        // custom domain the browser SDK may refresh through.
+        let mut session_issuers = vec![format!("stytch.com/{project_id}"), api_base.clone()];
+        if let Some(list) = opt("STYTCH_SESSION_ISSUERS") {
+            for issuer in comma_list(&list) {
+                issuer_origin(&issuer)?;
+                if !session_issuers.contains(&issuer) {
+                    session_issuers.push(issuer);
+                }
+            }
+        }
+        let session = SessionConfig {
+            reuse,
+            reuse_min_secs,
+            policy: Policy {
+                issuers: session_issuers,
+                audience: project_id.clone(),
+                algorithms: vec![Alg::Rs256],
+                skew_secs,
+                required_role: None,
+                // Stytch session JWTs carry no `is_anonymous`; nothing to refuse.
+                allow_anonymous: true,
+            },
+            jwks_url: format!("{api_base}{STYTCH_SESSION_JWKS_PATH}{project_id}"),
+        };
+
         Ok(Self {
             policy: Policy {
                 issuers,
@@ -265,6 +331,7 @@ impl Config {
                 http_only,
                 same_site,
             },
+            session,
         })
     }
 }
@@ -332,6 +399,22 @@ fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
         return Err(err(name, "must not contain a query"));
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// A Stytch custom-domain issuer: `https://host[:port]` exactly, as Stytch writes `iss` (the
+/// base URL without a trailing slash); `http` only for loopback hosts.
+fn issuer_origin(issuer: &str) -> Result<(), ConfigError> {
+    let name = "STYTCH_SESSION_ISSUERS";
+    let url = checked_url(name, issuer)?;
+    if url.origin != issuer || issuer.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Err(err(
+            name,
+            format!(
+                "{issuer} is not an issuer like https://login.example.com (no path or trailing slash)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `scheme://host[:port]` exactly as browsers send it in `Origin`: lower-case, no path,
@@ -404,6 +487,63 @@ mod tests {
         assert!(c.cookies.http_only);
         assert_eq!(c.cookies.same_site, SameSite::Lax);
         assert_eq!(c.cookies.domain, None);
+        assert!(c.session.reuse);
+        assert_eq!(c.session.reuse_min_secs, 60);
+        assert_eq!(
+            c.session.jwks_url,
+            "https://test.stytch.com/v1/sessions/jwks/project-test-123"
+        );
+        assert_eq!(
+            c.session.policy.issuers,
+            ["stytch.com/project-test-123", "https://test.stytch.com"]
+        );
+        assert_eq!(c.session.policy.audience, "project-test-123");
+        assert_eq!(c.session.policy.algorithms, [Alg::Rs256]);
+        assert_eq!(c.session.policy.skew_secs, c.policy.skew_secs);
+        assert_eq!(c.session.policy.required_role, None);
+    }
+
+    #[test]
+    fn session_reuse_settings() {
+        let mut v = base();
+        v.extend([
+            ("SESSION_REUSE", "false"),
+            ("SESSION_REUSE_MIN_SECONDS", "240"),
+            (
+                "STYTCH_SESSION_ISSUERS",
+                "https://login.example.com, http://127.0.0.1:4010,https://login.example.com",
+            ),
+            ("STYTCH_API_BASE", "https://auth.example.com"),
+        ]);
+        let c = parse(&v).unwrap();
+        assert!(!c.session.reuse);
+        assert_eq!(c.session.reuse_min_secs, 240);
+        assert_eq!(
+            c.session.policy.issuers,
+            [
+                "stytch.com/project-test-123",
+                "https://auth.example.com",
+                "https://login.example.com",
+                "http://127.0.0.1:4010"
+            ]
+        );
+        assert_eq!(
+            c.session.jwks_url,
+            "https://auth.example.com/v1/sessions/jwks/project-test-123"
+        );
+        for (var, bad) in [
+            ("SESSION_REUSE", "yes"),
+            ("SESSION_REUSE_MIN_SECONDS", "241"),
+            ("SESSION_REUSE_MIN_SECONDS", "-1"),
+            ("SESSION_REUSE_MIN_SECONDS", "1m"),
+            ("STYTCH_SESSION_ISSUERS", "login.example.com"),
+            ("STYTCH_SESSION_ISSUERS", "https://login.example.com/"),
+            ("STYTCH_SESSION_ISSUERS", "https://Login.example.com"),
+            ("STYTCH_SESSION_ISSUERS", "https://login.example.com/v1"),
+            ("STYTCH_SESSION_ISSUERS", "http://login.example.com"),
+        ] {
+            fails(var, bad);
+        }
     }
 
     #[test]

@@ -10,7 +10,6 @@ use crate::config::ConfigError;
 use crate::http::Response;
 use crate::jwt::verify::VerifyError;
 use crate::keys::cache::ResolveError;
-use crate::keys::jwk::KeyLookupError;
 use crate::stytch::api::StytchError;
 use serde_json::json;
 
@@ -31,6 +30,8 @@ pub enum ApiError {
         /// Stytch's `error_type`, echoed in the description.
         error_type: Option<String>,
     },
+    /// 401: the request's session cookies name no live Stytch session.
+    InvalidSession,
     /// 403: `Origin` present and not allowed.
     ForbiddenOrigin,
     /// 404.
@@ -66,7 +67,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidRequest(_) => 400,
-            Self::InvalidToken(_) | Self::RejectedByStytch { .. } => 401,
+            Self::InvalidToken(_) | Self::RejectedByStytch { .. } | Self::InvalidSession => 401,
             Self::ForbiddenOrigin => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
@@ -85,6 +86,7 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidToken(_) | Self::RejectedByStytch { .. } => "invalid_token",
+            Self::InvalidSession => "invalid_session",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -111,6 +113,7 @@ impl ApiError {
             Self::RejectedByStytch { error_type: None } => {
                 "Stytch rejected the access token.".into()
             }
+            Self::InvalidSession => "There is no valid session; sign in again.".into(),
             Self::ForbiddenOrigin => "This origin is not allowed to call this endpoint.".into(),
             Self::NotFound => "No such endpoint.".into(),
             Self::MethodNotAllowed(_) => "This method is not allowed on this endpoint.".into(),
@@ -177,6 +180,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed refresh of the cookies' session (`GET /api/session`): Stytch refusing the
+    /// session token means there is no session (401 `invalid_session`); anything else maps
+    /// as any Stytch failure does.
+    pub fn from_session_refresh(e: StytchError) -> Self {
+        if e.is_rejection() {
+            Self::InvalidSession
+        } else {
+            e.into()
+        }
+    }
+}
+
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
         Self::InvalidToken(e.to_string())
@@ -187,10 +203,7 @@ impl From<ResolveError> for ApiError {
     fn from(e: ResolveError) -> Self {
         match e {
             ResolveError::Unavailable(why) => Self::JwksUnavailable(why),
-            ResolveError::Key(KeyLookupError::AlgMismatch) => VerifyError::AlgKeyMismatch.into(),
-            ResolveError::Key(KeyLookupError::UnknownKid | KeyLookupError::NoKidAmbiguous) => {
-                VerifyError::NoMatchingKey.into()
-            }
+            ResolveError::Key(e) => VerifyError::from(e).into(),
         }
     }
 }

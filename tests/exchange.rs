@@ -81,7 +81,18 @@ fn stytch_receives_basic_auth_profile_token_and_duration() {
     let body: serde_json::Value = serde_json::from_str(c.body.as_deref().unwrap()).unwrap();
     assert_eq!(
         body,
-        json!({ "profile_id": PROFILE, "token": t, "session_duration_minutes": 90 })
+        json!({
+            "profile_id": PROFILE,
+            "token": t,
+            "session_duration_minutes": 90,
+            // The link to the login, as a custom claim of the session (no session token:
+            // the request carried no session).
+            "session_custom_claims": { "edge_attest": {
+                "iss": common::fixtures::issuer(),
+                "sub": "8d8a2b3c-3f0e-4d8e-9d7a-2f6f2c1a0b11",
+                "session_id": "0b6f8a52-5a7e-4a43-8d4e-1c9d3b2a7e10",
+            } }
+        })
     );
     assert_eq!(c.timeout_ms, 5000);
 }

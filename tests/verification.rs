@@ -111,6 +111,7 @@ rule_tests!(
     role_service,
     is_anonymous_string,
     valid_anonymous,
+    valid_long_subject,
     valid_no_kid,
     eddsa_not_in_default_list,
 );
@@ -211,6 +212,55 @@ fn verified_token_exposes_subject_and_session() {
     assert_eq!(v.session_id(), Some("0b6f8a52-5a7e-4a43-8d4e-1c9d3b2a7e10"));
     assert_eq!(v.expires_at(), now() + 3000);
     assert_eq!(v.alg(), Alg::Es256);
+}
+
+#[test]
+fn verified_token_exposes_issuer_and_any_claim() {
+    let v = run(&token("valid_es256"), &policy(), &keyset("jwks")).unwrap();
+    assert_eq!(v.issuer(), issuer());
+    assert_eq!(
+        v.claim("email").and_then(|e| e.as_str()),
+        Some("ada@example.com")
+    );
+    assert_eq!(v.claim("nope"), None);
+}
+
+/// `verify_ignoring_expiry` (for Stytch session JWTs) waives `exp` and nothing else.
+#[test]
+fn ignoring_expiry_waives_exp_only() {
+    let ignoring = |name: &str| {
+        let t = token(name);
+        let u = edge_attest::jwt::token::UnverifiedToken::parse(&t).unwrap();
+        let alg = policy().allowed_alg(&u).unwrap();
+        let keys = keyset("jwks");
+        let key = keys.select(u.header.kid.as_deref(), alg).unwrap();
+        futures_executor::block_on(edge_attest::jwt::verify::verify_ignoring_expiry(
+            &u,
+            key,
+            &edge_attest::keys::crypto::RustCryptoBackend,
+            &policy(),
+            now(),
+        ))
+    };
+    for name in ["expired_at_skew_boundary", "expired_long_ago"] {
+        let v = ignoring(name).unwrap();
+        assert!(
+            edge_attest::jwt::verify::is_expired(v.expires_at(), now(), 30),
+            "{name}"
+        );
+    }
+    for (name, kind) in [
+        ("tampered_signature", "bad_signature"),
+        ("iss_other_project", "issuer"),
+        ("aud_wrong", "audience"),
+        ("nbf_in_future", "not_yet_valid"),
+        ("iat_in_future", "issued_in_future"),
+        ("exp_missing", "missing_claim"),
+        ("exp_string", "bad_claim_type"),
+        ("role_anon", "role"),
+    ] {
+        assert_eq!(ignoring(name).err().map(|e| e.kind()), Some(kind), "{name}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::formats::b64;
 use crate::formats::json::{self, StrictJsonError};
 use crate::jwt::token::UnverifiedToken;
 use crate::keys::crypto::SignatureBackend;
-use crate::keys::jwk::{Alg, KeyMaterial, PublicKey};
+use crate::keys::jwk::{Alg, KeyLookupError, KeyMaterial, PublicKey};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -106,6 +106,15 @@ impl fmt::Display for VerifyError {
     }
 }
 
+impl From<KeyLookupError> for VerifyError {
+    fn from(e: KeyLookupError) -> Self {
+        match e {
+            KeyLookupError::AlgMismatch => Self::AlgKeyMismatch,
+            KeyLookupError::UnknownKid | KeyLookupError::NoKidAmbiguous => Self::NoMatchingKey,
+        }
+    }
+}
+
 /// What a token must satisfy, from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -134,21 +143,27 @@ impl Policy {
 }
 
 /// A token whose signature verified under a key from the configured JWKS and whose claims
-/// satisfy the [`Policy`]. Only [`verify`] constructs one.
+/// satisfy the [`Policy`]. Only [`verify`] and [`verify_ignoring_expiry`] construct one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedToken {
+    issuer: String,
     subject: String,
     session_id: Option<String>,
     expires_at: i64,
     alg: Alg,
+    claims: Map<String, Value>,
 }
 
 impl VerifiedToken {
-    /// `sub`: the Supabase user id.
+    /// `iss`: one of the policy's issuers.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// `sub`: the Supabase user id (for a Stytch session JWT, the Stytch user id).
     pub fn subject(&self) -> &str {
         &self.subject
     }
-    /// `session_id`, when the token has one.
+    /// `session_id`, when the token has one and it is a string.
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
     }
@@ -160,6 +175,23 @@ impl VerifiedToken {
     pub fn alg(&self) -> Alg {
         self.alg
     }
+    /// Any other claim, as the signed payload has it.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+}
+
+/// Whether `exp` has passed at `now`, with `skew` seconds of tolerance: the one definition of
+/// expiry, used by the verifier and by whoever checks an expiry it was asked to ignore.
+pub fn is_expired(exp: i64, now: i64, skew: i64) -> bool {
+    exp <= now.saturating_sub(skew)
+}
+
+/// Whether [`verify_token`] enforces `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Enforce,
+    Ignore,
 }
 
 /// Checks the signature of `token` under `key`, then its claims against `policy` at `now`
@@ -170,6 +202,31 @@ pub async fn verify<B: SignatureBackend>(
     backend: &B,
     policy: &Policy,
     now: i64,
+) -> Result<VerifiedToken, VerifyError> {
+    verify_token(token, key, backend, policy, now, Expiry::Enforce).await
+}
+
+/// As [`verify`], except that a passed `exp` is not an error (it must still be an integer):
+/// for a Stytch session JWT, which lives five minutes while its session lives on and can be
+/// extended. The caller decides what an expired token is still good for, with
+/// [`is_expired`] and [`VerifiedToken::expires_at`].
+pub async fn verify_ignoring_expiry<B: SignatureBackend>(
+    token: &UnverifiedToken<'_>,
+    key: &PublicKey,
+    backend: &B,
+    policy: &Policy,
+    now: i64,
+) -> Result<VerifiedToken, VerifyError> {
+    verify_token(token, key, backend, policy, now, Expiry::Ignore).await
+}
+
+async fn verify_token<B: SignatureBackend>(
+    token: &UnverifiedToken<'_>,
+    key: &PublicKey,
+    backend: &B,
+    policy: &Policy,
+    now: i64,
+    expiry: Expiry,
 ) -> Result<VerifiedToken, VerifyError> {
     let alg = policy.allowed_alg(token)?;
     if key.material.alg() != alg {
@@ -191,19 +248,25 @@ pub async fn verify<B: SignatureBackend>(
         StrictJsonError::DuplicateKey => VerifyError::DuplicateKey,
         _ => VerifyError::Malformed("payload is not a JSON object"),
     })?;
-    check_claims(&claims, policy, now)?;
-    let subject = match claims.get("sub") {
-        Some(Value::String(s)) => s.clone(),
-        _ => return Err(VerifyError::Subject),
+    let expires_at = check_claims(&claims, policy, now, expiry)?;
+    // check_claims has established that both are strings.
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_default()
     };
     Ok(VerifiedToken {
-        subject,
+        issuer: text("iss"),
+        subject: text("sub"),
         session_id: claims
             .get("session_id")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        expires_at: int_claim(&claims, "exp")?.unwrap_or_default(),
+        expires_at,
         alg,
+        claims,
     })
 }
 
@@ -232,7 +295,13 @@ fn scalar_in_range(v: &[u8]) -> bool {
     v.iter().any(|b| *b != 0) && v < &P256_ORDER[..]
 }
 
-fn check_claims(claims: &Map<String, Value>, policy: &Policy, now: i64) -> Result<(), VerifyError> {
+/// Checks every claim rule; answers `exp`.
+fn check_claims(
+    claims: &Map<String, Value>,
+    policy: &Policy,
+    now: i64,
+    expiry: Expiry,
+) -> Result<i64, VerifyError> {
     match claims.get("iss") {
         Some(Value::String(iss)) if policy.issuers.iter().any(|i| i == iss) => {}
         _ => return Err(VerifyError::Issuer),
@@ -254,7 +323,7 @@ fn check_claims(claims: &Map<String, Value>, policy: &Policy, now: i64) -> Resul
     let iat = int_claim(claims, "iat")?.ok_or(VerifyError::MissingClaim("iat"))?;
     let nbf = int_claim(claims, "nbf")?;
     let skew = policy.skew_secs;
-    if exp <= now.saturating_sub(skew) {
+    if expiry == Expiry::Enforce && is_expired(exp, now, skew) {
         return Err(VerifyError::Expired);
     }
     if iat > now.saturating_add(skew) {
@@ -278,7 +347,7 @@ fn check_claims(claims: &Map<String, Value>, policy: &Policy, now: i64) -> Resul
             Some(_) => return Err(VerifyError::Anonymous),
         }
     }
-    Ok(())
+    Ok(exp)
 }
 
 /// An integer NumericDate claim: `Ok(None)` when absent, an error when not an integer.

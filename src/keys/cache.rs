@@ -1,5 +1,9 @@
 //! The JWKS cache: isolate memory, then Workers KV, then the network.
 //!
+//! One mechanism for every key set the worker trusts (the identity provider's, Stytch's
+//! session keys): each is known by its URL, which comes from configuration, never from a
+//! token, and has its own snapshot, fetch times and KV entry under the same rules.
+//!
 //! A warm isolate answers from memory with no I/O. A cold isolate reads KV once (written by
 //! any isolate that fetched), and only a miss or an expired entry goes to the network. The
 //! numbers that govern this are the constants below; each says why it has its value.
@@ -148,13 +152,51 @@ impl JwksSnapshot {
     }
 }
 
-/// The per-isolate part of the cache. Lives as long as the isolate; never held borrowed
-/// across an `await`.
+/// The per-isolate part of the cache, one entry per key-set URL. Lives as long as the
+/// isolate; never held borrowed across an `await`.
 #[derive(Debug, Default)]
 pub struct JwksMemory {
+    sets: Vec<SetMemory>,
+}
+
+/// What the isolate remembers of one key set.
+#[derive(Debug)]
+struct SetMemory {
+    url: String,
     snapshot: Option<Rc<JwksSnapshot>>,
     last_fetch_attempt_ms: Option<u64>,
     last_failure_ms: Option<u64>,
+}
+
+impl JwksMemory {
+    /// The entry for `url`, created on first use. URLs come from configuration, so the list
+    /// stays as short as the number of configured key sets.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the index was just found or pushed"
+    )]
+    fn set(&mut self, url: &str) -> &mut SetMemory {
+        let index = match self.sets.iter().position(|s| s.url == url) {
+            Some(i) => i,
+            None => {
+                self.sets.push(SetMemory {
+                    url: url.to_owned(),
+                    snapshot: None,
+                    last_fetch_attempt_ms: None,
+                    last_failure_ms: None,
+                });
+                self.sets.len() - 1
+            }
+        };
+        &mut self.sets[index]
+    }
+
+    fn snapshot(&self, url: &str) -> Option<Rc<JwksSnapshot>> {
+        self.sets
+            .iter()
+            .find(|s| s.url == url)
+            .and_then(|s| s.snapshot.clone())
+    }
 }
 
 /// Freshness in seconds from a `Cache-Control` header: `max-age` clamped to
@@ -201,12 +243,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         now_ms: u64,
         trace: &mut JwksTrace,
     ) -> Result<Rc<PublicKey>, ResolveError> {
-        let mut snapshot = self
-            .memory
-            .borrow()
-            .snapshot
-            .clone()
-            .filter(|s| s.url == self.url);
+        let mut snapshot = self.memory.borrow().snapshot(self.url);
         let mut source = CacheSource::Memory;
         if snapshot.is_none() {
             trace.kv_reads += 1;
@@ -214,7 +251,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
                 Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url) {
                     Some(s) => {
                         let s = Rc::new(s);
-                        self.memory.borrow_mut().snapshot = Some(Rc::clone(&s));
+                        self.memory.borrow_mut().set(self.url).snapshot = Some(Rc::clone(&s));
                         snapshot = Some(s);
                         source = CacheSource::Kv;
                     }
@@ -229,7 +266,8 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             let backing_off = snapshot.is_some()
                 && self
                     .memory
-                    .borrow()
+                    .borrow_mut()
+                    .set(self.url)
                     .last_failure_ms
                     .is_some_and(|t| now_ms.saturating_sub(t) < REFRESH_RETRY_SECS * 1000);
             let refreshed = if backing_off {
@@ -284,7 +322,8 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
     fn unknown_kid_refetch_allowed(&self, snapshot: &JwksSnapshot, now_ms: u64) -> bool {
         let last = self
             .memory
-            .borrow()
+            .borrow_mut()
+            .set(self.url)
             .last_fetch_attempt_ms
             .unwrap_or(0)
             .max(snapshot.fetched_at_ms);
@@ -298,15 +337,16 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         now_ms: u64,
         trace: &mut JwksTrace,
     ) -> Result<Rc<JwksSnapshot>, String> {
-        self.memory.borrow_mut().last_fetch_attempt_ms = Some(now_ms);
+        self.memory.borrow_mut().set(self.url).last_fetch_attempt_ms = Some(now_ms);
         trace.fetches += 1;
         let result = self.fetch(now_ms, trace).await;
         let mut memory = self.memory.borrow_mut();
+        let set = memory.set(self.url);
         match result {
             Ok(snapshot) => {
                 let snapshot = Rc::new(snapshot);
-                memory.snapshot = Some(Rc::clone(&snapshot));
-                memory.last_failure_ms = None;
+                set.snapshot = Some(Rc::clone(&snapshot));
+                set.last_failure_ms = None;
                 drop(memory);
                 if let Some(value) = snapshot.to_kv() {
                     let ttl = (snapshot.stale_limit_ms().saturating_sub(now_ms) / 1000)
@@ -316,7 +356,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
                 Ok(snapshot)
             }
             Err(e) => {
-                memory.last_failure_ms = Some(now_ms);
+                set.last_failure_ms = Some(now_ms);
                 Err(e)
             }
         }

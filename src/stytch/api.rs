@@ -1,4 +1,5 @@
-//! Calls to Stytch: Attest Session (Trusted Auth Tokens) and Revoke Session.
+//! Calls to Stytch: Attest Session (Trusted Auth Tokens), Authenticate Session and Revoke
+//! Session.
 //!
 //! Request and response shapes follow Stytch's SDKs (shared/research/stytch.md §1, §3, §6).
 //! One retry at most, only for failures that a second try can fix (network error, 5xx, 429),
@@ -10,12 +11,17 @@ use crate::formats::time::parse_rfc3339;
 use crate::http::{
     HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
 };
-use serde::{Deserialize, Serialize};
+use crate::stytch::session::{LINK_CLAIM, Link};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// Attest Session, consumer endpoint.
 pub const ATTEST_PATH: &str = "/v1/sessions/attest";
 /// Revoke Session.
 pub const REVOKE_PATH: &str = "/v1/sessions/revoke";
+/// Authenticate Session: refreshes a session's JWT from its session token.
+pub const AUTHENTICATE_PATH: &str = "/v1/sessions/authenticate";
 /// Per-attempt timeout. Stytch's SDKs default to minutes; a browser waiting on a login
 /// should not.
 pub const TIMEOUT_MS: u32 = 5_000;
@@ -34,7 +40,7 @@ const CONFIG_ERROR_TYPES: [&str; 3] = [
     "invalid_session_duration_minutes",
 ];
 
-/// A session created by Attest.
+/// A session as Stytch answered it (created or extended by Attest, or authenticated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attested {
     /// Stytch user id.
@@ -49,6 +55,8 @@ pub struct Attested {
     pub expires_at: String,
     /// The same instant, Unix seconds.
     pub expires_at_unix: i64,
+    /// The login the session was created for (its [`LINK_CLAIM`] custom claim), if any.
+    pub link: Option<Link>,
 }
 
 /// The result of Revoke.
@@ -98,6 +106,22 @@ pub enum StytchError {
 }
 
 impl StytchError {
+    /// Whether Stytch answered that it will not accept this token, user or session (a 4xx
+    /// that a retry cannot change), as opposed to failing.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, Self::Rejected { .. })
+    }
+
+    /// Stytch's `error_type`, when the answer named one.
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { error_type, .. }
+            | Self::Misconfigured { error_type, .. }
+            | Self::Upstream { error_type, .. } => error_type.as_deref(),
+            _ => None,
+        }
+    }
+
     /// A stable snake_case name for the log.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -124,16 +148,44 @@ pub struct Call<T> {
     pub attempts: u32,
 }
 
+/// What to attest: the verified token, the login it links the session to, and the session
+/// to extend instead of creating one.
+#[derive(Debug, Clone, Copy)]
+pub struct AttestArgs<'a> {
+    /// The identity-provider token, verified locally.
+    pub token: &'a str,
+    /// Sent as the session's [`LINK_CLAIM`] custom claim.
+    pub link: Option<&'a Link>,
+    /// An existing session's token: Stytch adds the factor to it and extends it.
+    pub session_token: Option<&'a str>,
+}
+
 /// The attest request body (typed: serialising it costs less than building a JSON value).
 #[derive(Serialize)]
 struct AttestRequest<'a> {
     profile_id: &'a str,
     token: &'a str,
     session_duration_minutes: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_custom_claims: Option<CustomClaims<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
 }
 
+/// `session_custom_claims`: `{LINK_CLAIM: link}`.
+struct CustomClaims<'a>(&'a Link);
+
+impl Serialize for CustomClaims<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(LINK_CLAIM, self.0)?;
+        map.end()
+    }
+}
+
+/// The body of revoke and authenticate: a session named by its token.
 #[derive(Serialize)]
-struct RevokeRequest<'a> {
+struct SessionTokenRequest<'a> {
     session_token: &'a str,
 }
 
@@ -142,29 +194,54 @@ fn to_json(body: &impl Serialize) -> String {
     serde_json::to_string(body).unwrap_or_default()
 }
 
-/// Exchanges a verified Supabase token for a Stytch session.
+/// Exchanges a verified identity-provider token for a Stytch session: a new one, or the one
+/// named by `args.session_token`, extended.
 pub async fn attest<H: HttpClient, P: Platform>(
     http: &H,
     platform: &P,
     cfg: &StytchConfig,
-    token: &str,
+    args: AttestArgs<'_>,
 ) -> Call<Attested> {
     let body = AttestRequest {
         profile_id: &cfg.profile_id,
-        token,
+        token: args.token,
         session_duration_minutes: cfg.session_duration_minutes,
+        session_custom_claims: args.link.map(CustomClaims),
+        session_token: args.session_token,
     };
-    let (resp, attempts) = send(http, platform, cfg, ATTEST_PATH, to_json(&body)).await;
+    session_call(http, platform, cfg, ATTEST_PATH, to_json(&body)).await
+}
+
+/// Authenticates a session by its token: the session as it is now, with a fresh JWT.
+pub async fn authenticate<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    session_token: &str,
+) -> Call<Attested> {
+    let body = SessionTokenRequest { session_token };
+    session_call(http, platform, cfg, AUTHENTICATE_PATH, to_json(&body)).await
+}
+
+/// A call whose 200 answer is a session (attest, authenticate).
+async fn session_call<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    path: &str,
+    body: String,
+) -> Call<Attested> {
+    let (resp, attempts) = send(http, platform, cfg, path, body).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
-            let parsed = serde_json::from_slice::<AttestBody>(&resp.body).ok();
+            let parsed = serde_json::from_slice::<SessionAnswer>(&resp.body).ok();
             let request_id = parsed
                 .as_ref()
                 .and_then(|b| clean_id(b.request_id.as_deref()));
             (
                 parsed
-                    .ok_or(StytchError::Malformed("attest answer is not JSON"))
-                    .and_then(AttestBody::into_attested),
+                    .ok_or(StytchError::Malformed("answer is not JSON"))
+                    .and_then(SessionAnswer::into_attested),
                 request_id,
             )
         }
@@ -188,7 +265,7 @@ pub async fn revoke<H: HttpClient, P: Platform>(
     cfg: &StytchConfig,
     session_token: &str,
 ) -> Call<Revoked> {
-    let body = RevokeRequest { session_token };
+    let body = SessionTokenRequest { session_token };
     let (resp, attempts) = send(http, platform, cfg, REVOKE_PATH, to_json(&body)).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
@@ -285,7 +362,7 @@ fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
 
 /// Keeps an identifier from Stytch only if it looks like one (it may end up in a response
 /// body and in logs): ASCII letters, digits, `-` and `_`, at most 96 characters.
-fn clean_id(v: Option<&str>) -> Option<String> {
+pub(crate) fn clean_id(v: Option<&str>) -> Option<String> {
     v.filter(|s| {
         !s.is_empty()
             && s.len() <= 96
@@ -303,8 +380,10 @@ struct ErrorBody {
     error: Option<String>,
 }
 
+/// A 200 answer carrying a session: Attest Session and Authenticate Session. Attest puts the
+/// user id at the top level; Authenticate only in the session.
 #[derive(Deserialize)]
-struct AttestBody {
+struct SessionAnswer {
     request_id: Option<String>,
     user_id: Option<String>,
     session_token: Option<String>,
@@ -315,17 +394,20 @@ struct AttestBody {
 #[derive(Deserialize)]
 struct SessionBody {
     session_id: Option<String>,
+    user_id: Option<String>,
     expires_at: Option<String>,
+    custom_claims: Option<Map<String, Value>>,
 }
 
-impl AttestBody {
+impl SessionAnswer {
     fn into_attested(self) -> Result<Attested, StytchError> {
         use crate::cookies::is_cookie_value;
         let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
         let session = self
             .session
-            .ok_or(StytchError::Malformed("no session in attest answer"))?;
-        let user_id = clean_id(self.user_id.as_deref()).ok_or(StytchError::Malformed("user_id"))?;
+            .ok_or(StytchError::Malformed("no session in the answer"))?;
+        let user_id = clean_id(self.user_id.as_deref().or(session.user_id.as_deref()))
+            .ok_or(StytchError::Malformed("user_id"))?;
         let session_id =
             clean_id(session.session_id.as_deref()).ok_or(StytchError::Malformed("session_id"))?;
         let session_token = non_empty(self.session_token)
@@ -339,6 +421,12 @@ impl AttestBody {
             .ok_or(StytchError::Malformed("expires_at"))?;
         let expires_at_unix =
             parse_rfc3339(&expires_at).ok_or(StytchError::Malformed("expires_at"))?;
+        let link = Link::from_claim(
+            session
+                .custom_claims
+                .as_ref()
+                .and_then(|c| c.get(LINK_CLAIM)),
+        );
         Ok(Attested {
             user_id,
             session_id,
@@ -346,6 +434,44 @@ impl AttestBody {
             session_jwt,
             expires_at,
             expires_at_unix,
+            link,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_travels_under_the_link_claim_and_the_session_token_only_when_given() {
+        let link = Link {
+            iss: "https://abcd.supabase.co/auth/v1".into(),
+            sub: "8d8a2b3c".into(),
+            session_id: None,
+        };
+        let body = AttestRequest {
+            profile_id: "p",
+            token: "t",
+            session_duration_minutes: 60,
+            session_custom_claims: Some(CustomClaims(&link)),
+            session_token: None,
+        };
+        let v: Value = serde_json::from_str(&to_json(&body)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "profile_id": "p", "token": "t", "session_duration_minutes": 60,
+                "session_custom_claims": { LINK_CLAIM: { "iss": link.iss, "sub": link.sub } }
+            })
+        );
+        let plain = AttestRequest {
+            session_custom_claims: None,
+            session_token: Some("tok"),
+            ..body
+        };
+        let v: Value = serde_json::from_str(&to_json(&plain)).unwrap();
+        assert_eq!(v["session_token"], "tok");
+        assert!(v.get("session_custom_claims").is_none());
     }
 }

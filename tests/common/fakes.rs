@@ -22,6 +22,8 @@ pub struct FakeHttp {
     /// Served whenever the JWKS queue is empty (a healthy issuer); `None` = unexpected call.
     pub jwks_default: RefCell<Option<Reply>>,
     pub stytch: RefCell<VecDeque<Reply>>,
+    /// Stytch's session key set (`/v1/sessions/jwks/{project}`); `None` = unexpected call.
+    pub stytch_jwks: RefCell<Option<Reply>>,
     pub calls: RefCell<Vec<OutboundRequest>>,
 }
 
@@ -37,13 +39,21 @@ impl FakeHttp {
     pub fn jwks_fetches(&self) -> usize {
         self.calls_to("jwks.json").len()
     }
+    /// Calls to Stytch's API (not its public key set).
     pub fn stytch_calls(&self) -> Vec<OutboundRequest> {
         self.calls
             .borrow()
             .iter()
-            .filter(|c| c.url.contains("/v1/sessions/"))
+            .filter(|c| c.url.contains("/v1/sessions/") && !c.url.contains(STYTCH_JWKS_PATH))
             .cloned()
             .collect()
+    }
+    pub fn stytch_jwks_fetches(&self) -> usize {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| c.url.contains(STYTCH_JWKS_PATH))
+            .count()
     }
     pub fn push_stytch(&self, r: Reply) {
         self.stytch.borrow_mut().push_back(r);
@@ -61,6 +71,13 @@ impl HttpClient for FakeHttp {
             return next
                 .or_else(|| self.jwks_default.borrow().clone())
                 .unwrap_or_else(|| panic!("unexpected JWKS fetch"));
+        }
+        if req.url.contains(STYTCH_JWKS_PATH) {
+            return self
+                .stytch_jwks
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| panic!("unexpected Stytch key-set fetch"));
         }
         if req.url.contains("/v1/sessions/") {
             return self
@@ -175,6 +192,7 @@ pub struct World {
     pub vars: HashMap<String, String>,
 }
 
+pub const STYTCH_JWKS_PATH: &str = "/v1/sessions/jwks/";
 pub const SUPABASE: &str = "https://abcd.supabase.co";
 pub const JWKS_URL: &str = "https://abcd.supabase.co/auth/v1/.well-known/jwks.json";
 pub const PROJECT: &str = "project-test-11111111";
@@ -206,6 +224,7 @@ impl World {
             .collect(),
         };
         w.serve_jwks("jwks", "public, max-age=600");
+        *w.http.stytch_jwks.borrow_mut() = Some(stytch_jwks_reply());
         w
     }
 
@@ -273,6 +292,17 @@ impl World {
         )
     }
 
+    /// POST /api/exchange with the token in the JSON body and a `Cookie` header.
+    pub fn exchange_with_cookies(&self, token: &str, cookie: &str) -> Response {
+        let body = serde_json::json!({ "access_token": token }).to_string();
+        self.request(
+            "POST",
+            "/api/exchange",
+            &[("content-type", "application/json"), ("cookie", cookie)],
+            &body,
+        )
+    }
+
     /// POST /api/exchange with a JSON body, from a page on `origin`.
     pub fn post_json_from(&self, origin: &str, body: &str) -> Response {
         self.request(
@@ -289,6 +319,17 @@ impl World {
         self.http
             .push_stytch(json_reply(200, attest_body(exp_unix as i64)));
     }
+}
+
+/// Stytch's session key set from the fixtures, as Stytch serves it (no Cache-Control).
+pub fn stytch_jwks_reply() -> Reply {
+    Ok(OutboundResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: super::fixtures::fixtures()["stytch"]["jwks"]
+            .to_string()
+            .into_bytes(),
+    })
 }
 
 pub fn jwks_reply(which: &str, cache_control: &str) -> Reply {

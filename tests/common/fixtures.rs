@@ -4,7 +4,7 @@
 use edge_attest::jwt::token::UnverifiedToken;
 use edge_attest::jwt::verify::{self, Policy, VerifiedToken, VerifyError};
 use edge_attest::keys::crypto::RustCryptoBackend;
-use edge_attest::keys::jwk::{Alg, KeyLookupError, KeySet};
+use edge_attest::keys::jwk::{Alg, KeySet};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -62,12 +62,7 @@ pub fn run(token: &str, policy: &Policy, keys: &KeySet) -> Result<VerifiedToken,
     let alg = policy.allowed_alg(&unverified)?;
     let key = keys
         .select(unverified.header.kid.as_deref(), alg)
-        .map_err(|e| match e {
-            KeyLookupError::AlgMismatch => VerifyError::AlgKeyMismatch,
-            KeyLookupError::UnknownKid | KeyLookupError::NoKidAmbiguous => {
-                VerifyError::NoMatchingKey
-            }
-        })?;
+        .map_err(VerifyError::from)?;
     futures_executor::block_on(verify::verify(
         &unverified,
         key,

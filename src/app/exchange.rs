@@ -1,0 +1,244 @@
+//! `POST /api/exchange`: verify the identity provider's token, then answer from the Stytch
+//! session the browser already holds for that login, extend it, or create one.
+
+use super::session::SessionCookies;
+use super::{
+    Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
+    with_session_cookies,
+};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
+use crate::jwt::token::UnverifiedToken;
+use crate::jwt::verify;
+use crate::keys::cache::{JwksCache, JwksTrace, KvStore};
+use crate::keys::crypto::SignatureBackend;
+use crate::stytch::api::{self as stytch, AttestArgs, Attested, Call};
+use crate::stytch::session::{Link, Prior, VerifiedSession, assess};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The exchange's 200 body (typed: serialising it costs less than building a JSON value;
+/// members in the order the other bodies have, alphabetical).
+#[derive(Serialize)]
+struct ExchangeBody<'a> {
+    expires_at: &'a str,
+    request_id: Option<&'a str>,
+    /// Answered from the browser's live session, without calling Stytch.
+    reused: bool,
+    session_id: &'a str,
+    user_id: &'a str,
+}
+
+impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+    pub(super) async fn exchange<Body: BodySource>(
+        &self,
+        config: &Config,
+        req: IncomingRequest<Body>,
+        log: &mut RequestLog,
+        cors: &[(String, String)],
+    ) -> Result<Response, Failure> {
+        // Read before the body consumes the request.
+        let cookies = SessionCookies::of(&req, &config.cookies);
+        let token = extract_token(req).await.map_err(failure)?;
+
+        let now_ms = self.platform.now_ms();
+        let now = unix_secs(now_ms);
+        let unverified = UnverifiedToken::parse(&token).map_err(failure)?;
+        let alg = config.policy.allowed_alg(&unverified).map_err(failure)?;
+        log.alg = Some(alg.name());
+
+        let cache = JwksCache {
+            url: &config.jwks_url,
+            http: self.http,
+            kv: self.kv,
+            memory: self.jwks,
+        };
+        let mut trace = JwksTrace::default();
+        let key = cache
+            .key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace)
+            .await;
+        let after_jwks = self.platform.now_ms();
+        log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
+        log.keys(trace, false);
+        let key = key.map_err(failure)?;
+
+        let verified = verify::verify(&unverified, &key, self.backend, &config.policy, now).await;
+        let after_verify = self.platform.now_ms();
+        log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
+        let verified = verified.map_err(failure)?;
+        let link = Link::of(&verified);
+
+        // The session the browser holds, if its JWT verifies under Stytch's keys. A cookie
+        // that does not verify only means a new session: never an error for a valid login.
+        let prior = match &cookies.jwt {
+            None => None,
+            Some(jwt) => {
+                let found = self.cookie_session(config, jwt, log).await;
+                log.ms.session = Some(self.platform.now_ms().saturating_sub(after_verify));
+                match found {
+                    Ok(session) => {
+                        let prior = assess(&session, &link, now, &config.session);
+                        log.prior = Some(prior.describe().to_owned());
+                        Some((session, prior))
+                    }
+                    Err(problem) => {
+                        log.prior = Some(problem.describe());
+                        None
+                    }
+                }
+            }
+        };
+        if let Some((session, Prior::Reuse)) = &prior {
+            log.outcome = "reused";
+            log.session = Some("reused");
+            return Ok(json_response(
+                200,
+                &ExchangeBody {
+                    expires_at: &session.expires_at,
+                    request_id: None,
+                    reused: true,
+                    session_id: &session.session_id,
+                    user_id: &session.user_id,
+                },
+                cors.to_vec(),
+            ));
+        }
+
+        // Only a token that verified locally reaches Stytch. The old session token is sent
+        // only for a session whose JWT verified and whose link is this very login.
+        let extend = match &prior {
+            Some((session, Prior::Extend(_))) => cookies.token.as_deref().map(|t| (session, t)),
+            _ => None,
+        };
+        let args = AttestArgs {
+            token: &token,
+            link: link.fits().then_some(&link),
+            session_token: extend.map(|(_, t)| t),
+        };
+        let mut call = self.timed_attest(config, args, log).await;
+        let mut outcome = if extend.is_some() {
+            "extended"
+        } else {
+            "created"
+        };
+        if let Some((session, _)) = extend
+            && let Some(why) = refused(&call, session)
+        {
+            // The session is gone, or Stytch would not extend it: a new session instead.
+            log.prior = Some(format!(
+                "{}; extension refused: {why}",
+                log.prior.as_deref().unwrap_or_default()
+            ));
+            let fresh = AttestArgs {
+                session_token: None,
+                ..args
+            };
+            call = self.timed_attest(config, fresh, log).await;
+            outcome = "created";
+        }
+        let session = call.result.map_err(failure)?;
+        log.session = Some(outcome);
+
+        let headers =
+            with_session_cookies(config, cors, &session, unix_secs(self.platform.now_ms()));
+        Ok(json_response(
+            200,
+            &ExchangeBody {
+                expires_at: &session.expires_at,
+                request_id: call.request_id.as_deref(),
+                reused: false,
+                session_id: &session.session_id,
+                user_id: &session.user_id,
+            },
+            headers,
+        ))
+    }
+
+    async fn timed_attest(
+        &self,
+        config: &Config,
+        args: AttestArgs<'_>,
+        log: &mut RequestLog,
+    ) -> Call<Attested> {
+        let started = self.platform.now_ms();
+        let call = stytch::attest(self.http, self.platform, &config.stytch, args).await;
+        log.stytch(&call, self.platform.now_ms().saturating_sub(started));
+        call
+    }
+}
+
+/// Why an attest that named `session`'s token did not extend that very session for the
+/// same user, if it did not: the session is gone, any other refusal, or an answer about
+/// another user (the session-token cookie was not the JWT cookie's). Such an attest is made
+/// once more without the token. A failure that is not a refusal (5xx, timeout) is final.
+fn refused(call: &Call<Attested>, session: &VerifiedSession) -> Option<String> {
+    match &call.result {
+        Ok(s) if s.user_id != session.user_id => Some("answered for another user".into()),
+        Ok(_) => None,
+        Err(e) if e.is_rejection() => {
+            Some(format!("{} {}", e.kind(), e.error_type().unwrap_or("-")))
+        }
+        Err(_) => None,
+    }
+}
+
+/// The token from `Authorization: Bearer` or the JSON body; both present must agree.
+async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<String, ApiError> {
+    let declared_len = req
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let bearer = match req.header("authorization") {
+        None => None,
+        Some(v) => match v.trim().split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                Some(t.trim().to_owned())
+            }
+            _ => {
+                return Err(ApiError::InvalidRequest(
+                    "The Authorization header must be 'Bearer <token>'.",
+                ));
+            }
+        },
+    };
+    let is_json = req
+        .header("content-type")
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    let body = req.body.read(MAX_BODY_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => ApiError::PayloadTooLarge,
+        BodyError::Io(_) => ApiError::InvalidRequest("The request body could not be read."),
+    })?;
+
+    let from_body = if body.is_empty() {
+        None
+    } else {
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&body) else {
+            return Err(ApiError::InvalidRequest("The body must be a JSON object."));
+        };
+        match doc.get("access_token") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
+            Some(_) => {
+                return Err(ApiError::InvalidRequest(
+                    "access_token must be a non-empty string.",
+                ));
+            }
+        }
+    };
+    match (bearer, from_body) {
+        (Some(h), Some(b)) if h != b => Err(ApiError::InvalidRequest(
+            "The Authorization header and the body carry different tokens.",
+        )),
+        (Some(t), _) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(ApiError::InvalidRequest(
+            "No access token: send {\"access_token\": \"...\"} or Authorization: Bearer.",
+        )),
+    }
+}

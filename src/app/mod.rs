@@ -1,0 +1,352 @@
+//! The request handler: routing, the Origin check and CORS, and the one log line per
+//! request. The routes themselves are in [`exchange`] (`POST /api/exchange`) and
+//! [`session`] (`GET /api/session`, `POST /api/logout`). Runtime-free: all I/O arrives
+//! through [`Services`].
+
+mod exchange;
+mod session;
+
+use crate::config::{Config, ConfigError};
+use crate::error::ApiError;
+use crate::formats::urls::{self, UrlParts};
+use crate::http::{BodySource, HttpClient, IncomingRequest, Platform, Response};
+use crate::keys::cache::{CacheSource, JwksMemory, JwksTrace, KvStore};
+use crate::keys::crypto::SignatureBackend;
+use crate::stytch::api::{Attested, Call};
+use serde::Serialize;
+use serde_json::json;
+use std::cell::RefCell;
+
+/// Largest request body read, checked against `Content-Length` first and while reading.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// How long browsers may cache a preflight answer.
+pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+/// The crate version, reported by `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The worker's I/O, as the glue (or a test) provides it.
+#[derive(Debug)]
+pub struct Services<'a, H, K, B, P> {
+    /// Outbound HTTP (key sets and Stytch).
+    pub http: &'a H,
+    /// Workers KV for the key sets.
+    pub kv: &'a K,
+    /// Signature verification.
+    pub backend: &'a B,
+    /// Clock, sleep, randomness, log.
+    pub platform: &'a P,
+    /// This isolate's key-set memory.
+    pub jwks: &'a RefCell<JwksMemory>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Route {
+    Exchange,
+    Session,
+    Logout,
+    Healthz,
+    Unknown,
+}
+
+impl Route {
+    /// The methods the route answers (`Allow` of a 405 and of a same-origin `OPTIONS`).
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Exchange | Self::Logout => "POST, OPTIONS",
+            Self::Session => "GET, OPTIONS",
+            Self::Healthz => "GET",
+            Self::Unknown => "",
+        }
+    }
+
+    /// The method a cross-origin caller may use (`Access-Control-Allow-Methods`).
+    fn cors_method(self) -> &'static str {
+        match self {
+            Self::Session | Self::Healthz => "GET",
+            Self::Exchange | Self::Logout | Self::Unknown => "POST",
+        }
+    }
+}
+
+/// The one JSON log line written per request. Never tokens, cookies, secrets or claims.
+#[derive(Debug, Default, Serialize)]
+struct RequestLog {
+    route: Option<Route>,
+    method: String,
+    status: u16,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    ms: Durations,
+    /// Where the identity provider's keys came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<CacheSource>,
+    /// Where Stytch's session keys came from (a request carrying a session JWT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_keys: Option<CacheSource>,
+    #[serde(skip_serializing_if = "is_zero")]
+    kv_reads: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    jwks_fetches: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    jwks_notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alg: Option<&'static str>,
+    /// What was found of the browser's Stytch session, when it sent one: `reusable`, or
+    /// why it was extended or replaced instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prior: Option<String>,
+    /// What became of the Stytch session: `created`, `extended`, `reused`, `local`,
+    /// `refreshed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stytch_request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stytch_attempts: Option<u32>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Durations {
+    total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify: Option<u64>,
+    /// Verifying the browser's session JWT, Stytch's keys included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stytch: Option<u64>,
+}
+
+impl RequestLog {
+    /// Adds what the key cache did for one key set: `session_keys` says whether it was
+    /// Stytch's, and its notes say so too.
+    fn keys(&mut self, trace: JwksTrace, session_keys: bool) {
+        if session_keys {
+            self.session_keys = trace.source;
+            self.jwks_notes
+                .extend(trace.notes.into_iter().map(|n| format!("stytch keys: {n}")));
+        } else {
+            self.cache = trace.source;
+            self.jwks_notes.extend(trace.notes);
+        }
+        self.kv_reads += trace.kv_reads;
+        self.jwks_fetches += trace.fetches;
+    }
+
+    /// Adds one Stytch call that took `ms`: its request id, and its attempts to the total.
+    fn stytch<T>(&mut self, call: &Call<T>, ms: u64) {
+        self.ms.stytch = Some(self.ms.stytch.unwrap_or(0) + ms);
+        if call.request_id.is_some() {
+            self.stytch_request_id.clone_from(&call.request_id);
+        }
+        self.stytch_attempts = Some(self.stytch_attempts.unwrap_or(0) + call.attempts);
+    }
+}
+
+/// Unix seconds from the platform's milliseconds.
+fn unix_secs(ms: u64) -> i64 {
+    i64::try_from(ms / 1000).unwrap_or(i64::MAX)
+}
+
+/// The request flow: routing and the checks every route shares.
+impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+    /// Handles one request and writes its log line.
+    pub async fn handle<Body: BodySource>(
+        &self,
+        config: Result<&Config, &ConfigError>,
+        req: IncomingRequest<Body>,
+    ) -> Response {
+        let started = self.platform.now_ms();
+        let mut log = RequestLog {
+            method: req.method.clone(),
+            ..RequestLog::default()
+        };
+        let response = self.route(config, req, &mut log).await;
+        log.status = response.status;
+        log.ms.total = self.platform.now_ms().saturating_sub(started);
+        if let Ok(line) = serde_json::to_string(&log) {
+            self.platform.log(&line);
+        }
+        response
+    }
+
+    async fn route<Body: BodySource>(
+        &self,
+        config: Result<&Config, &ConfigError>,
+        req: IncomingRequest<Body>,
+        log: &mut RequestLog,
+    ) -> Response {
+        let fail = |log: &mut RequestLog, e: ApiError, extra: Vec<(String, String)>| {
+            log.outcome = e.code();
+            log.detail = e.log_detail();
+            e.into_response(extra)
+        };
+        let Some(url) = urls::parse(&req.url) else {
+            return fail(
+                log,
+                ApiError::InvalidRequest("The request URL is invalid."),
+                vec![],
+            );
+        };
+        let route = match url.path {
+            "/api/exchange" => Route::Exchange,
+            "/api/session" => Route::Session,
+            "/api/logout" => Route::Logout,
+            "/healthz" => Route::Healthz,
+            _ => Route::Unknown,
+        };
+        log.route = Some(route);
+        let method = req.method.as_str();
+        let method_ok = match route {
+            Route::Unknown => return fail(log, ApiError::NotFound, vec![]),
+            Route::Healthz => method == "GET",
+            Route::Session => method == "GET" || method == "OPTIONS",
+            Route::Exchange | Route::Logout => method == "POST" || method == "OPTIONS",
+        };
+        if !method_ok {
+            return fail(log, ApiError::MethodNotAllowed(route.allow()), vec![]);
+        }
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => return fail(log, e.into(), vec![]),
+        };
+
+        // The Origin check comes before anything about the body or the token is looked at.
+        let origin = req.header("origin").map(str::to_owned);
+        let cors = match &origin {
+            None => vec![],
+            Some(o) if origin_allowed(o, &url, config) => vec![
+                ("access-control-allow-origin".to_owned(), o.clone()),
+                (
+                    "access-control-allow-credentials".to_owned(),
+                    "true".to_owned(),
+                ),
+                ("vary".to_owned(), "Origin".to_owned()),
+            ],
+            Some(_) => {
+                return fail(
+                    log,
+                    ApiError::ForbiddenOrigin,
+                    vec![("vary".into(), "Origin".into())],
+                );
+            }
+        };
+
+        if route == Route::Healthz {
+            log.outcome = "ok";
+            return json_response(200, &json!({ "status": "ok", "version": VERSION }), cors);
+        }
+        if method == "OPTIONS" {
+            log.outcome = "preflight";
+            return preflight(route, origin.is_some(), cors);
+        }
+        let result = match route {
+            Route::Exchange => self.exchange(config, req, log, &cors).await,
+            Route::Session => self.session(config, &req, log, &cors).await,
+            _ => self.logout(config, &req, log, &cors).await,
+        };
+        match result {
+            Ok(resp) => {
+                if log.outcome.is_empty() {
+                    log.outcome = "ok";
+                }
+                resp
+            }
+            Err((e, mut extra)) => {
+                let mut headers = cors;
+                headers.append(&mut extra);
+                fail(log, e, headers)
+            }
+        }
+    }
+}
+
+/// Same origin as the request URL, or listed in `ALLOWED_ORIGINS`.
+fn origin_allowed(origin: &str, url: &UrlParts<'_>, config: &Config) -> bool {
+    origin == url.origin || config.allowed_origins.iter().any(|o| o == origin)
+}
+
+fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Response {
+    let mut headers = cors;
+    if is_cors {
+        headers.extend([
+            (
+                "access-control-allow-methods".to_owned(),
+                route.cors_method().to_owned(),
+            ),
+            (
+                "access-control-allow-headers".to_owned(),
+                "Content-Type, Authorization".to_owned(),
+            ),
+            (
+                "access-control-max-age".to_owned(),
+                PREFLIGHT_MAX_AGE_SECS.to_string(),
+            ),
+        ]);
+    } else {
+        headers.push(("allow".to_owned(), route.allow().to_owned()));
+    }
+    Response {
+        status: 204,
+        headers,
+        body: String::new(),
+    }
+}
+
+fn json_response(status: u16, body: &impl Serialize, extra: Vec<(String, String)>) -> Response {
+    let mut headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("cache-control".to_owned(), "no-store".to_owned()),
+    ];
+    headers.extend(extra);
+    Response {
+        status,
+        headers,
+        // Serialising strings, integers and options cannot fail.
+        body: serde_json::to_string(body).unwrap_or_default(),
+    }
+}
+
+/// `Set-Cookie` headers carrying a session Stytch answered, after `cors`.
+fn with_session_cookies(
+    config: &Config,
+    cors: &[(String, String)],
+    session: &Attested,
+    now: i64,
+) -> Vec<(String, String)> {
+    let mut headers = cors.to_vec();
+    let cookies = config.cookies.session_cookies(
+        &session.session_token,
+        &session.session_jwt,
+        session.expires_at_unix,
+        now,
+    );
+    headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+    headers
+}
+
+/// `Set-Cookie` headers that delete the session cookies.
+fn clearing_cookies(config: &Config) -> Vec<(String, String)> {
+    config
+        .cookies
+        .clearing_cookies()
+        .into_iter()
+        .map(|c| ("set-cookie".to_owned(), c))
+        .collect()
+}
+
+/// An error answer and the headers to send with it (cleared cookies, for one).
+type Failure = (ApiError, Vec<(String, String)>);
+
+/// An error answer with no extra headers.
+fn failure(e: impl Into<ApiError>) -> Failure {
+    (e.into(), vec![])
+}

@@ -1,0 +1,324 @@
+//! The Stytch session the browser already holds: what its session JWT says, how it is tied
+//! to the login that created it, and whether a repeat exchange may be answered from it.
+//!
+//! Every Stytch session this worker creates carries a custom claim, [`LINK_CLAIM`], naming
+//! the identity-provider login it was made for (`iss`, `sub`, `session_id` of the verified
+//! token). Stytch keeps custom claims on the session and writes them into every session JWT,
+//! including the ones its frontend SDK mints later (shared/research/beyond.md §A.6). A
+//! repeat exchange whose verified token matches the link of a verified, live session JWT
+//! needs no call to Stytch; one whose JWT has run out extends that session instead of
+//! creating another; anything else gets a new session, and the old session token is never
+//! sent anywhere.
+
+use crate::config::SessionConfig;
+use crate::formats::time::parse_rfc3339;
+use crate::jwt::verify::{VerifiedToken, is_expired};
+use crate::stytch::api::clean_id;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The custom claim holding the [`Link`]: a plain name, not one Stytch reserves (`iss`,
+/// `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, anything under `https://stytch.com/`).
+pub const LINK_CLAIM: &str = "edge_attest";
+/// Stytch's own claim in its session JWTs: `{id, started_at, last_accessed_at, expires_at,
+/// attributes, authentication_factors, roles}` (stytch-go `SessionClaim`).
+pub const SESSION_CLAIM: &str = "https://stytch.com/session";
+/// Largest link sent to Stytch, serialised. Stytch caps all custom claims of a session at
+/// 4 KB; a login whose identifiers do not fit in a quarter of that gets a session without a
+/// link (and so is never answered at the edge) rather than an error.
+pub const MAX_LINK_BYTES: usize = 1024;
+
+/// The login a Stytch session was created for. Compared member by member, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// `iss` of the identity-provider token.
+    pub iss: String,
+    /// `sub` of the identity-provider token.
+    pub sub: String,
+    /// `session_id` of the identity-provider token (Supabase's login session, stable across
+    /// token refreshes), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+impl Link {
+    /// The link for a verified identity-provider token.
+    pub fn of(token: &VerifiedToken) -> Self {
+        Self {
+            iss: token.issuer().to_owned(),
+            sub: token.subject().to_owned(),
+            session_id: token.session_id().map(str::to_owned),
+        }
+    }
+
+    /// Whether this link may be sent to Stytch ([`MAX_LINK_BYTES`]).
+    pub fn fits(&self) -> bool {
+        serde_json::to_string(self).is_ok_and(|s| s.len() <= MAX_LINK_BYTES)
+    }
+
+    /// The link in a custom-claims map (a session JWT's payload, or a session's
+    /// `custom_claims`): `None` when absent or not exactly a link.
+    pub fn from_claim(value: Option<&Value>) -> Option<Self> {
+        value.and_then(|v| Self::deserialize(v).ok())
+    }
+}
+
+/// Why a session JWT that verified cannot describe a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionClaimError {
+    /// `sub` is not a Stytch identifier.
+    Subject,
+    /// No [`SESSION_CLAIM`] object, or its `id` is not a Stytch identifier.
+    SessionId,
+    /// The session claim's `expires_at` is missing or not RFC 3339.
+    ExpiresAt,
+}
+
+impl SessionClaimError {
+    /// A stable name for the log.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Subject => "session_claims: sub",
+            Self::SessionId => "session_claims: id",
+            Self::ExpiresAt => "session_claims: expires_at",
+        }
+    }
+}
+
+/// A Stytch session, as a session JWT that verified under Stytch's keys describes it.
+/// Built only from a [`VerifiedToken`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSession {
+    /// Stytch user id (`sub`).
+    pub user_id: String,
+    /// Stytch session id (the session claim's `id`).
+    pub session_id: String,
+    /// The session's own expiry as Stytch wrote it (RFC 3339), not the JWT's.
+    pub expires_at: String,
+    /// The same instant, Unix seconds.
+    pub expires_at_unix: i64,
+    /// The JWT's `exp`, Unix seconds: five minutes after Stytch minted it.
+    pub jwt_expires_at: i64,
+    /// The login the session was created for, when it carries one.
+    pub link: Option<Link>,
+}
+
+impl VerifiedSession {
+    /// Reads the session from a verified session JWT.
+    pub fn from_token(jwt: &VerifiedToken) -> Result<Self, SessionClaimError> {
+        let user_id = clean_id(Some(jwt.subject())).ok_or(SessionClaimError::Subject)?;
+        let claim = jwt.claim(SESSION_CLAIM);
+        let field = |name: &str| claim.and_then(|c| c.get(name)).and_then(Value::as_str);
+        let session_id = clean_id(field("id")).ok_or(SessionClaimError::SessionId)?;
+        let expires_at = field("expires_at").ok_or(SessionClaimError::ExpiresAt)?;
+        let expires_at_unix = parse_rfc3339(expires_at).ok_or(SessionClaimError::ExpiresAt)?;
+        Ok(Self {
+            user_id,
+            session_id,
+            expires_at: expires_at.to_owned(),
+            expires_at_unix,
+            jwt_expires_at: jwt.expires_at(),
+            link: Link::from_claim(jwt.claim(LINK_CLAIM)),
+        })
+    }
+
+    /// Whether the JWT has not expired (with `skew`) and the session itself has not ended:
+    /// what `GET /api/session` answers from without asking Stytch.
+    pub fn is_live(&self, now: i64, skew: i64) -> bool {
+        !is_expired(self.jwt_expires_at, now, skew) && self.expires_at_unix > now
+    }
+}
+
+/// What a repeat exchange may do with the session the browser holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prior {
+    /// Answer from it, with no call to Stytch.
+    Reuse,
+    /// Attest with its session token, so that Stytch extends it (why it is not reused).
+    Extend(&'static str),
+    /// Create a new session; never send the old session token (why).
+    Replace(&'static str),
+}
+
+impl Prior {
+    /// What the log line says about the browser's session.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Reuse => "reusable",
+            Self::Extend(why) | Self::Replace(why) => why,
+        }
+    }
+}
+
+/// Decides what a repeat exchange for the login `link` does with the verified session
+/// `session` at `now` (Unix seconds). The link comes first: a session made for another
+/// login is never reused or extended, whatever its state.
+pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionConfig) -> Prior {
+    match &session.link {
+        None => return Prior::Replace("no_link"),
+        Some(l) if l != link => return Prior::Replace("link_mismatch"),
+        Some(_) => {}
+    }
+    if session.expires_at_unix <= now {
+        return Prior::Replace("session_expired");
+    }
+    if is_expired(session.jwt_expires_at, now, cfg.policy.skew_secs) {
+        return Prior::Extend("jwt_expired");
+    }
+    if session.jwt_expires_at.saturating_sub(now) < cfg.reuse_min_secs {
+        return Prior::Extend("jwt_near_expiry");
+    }
+    if !cfg.reuse {
+        return Prior::Extend("reuse_disabled");
+    }
+    Prior::Reuse
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn cfg(vars: &[(&str, &str)]) -> SessionConfig {
+        let base = [
+            ("SUPABASE_URL", "https://abcd.supabase.co"),
+            ("STYTCH_PROJECT_ID", "project-test-1"),
+            ("STYTCH_SECRET", "secret"),
+            ("STYTCH_PROFILE_ID", "profile"),
+        ];
+        let all: Vec<(&str, &str)> = base.iter().chain(vars).copied().collect();
+        Config::from_lookup(&|n| {
+            all.iter()
+                .rev()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+        .session
+    }
+
+    fn link() -> Link {
+        Link {
+            iss: "https://abcd.supabase.co/auth/v1".into(),
+            sub: "8d8a2b3c".into(),
+            session_id: Some("0b6f8a52".into()),
+        }
+    }
+
+    fn session(jwt_left: i64, session_left: i64) -> VerifiedSession {
+        VerifiedSession {
+            user_id: "user-test-1".into(),
+            session_id: "session-test-1".into(),
+            expires_at: String::new(),
+            expires_at_unix: NOW + session_left,
+            jwt_expires_at: NOW + jwt_left,
+            link: Some(link()),
+        }
+    }
+
+    #[test]
+    fn a_live_session_of_the_same_login_is_reused() {
+        assert_eq!(
+            assess(&session(300, 3600), &link(), NOW, &cfg(&[])),
+            Prior::Reuse
+        );
+        assert_eq!(
+            assess(&session(60, 3600), &link(), NOW, &cfg(&[])),
+            Prior::Reuse,
+            "exactly the minimum left"
+        );
+    }
+
+    #[test]
+    fn a_jwt_near_or_past_expiry_extends_instead() {
+        let c = cfg(&[]);
+        assert_eq!(
+            assess(&session(59, 3600), &link(), NOW, &c),
+            Prior::Extend("jwt_near_expiry")
+        );
+        assert_eq!(
+            assess(&session(-31, 3600), &link(), NOW, &c),
+            Prior::Extend("jwt_expired")
+        );
+        let strict = cfg(&[("SESSION_REUSE_MIN_SECONDS", "0")]);
+        assert_eq!(
+            assess(&session(1, 3600), &link(), NOW, &strict),
+            Prior::Reuse
+        );
+        assert_eq!(
+            assess(&session(-1, 3600), &link(), NOW, &strict),
+            Prior::Extend("jwt_near_expiry"),
+            "within the skew the JWT verifies, but has no time left to reuse"
+        );
+        let off = cfg(&[("SESSION_REUSE", "false")]);
+        assert_eq!(
+            assess(&session(300, 3600), &link(), NOW, &off),
+            Prior::Extend("reuse_disabled")
+        );
+    }
+
+    #[test]
+    fn an_ended_session_or_another_login_is_replaced() {
+        let c = cfg(&[]);
+        assert_eq!(
+            assess(&session(300, 0), &link(), NOW, &c),
+            Prior::Replace("session_expired")
+        );
+        for other in [
+            Link {
+                iss: "https://other.supabase.co/auth/v1".into(),
+                ..link()
+            },
+            Link {
+                sub: "someone-else".into(),
+                ..link()
+            },
+            Link {
+                session_id: Some("another-login".into()),
+                ..link()
+            },
+            Link {
+                session_id: None,
+                ..link()
+            },
+        ] {
+            assert_eq!(
+                assess(&session(300, 3600), &other, NOW, &c),
+                Prior::Replace("link_mismatch"),
+                "{other:?}"
+            );
+        }
+        let unlinked = VerifiedSession {
+            link: None,
+            ..session(300, 3600)
+        };
+        assert_eq!(
+            assess(&unlinked, &link(), NOW, &c),
+            Prior::Replace("no_link")
+        );
+    }
+
+    #[test]
+    fn links_are_read_strictly_and_capped() {
+        let l = link();
+        let v = serde_json::to_value(&l).unwrap();
+        assert_eq!(Link::from_claim(Some(&v)), Some(l.clone()));
+        let mut extra = v.clone();
+        extra["role"] = "admin".into();
+        assert_eq!(Link::from_claim(Some(&extra)), None);
+        let mut numeric = v.clone();
+        numeric["sub"] = 7.into();
+        assert_eq!(Link::from_claim(Some(&numeric)), None);
+        assert_eq!(Link::from_claim(Some(&Value::from("x"))), None);
+        assert_eq!(Link::from_claim(None), None);
+        assert!(l.fits());
+        let huge = Link {
+            sub: "x".repeat(MAX_LINK_BYTES),
+            ..l
+        };
+        assert!(!huge.fits());
+    }
+}
