@@ -6,7 +6,7 @@
 // tokens. Its failure modes (500, hang, redirect, HTML, oversize, dropped connection) and
 // rotations are switched from the test or demo that owns it.
 //
-// Stytch stand-in: answers POST /v1/sessions/attest and /v1/sessions/revoke like the real
+// Stytch stand-in: answers attest, authenticate, revoke and the session key set like the real
 // API (shapes from shared/research/stytch.md): Basic auth checked, the trusted token verified
 // against the issuer's JWKS as a Trusted Auth Token profile would, sessions created with
 // opaque tokens and an RS256 session JWT. Every call is recorded; failures can be scripted.
@@ -56,6 +56,14 @@ function trackSockets(server) {
   return sockets;
 }
 
+const DEFAULT_EMAIL = "ada@example.com";
+/** The Supabase user id of an email: the fixture user for the default one, else derived. */
+export function subFor(email) {
+  if (email === DEFAULT_EMAIL) return supabaseClaims({}).sub;
+  const h = createHash("sha256").update(email).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 const ALGS = { ES256: {}, RS256: { modulusLength: 2048 }, EdDSA: { crv: "Ed25519" } };
 
 async function makeKey(alg, kid) {
@@ -81,6 +89,7 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
     redirectHits: 0,
   };
   const jwks = () => ({ keys: [...state.published].map((kid) => keys.get(kid).jwk) });
+  const logins = new Map(); // refresh token -> { email, sessionId }
 
   const server = http.createServer(async (req, res) => {
     const path = new URL(req.url, "http://x").pathname;
@@ -128,16 +137,29 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       return res.end();
     }
     if (path === "/auth/v1/token" && req.method === "POST") {
-      // Demo sign-in: a Supabase-shaped access token for the demo user.
+      // A login, as Supabase Auth's token endpoint answers one: a new login session (sign-in),
+      // or, with grant_type=refresh_token, a new access token for the same login session
+      // (Supabase keeps session_id across refreshes). `expired` and `alg` are demo knobs.
       let opts = {};
       try {
         opts = JSON.parse((await readBody(req)) || "{}");
       } catch {
         return sendJson(res, 400, { error: "invalid_request" });
       }
+      const grant = new URL(req.url, "http://x").searchParams.get("grant_type");
+      let login;
+      if (grant === "refresh_token") {
+        login = logins.get(opts.refresh_token);
+        if (!login) return sendJson(res, 400, { code: 400, error_code: "refresh_token_not_found", msg: "Invalid Refresh Token: Refresh Token Not Found" });
+        logins.delete(opts.refresh_token);
+      } else {
+        login = { email: opts.email || DEFAULT_EMAIL, sessionId: randomUUID() };
+      }
+      const refreshToken = randomBytes(12).toString("base64url");
+      logins.set(refreshToken, login);
       const expiresIn = opts.expired ? -3600 : 3600;
-      const token = await api.mint({ alg: opts.alg || "ES256", claims: opts.email ? { email: opts.email } : {}, expiresIn });
-      return sendJson(res, 200, { access_token: token, token_type: "bearer", expires_in: expiresIn }, {
+      const token = await api.mint({ alg: opts.alg || "ES256", claims: { email: login.email, sub: subFor(login.email) }, sessionId: login.sessionId, expiresIn });
+      return sendJson(res, 200, { access_token: token, token_type: "bearer", expires_in: expiresIn, refresh_token: refreshToken, user: { id: subFor(login.email), email: login.email } }, {
         "access-control-allow-origin": "*",
       });
     }
@@ -153,8 +175,8 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
     },
     state,
     jwks,
-    /** Mints a Supabase-shaped access token. */
-    async mint({ alg = "ES256", kid, claims = {}, expiresIn = 3600, header = {} } = {}) {
+    /** Mints a Supabase-shaped access token (a new login session unless `sessionId`). */
+    async mint({ alg = "ES256", kid, claims = {}, expiresIn = 3600, header = {}, sessionId = randomUUID() } = {}) {
       const key = kid ? keys.get(kid) : [...keys.values()].find((k) => k.alg === alg && state.published.has(k.kid));
       if (!key) throw new Error(`no key for ${alg} ${kid ?? ""}`);
       const now = Math.floor(Date.now() / 1000);
@@ -162,7 +184,7 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
         iss: api.issuer,
         iat: now - (expiresIn < 0 ? 7200 : 0),
         exp: now + expiresIn,
-        sessionId: randomUUID(),
+        sessionId,
         extra: claims,
       });
       return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...header }).sign(key.privateKey);
@@ -188,21 +210,52 @@ const STYTCH_ERRORS = {
   invalid_session_duration_minutes: [400, "session_duration_minutes must be between 5 and 527040."],
   invalid_trusted_auth_token: [400, "Invalid trusted auth token."],
   session_not_found: [404, "Session could not be found."],
+  too_many_session_arguments: [400, "Too many session arguments were provided."],
+  no_session_arguments: [400, "A session_token or session_jwt is required."],
+  // Not confirmed names: what Stytch answers for custom claims over its 4 KB limit, and for a
+  // session_token of another user's session, is not documented.
+  invalid_session_custom_claims: [400, "Custom claims are invalid or larger than 4 KB."],
+  session_user_mismatch: [400, "The session belongs to another user."],
   too_many_requests: [429, "Too many requests have been made."],
   internal_server_error: [500, "Oops, something seems to have gone wrong."],
   bad_request: [400, "Bad request."],
 };
+/** Claims Stytch keeps for itself (its SDK doc: "will be ignored"). */
+const RESERVED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]);
+const SESSION_CLAIM = "https://stytch.com/session";
 
 /**
- * Starts the Stytch stand-in. `script(...steps)` queues behaviours for the next calls:
- * { error_type } (status from Stytch's table), { status, error_type }, { status, body },
- * { hang: true }, { drop: true }.
+ * Starts the Stytch stand-in. `script(...steps)` queues behaviours for the next calls (the
+ * public key set excepted): { error_type } (status from Stytch's table), { status, error_type },
+ * { status, body }, { hang: true }, { drop: true }.
+ *
+ * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
+ * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
+ * the same user, adds the factor and extends it; `session_custom_claims` are kept on the
+ * session and written at the top level of every session JWT; `sessions/authenticate` answers
+ * the session with a fresh JWT; revoke ends it. Session JWTs are RS256 under the key set
+ * served at GET /v1/sessions/jwks/{project_id} (public, with Stytch's extra `request_id` and
+ * `status_code` members). `state.jwtLifetimeSecs` (300, as Stytch's) shortens or backdates
+ * the JWTs minted from now on, so tests can reach expiry without waiting; `state.jwksMode`
+ * "fail" makes the key set answer 500.
  */
 export async function startStytch({ projectId, secret, profileId, supabase, port = 0, host = "127.0.0.1" }) {
   const calls = [];
   const queue = [];
-  const sessions = new Map();
-  const { privateKey: jwtKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
+  const sessions = new Map(); // session_token -> session
+  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0 };
+  const kid = `jwk-test-${randomUUID()}`;
+  const { publicKey, privateKey: jwtKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
+  const jwk = {
+    ...(await exportJWK(publicKey)),
+    kid,
+    alg: "RS256",
+    use: "sig",
+    key_ops: ["verify"],
+    // Stytch publishes the certificate too; nothing here reads it.
+    x5c: [randomBytes(48).toString("base64")],
+    x5tS256: randomBytes(32).toString("base64url"),
+  };
   const requestId = () => `request-id-test-${randomUUID()}`;
   const fail = (res, type, status) => {
     const [defaultStatus, message] = STYTCH_ERRORS[type] ?? [status ?? 400, type];
@@ -215,6 +268,58 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
       error_url: `https://stytch.com/docs/api/errors/${code}#${type}`,
     });
   };
+  const iso = (ms) => new Date(ms).toISOString();
+  const live = (session) => session && Date.parse(session.expires_at) > Date.now();
+
+  /** The session JWT Stytch would mint for `session` now; a lifetime under 300 s makes it
+   * look minted earlier (iat = exp - 300), as a JWT the browser has held for a while. */
+  async function mintJwt(session) {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + state.jwtLifetimeSecs;
+    const iat = Math.min(now, exp - 300);
+    const claims = Object.fromEntries(Object.entries(session.custom_claims).filter(([k]) => !RESERVED_CLAIMS.has(k)));
+    return new SignJWT({
+      ...claims,
+      [SESSION_CLAIM]: {
+        id: session.session_id,
+        started_at: session.started_at,
+        last_accessed_at: session.last_accessed_at,
+        expires_at: session.expires_at,
+        attributes: session.attributes,
+        authentication_factors: session.authentication_factors,
+        roles: session.roles,
+      },
+    })
+      .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
+      .setIssuer(`stytch.com/${projectId}`)
+      .setAudience([projectId])
+      .setSubject(session.user_id)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(exp)
+      .sign(jwtKey);
+  }
+
+  /** Applies `session_custom_claims`: a null value deletes a claim (Stytch's rule). */
+  function applyClaims(session, custom) {
+    if (custom === undefined) return true;
+    if (!custom || typeof custom !== "object" || Array.isArray(custom)) return false;
+    const next = { ...session.custom_claims };
+    for (const [k, v] of Object.entries(custom)) {
+      if (k.startsWith("https://stytch.com/")) return false;
+      if (v === null) delete next[k];
+      else next[k] = v;
+    }
+    if (Buffer.byteLength(JSON.stringify(next)) >= 4096) return false;
+    session.custom_claims = next;
+    return true;
+  }
+
+  const userOf = (session) => ({ user_id: session.user_id, emails: [{ email_id: "email-test-1", email: session.email, verified: true }], status: "active", name: {}, roles: ["stytch_user"] });
+  const publicSession = (session) => {
+    const { email, ...rest } = session;
+    return rest;
+  };
 
   const server = http.createServer(async (req, res) => {
     const path = new URL(req.url, "http://x").pathname;
@@ -224,6 +329,14 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
       body = JSON.parse(raw);
     } catch {}
     calls.push({ path, method: req.method, authorization: req.headers.authorization, contentType: req.headers["content-type"], body, at: Date.now() });
+
+    if (req.method === "GET" && path.startsWith("/v1/sessions/jwks/")) {
+      // Public, like Stytch's: no credentials, and not subject to scripted failures.
+      state.jwksFetches++;
+      if (state.jwksMode === "fail") return fail(res, "internal_server_error");
+      if (path !== `/v1/sessions/jwks/${projectId}`) return fail(res, "project_not_found", 404);
+      return sendJson(res, 200, { keys: [jwk], request_id: requestId(), status_code: 200 });
+    }
 
     const expected = "Basic " + Buffer.from(`${projectId}:${secret}`).toString("base64");
     if (req.headers.authorization !== expected) return fail(res, "unauthorized_credentials");
@@ -240,6 +353,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
       if (minutes !== undefined && !(Number.isInteger(minutes) && minutes >= 5 && minutes <= 527040)) {
         return fail(res, "invalid_session_duration_minutes");
       }
+      if (body.session_token !== undefined && body.session_jwt !== undefined) return fail(res, "too_many_session_arguments");
       let claims;
       try {
         // What a Trusted Auth Token profile does: JWKS, issuer and audience.
@@ -251,56 +365,95 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
         return fail(res, "invalid_trusted_auth_token");
       }
       const userId = "user-test-" + createHash("sha256").update(String(claims.sub)).digest("hex").slice(0, 32);
-      const now = new Date();
-      const expiresAt = new Date(now.getTime() + (minutes ?? 0) * 60_000).toISOString();
-      const sessionId = `session-test-${randomUUID()}`;
-      const sessionToken = randomBytes(33).toString("base64url");
-      const sessionJwt = await new SignJWT({
-        "https://stytch.com/session": { id: sessionId, started_at: now.toISOString(), expires_at: expiresAt },
-      })
-        .setProtectedHeader({ alg: "RS256", kid: "jwk-test-standin", typ: "JWT" })
-        .setIssuer(`stytch.com/${projectId}`)
-        .setAudience(projectId)
-        .setSubject(userId)
-        .setIssuedAt()
-        .setNotBefore("0s")
-        .setExpirationTime("5m")
-        .sign(jwtKey);
-      const session = {
-        session_id: sessionId,
-        user_id: userId,
-        started_at: now.toISOString(),
-        last_accessed_at: now.toISOString(),
-        expires_at: expiresAt,
-        attributes: { ip_address: "", user_agent: "" },
-        authentication_factors: [
-          {
-            type: "trusted_auth_token",
-            delivery_method: "trusted_token_exchange",
-            last_authenticated_at: now.toISOString(),
-            created_at: now.toISOString(),
-            updated_at: now.toISOString(),
-            trusted_auth_token_factor: { token_id: String(claims.session_id ?? "") },
-          },
-        ],
-        roles: ["stytch_user"],
-        custom_claims: {},
+      const now = Date.now();
+      const factor = {
+        type: "trusted_auth_token",
+        delivery_method: "trusted_token_exchange",
+        last_authenticated_at: iso(now),
+        created_at: iso(now),
+        updated_at: iso(now),
+        trusted_auth_token_factor: { token_id: String(claims.session_id ?? "") },
       };
-      if (minutes !== undefined) sessions.set(sessionToken, session);
+      let session;
+      let sessionToken;
+      if (body.session_token !== undefined) {
+        // Add the factor to the named session and extend it (Stytch's attest doc).
+        session = sessions.get(body.session_token);
+        if (!live(session)) return fail(res, "session_not_found");
+        if (session.user_id !== userId) return fail(res, "session_user_mismatch");
+        sessionToken = body.session_token;
+        const same = session.authentication_factors.find((f) => f.type === factor.type && f.trusted_auth_token_factor?.token_id === factor.trusted_auth_token_factor.token_id);
+        if (same) Object.assign(same, { last_authenticated_at: iso(now), updated_at: iso(now) });
+        else session.authentication_factors.push(factor);
+        session.last_accessed_at = iso(now);
+        if (minutes !== undefined) session.expires_at = iso(now + minutes * 60_000);
+        session.extensions = (session.extensions ?? 0) + 1;
+      } else {
+        sessionToken = randomBytes(33).toString("base64url");
+        session = {
+          session_id: `session-test-${randomUUID()}`,
+          user_id: userId,
+          email: claims.email,
+          started_at: iso(now),
+          last_accessed_at: iso(now),
+          expires_at: iso(now + (minutes ?? 0) * 60_000),
+          attributes: { ip_address: "", user_agent: "" },
+          authentication_factors: [factor],
+          roles: ["stytch_user"],
+          custom_claims: {},
+          extensions: 0,
+        };
+      }
+      if (minutes !== undefined && !applyClaims(session, body.session_custom_claims)) return fail(res, "invalid_session_custom_claims");
+      // Without session_duration_minutes (and no session named) Stytch creates no session.
+      const hasSession = minutes !== undefined || body.session_token !== undefined;
+      if (hasSession) sessions.set(sessionToken, session);
       return sendJson(res, 200, {
         status_code: 200,
         request_id: requestId(),
         user_id: userId,
-        user: { user_id: userId, emails: [{ email_id: "email-test-1", email: claims.email, verified: true }], status: "active", name: {}, roles: ["stytch_user"] },
-        session_token: minutes === undefined ? "" : sessionToken,
-        session_jwt: minutes === undefined ? "" : sessionJwt,
-        ...(minutes === undefined ? {} : { session }),
+        user: userOf({ ...session, user_id: userId, email: claims.email }),
+        session_token: hasSession ? sessionToken : "",
+        session_jwt: hasSession ? await mintJwt(session) : "",
+        ...(hasSession ? { session: publicSession(session) } : {}),
+      });
+    }
+    if (path === "/v1/sessions/authenticate") {
+      const named = ["session_token", "session_jwt"].filter((k) => body[k] !== undefined);
+      if (named.length === 0) return fail(res, "no_session_arguments");
+      if (named.length > 1) return fail(res, "too_many_session_arguments");
+      let token = body.session_token;
+      if (body.session_jwt !== undefined) {
+        try {
+          // An expired JWT is fine if its signature is (Stytch's authenticate doc): time ignored.
+          const { payload } = await jwtVerify(body.session_jwt, createLocalJWKSet({ keys: [jwk] }), {
+            issuer: `stytch.com/${projectId}`,
+            audience: projectId,
+            clockTolerance: 10 ** 9,
+          });
+          token = [...sessions].find(([, s]) => s.session_id === payload[SESSION_CLAIM]?.id)?.[0];
+        } catch {
+          return fail(res, "unable_to_parse_session_jwt", 401);
+        }
+      }
+      const session = sessions.get(token);
+      if (!live(session)) return fail(res, "session_not_found");
+      session.last_accessed_at = iso(Date.now());
+      if (body.session_duration_minutes !== undefined) session.expires_at = iso(Date.now() + body.session_duration_minutes * 60_000);
+      return sendJson(res, 200, {
+        status_code: 200,
+        request_id: requestId(),
+        session: publicSession(session),
+        session_token: token,
+        session_jwt: await mintJwt(session),
+        user: userOf(session),
       });
     }
     if (path === "/v1/sessions/revoke") {
       const named = ["session_id", "session_token", "session_jwt"].filter((k) => body[k]);
       if (named.length !== 1) return fail(res, "bad_request");
-      if (!body.session_token || !sessions.delete(body.session_token)) return fail(res, "session_not_found");
+      const token = body.session_token ?? [...sessions].find(([, s]) => s.session_id === body.session_id)?.[0];
+      if (!token || !sessions.delete(token)) return fail(res, "session_not_found");
       return sendJson(res, 200, { status_code: 200, request_id: requestId() });
     }
     return fail(res, "bad_request", 404);
@@ -311,6 +464,10 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
     url: `http://${host}:${boundPort}`,
     calls,
     sessions,
+    state,
+    kid,
+    /** Calls to the API (not the public key set). */
+    apiCalls: () => calls.filter((c) => !c.path.startsWith("/v1/sessions/jwks/")),
     script: (...steps) => queue.push(...steps),
     pending: () => queue.length,
     close: () => closeServer(server, sockets),

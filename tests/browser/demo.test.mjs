@@ -86,6 +86,66 @@ test("signing in on the allowed origin stores both cookies for the worker's orig
   await context.close();
 });
 
+const stytchCalls = (path) => demo.stytch.calls.filter((c) => c.path === path);
+const resultLabel = (page, label) => page.waitForFunction((l) => document.querySelector("#result .status")?.textContent.startsWith(l), label);
+
+test("a reload is answered at the edge; another user gets a new session; /api/session refreshes an expired JWT", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(demo.pageUrl);
+  await page.click("#signin");
+  await page.waitForSelector('#result [data-status="200"]');
+  const ada = Object.fromEntries((await workerCookies(context)).map((c) => [c.name, c.value]));
+  const adaSession = { ...demo.stytch.sessions.get(ada.stytch_session) };
+  const attests = stytchAttests();
+  const jwksFetches = demo.stytch.state.jwksFetches;
+
+  // Reload: the page exchanges its kept login again; the worker answers from the cookies.
+  await page.reload();
+  await resultLabel(page, "Page load");
+  assert.equal(await page.getAttribute("#result .status", "data-status"), "200");
+  assert.equal(await page.getAttribute("#result [data-reused]", "data-reused"), "true");
+  assert.equal(stytchAttests(), attests, "no Stytch call");
+  assert.equal(demo.stytch.state.jwksFetches, jwksFetches + 1, "Stytch's key set, once");
+  await page.click("#again");
+  await resultLabel(page, "Exchange again");
+  assert.equal(await page.getAttribute("#result [data-reused]", "data-reused"), "true");
+  assert.equal(stytchAttests(), attests);
+  assert.equal(demo.stytch.state.jwksFetches, jwksFetches + 1, "then from memory");
+  const same = Object.fromEntries((await workerCookies(context)).map((c) => [c.name, c.value]));
+  assert.deepEqual(same, ada, "the same cookies");
+
+  // Another user on the same browser: a new session, Ada's never sent nor extended. Its JWT
+  // comes back already expired, for the /api/session check below.
+  demo.stytch.state.jwtLifetimeSecs = -60;
+  await page.click("#signin-other");
+  await resultLabel(page, "Sign in as another user");
+  demo.stytch.state.jwtLifetimeSecs = 300;
+  assert.equal(await page.getAttribute("#result [data-reused]", "data-reused"), "false");
+  assert.equal(stytchAttests(), attests + 1);
+  assert.equal(stytchCalls("/v1/sessions/attest").at(-1).body.session_token, undefined);
+  const adaAfter = demo.stytch.sessions.get(ada.stytch_session);
+  assert.equal(adaAfter.extensions, 0);
+  assert.equal(adaAfter.expires_at, adaSession.expires_at);
+  const grace = Object.fromEntries((await workerCookies(context)).map((c) => [c.name, c.value]));
+  assert.notEqual(grace.stytch_session, ada.stytch_session);
+  assert.notEqual(demo.stytch.sessions.get(grace.stytch_session).user_id, adaSession.user_id);
+
+  // Check session: the JWT has expired, the worker refreshes it with the session token.
+  const authenticates = stytchCalls("/v1/sessions/authenticate").length;
+  await page.click("#check");
+  await resultLabel(page, "Check session");
+  assert.equal(await page.getAttribute("#result .status", "data-status"), "200");
+  assert.equal(stytchCalls("/v1/sessions/authenticate").length, authenticates + 1);
+  const after = Object.fromEntries((await workerCookies(context)).map((c) => [c.name, c.value]));
+  assert.equal(after.stytch_session, grace.stytch_session);
+  assert.notEqual(after.stytch_session_jwt, grace.stytch_session_jwt, "a fresh JWT");
+  const exp = JSON.parse(Buffer.from(after.stytch_session_jwt.split(".")[1], "base64url")).exp;
+  assert.ok(exp > Date.now() / 1000 + 200, "and it is live");
+  assert.match(await page.textContent("#result pre"), /"link"/);
+  await context.close();
+});
+
 test("a page on a disallowed origin gets no cookie and causes no Stytch call", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();

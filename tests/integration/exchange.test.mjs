@@ -51,7 +51,14 @@ test("an ES256 token becomes a Stytch session in two cookies", async () => {
   assert.equal(calls.length, 1);
   assert.equal(calls[0].path, "/v1/sessions/attest");
   assert.equal(calls[0].authorization, "Basic " + Buffer.from(`${PROJECT_ID}:${SECRET}`).toString("base64"));
-  assert.deepEqual(calls[0].body, { profile_id: PROFILE_ID, token, session_duration_minutes: 60 });
+  const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+  assert.deepEqual(calls[0].body, {
+    profile_id: PROFILE_ID,
+    token,
+    session_duration_minutes: 60,
+    session_custom_claims: { edge_attest: { iss: claims.iss, sub: claims.sub, session_id: claims.session_id } },
+  });
+  assert.equal(body.reused, false);
 });
 
 test("RS256 in a Bearer header and EdDSA (when allowed) also exchange", async () => {

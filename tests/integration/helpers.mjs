@@ -62,6 +62,19 @@ export async function json(res) {
   }
 }
 
+/** A `Cookie` request header carrying what `res` set (as a browser would send it back). */
+export function cookieHeader(res) {
+  return cookies(res)
+    .filter((c) => c.value !== "")
+    .map((c) => `${c.name}=${c.value}`)
+    .join("; ");
+}
+
+/** The payload of a compact JWT, decoded without any check (tests only). */
+export function payloadOf(jwt) {
+  return JSON.parse(Buffer.from(jwt.split(".")[1], "base64url"));
+}
+
 /** Parses Set-Cookie values into {name, value, attrs: {lower-name: value|true}}. */
 export function cookies(res) {
   return res.headers.getSetCookie().map((line) => {
