@@ -11,7 +11,7 @@ use crate::http::Response;
 use crate::jwt::verify::VerifyError;
 use crate::keys::cache::ResolveError;
 use crate::stytch::api::StytchError;
-use serde_json::json;
+use serde::Serialize;
 
 /// `Retry-After` when no keys can be had: long enough for a transient JWKS outage.
 pub const JWKS_RETRY_AFTER_SECS: u64 = 5;
@@ -174,10 +174,21 @@ impl ApiError {
         Response {
             status: self.status(),
             headers,
-            body: json!({ "error": self.code(), "error_description": self.description() })
-                .to_string(),
+            // Serialising two strings cannot fail.
+            body: serde_json::to_string(&ErrorBody {
+                error: self.code(),
+                error_description: &self.description(),
+            })
+            .unwrap_or_default(),
         }
     }
+}
+
+/// The JSON of every error answer.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
 }
 
 impl ApiError {

@@ -14,7 +14,6 @@ use crate::keys::cache::{CacheSource, JwksMemory, JwksTrace, KvStore};
 use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{Attested, Call};
 use serde::Serialize;
-use serde_json::json;
 use std::cell::RefCell;
 
 /// Largest request body read, checked against `Content-Length` first and while reading.
@@ -242,7 +241,11 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
 
         if route == Route::Healthz {
             log.outcome = "ok";
-            return json_response(200, &json!({ "status": "ok", "version": VERSION }), cors);
+            let body = HealthBody {
+                status: "ok",
+                version: VERSION,
+            };
+            return json_response(200, &body, cors);
         }
         if method == "OPTIONS" {
             log.outcome = "preflight";
@@ -299,6 +302,13 @@ fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Respon
         headers,
         body: String::new(),
     }
+}
+
+/// `GET /healthz`'s body.
+#[derive(Serialize)]
+struct HealthBody {
+    status: &'static str,
+    version: &'static str,
 }
 
 fn json_response(status: u16, body: &impl Serialize, extra: Vec<(String, String)>) -> Response {

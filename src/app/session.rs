@@ -16,7 +16,6 @@ use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{self as stytch, Revoked};
 use crate::stytch::session::{Link, VerifiedSession};
 use serde::Serialize;
-use serde_json::json;
 
 /// The Stytch session cookies a request carries (configured names).
 #[derive(Debug, Default)]
@@ -77,6 +76,13 @@ struct SessionBody<'a> {
     link: Option<&'a Link>,
     session_id: &'a str,
     user_id: &'a str,
+}
+
+/// `POST /api/logout`'s 200 body.
+#[derive(Serialize)]
+struct LogoutBody<'a> {
+    request_id: Option<&'a str>,
+    revoked: bool,
 }
 
 impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
@@ -222,7 +228,10 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         headers.extend(clear);
         Ok(json_response(
             200,
-            &json!({ "revoked": revoked, "request_id": request_id }),
+            &LogoutBody {
+                request_id: request_id.as_deref(),
+                revoked,
+            },
             headers,
         ))
     }

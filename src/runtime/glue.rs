@@ -106,7 +106,7 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
                 // Loud and once per isolate; every request also answers 500 and logs it.
                 console_error!(
                     "{{\"config_error\":{}}}",
-                    serde_json::Value::from(e.to_string())
+                    serde_json::to_string(&e.to_string()).unwrap_or_default()
                 );
             }
             Rc::new(IsolateState {
@@ -425,7 +425,7 @@ impl KvStore for WorkerKv<'_> {
             if let Err(e) = put {
                 console_error!(
                     "{{\"kv_put_error\":{}}}",
-                    serde_json::Value::from(e.to_string())
+                    serde_json::to_string(&e.to_string()).unwrap_or_default()
                 );
             }
         });
