@@ -5,7 +5,8 @@
 // Every worker runs at once; rounds alternate their order. Prints per-round CPU per request
 // (workerd process, /proc), requests/s and p99, then medians and, for each worker after the
 // first, the median of its same-round CPU ratios to the first (the machine's drift cancels
-// out of those). ROUNDS (8), SECS (3), CONN (16), ROUTE (/api/exchange; /healthz also works).
+// out of those). ROUNDS (8), SECS (3), CONN (16), ROUTE (/api/exchange; /healthz also works),
+// REPEAT=1 (send the Stytch session cookies of the same login: the repeat exchange).
 import autocannon from "autocannon";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -41,11 +42,13 @@ for (const n of names) {
   const ownKv = n !== "jose" && n !== "floor";
   workers.push({ n, w: await startWorkerd({ name: n, bundle: b, vars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`) }) });
 }
-const body = JSON.stringify({ access_token: await supabase.mint({ expiresIn: 6 * 3600 }) });
+const token = await supabase.mint({ expiresIn: 6 * 3600 });
+const body = JSON.stringify({ access_token: token });
 const get = ROUTE === "/healthz";
+const cookie = process.env.REPEAT ? { cookie: await stytch.sessionCookie(token) } : {};
 const load = (w, duration) =>
   new Promise((res, rej) =>
-    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json" }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
+    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookie }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
   );
 for (const { n, w } of workers) {
   for (let i = 0; ; i++) {

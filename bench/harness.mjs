@@ -70,8 +70,14 @@ export async function startKv() {
   return { port, stats, store, close: () => new Promise((r) => server.close(r)) };
 }
 
-/** A Stytch attest stub that answers at once with one precomputed, well-formed session. */
-export async function startStytchStub() {
+/**
+ * A Stytch stub that answers attest at once (or after `stats.delayMs`) with one precomputed,
+ * well-formed session, and serves a session key set at /v1/sessions/jwks/{project}, so that
+ * `sessionCookie(token)` can sign the session JWT a browser would hold for that login: what a
+ * repeat exchange sends.
+ */
+export async function startStytchStub({ projectId = "project-test-bench" } = {}) {
+  const { SignJWT, exportJWK, generateKeyPair } = await import("jose");
   const expiresAt = new Date(Date.now() + 3 * 3600_000).toISOString();
   const body = JSON.stringify({
     status_code: 200,
@@ -82,18 +88,51 @@ export async function startStytchStub() {
     session_jwt: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9." + "s".repeat(342),
     session: { session_id: "session-test-bench", user_id: "user-test-bench", expires_at: expiresAt, authentication_factors: [], roles: [] },
   });
-  const stats = { calls: 0 };
+  const { publicKey, privateKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
+  const kid = "jwk-test-bench";
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig", key_ops: ["verify"] }], request_id: "request-id-bench-jwks", status_code: 200 });
+  const stats = { calls: 0, jwks: 0, delayMs: 0 };
   const server = http.createServer((req, res) => {
     stats.calls++;
+    if (req.method === "GET" && req.url.startsWith("/v1/sessions/jwks/")) {
+      stats.jwks++;
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(jwks) });
+      return res.end(jwks);
+    }
     req.resume();
     req.on("end", () => {
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-      res.end(body);
+      const answer = () => {
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+        res.end(body);
+      };
+      if (stats.delayMs) setTimeout(answer, stats.delayMs);
+      else answer();
     });
   });
   server.keepAliveTimeout = 60_000;
   const port = await new Promise((r) => server.listen(0, "127.0.0.1", () => r(server.address().port)));
-  return { url: `http://127.0.0.1:${port}`, stats, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); } };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats,
+    /** The `Cookie` header of a browser holding the session for `token`'s login (a fresh JWT). */
+    async sessionCookie(token) {
+      const c = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+      const jwt = await new SignJWT({
+        "https://stytch.com/session": { id: "session-test-bench", started_at: new Date().toISOString(), last_accessed_at: new Date().toISOString(), expires_at: expiresAt, authentication_factors: [], roles: [] },
+        edge_attest: { iss: c.iss, sub: c.sub, session_id: c.session_id },
+      })
+        .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
+        .setIssuer(`stytch.com/${projectId}`)
+        .setAudience([projectId])
+        .setSubject("user-test-bench")
+        .setIssuedAt()
+        .setNotBefore("0s")
+        .setExpirationTime("5m")
+        .sign(privateKey);
+      return `stytch_session=bench-session-token-${"x".repeat(24)}; stytch_session_jwt=${jwt}`;
+    },
+    close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); },
+  };
 }
 
 const capnpString = (s) => JSON.stringify(String(s));

@@ -3,7 +3,10 @@
 // wrangler proxy layers), against the same stand-ins on 127.0.0.1. Alternating A/B rounds;
 // prints medians and ours/jose ratios, and writes bench/results.json. The runtime floor
 // (bench/floor-worker: only the runtime calls the exchange cannot skip, no checks) runs in
-// the same rounds, to show how much of each worker's CPU is the runtime's.
+// the same rounds, to show how much of each worker's CPU is the runtime's. Each round also
+// measures edge-attest's repeat exchange (the browser sends back the Stytch session cookies
+// of the same login: answered at the edge), and a last section measures latency with the
+// Stytch stub answering after 100 ms (a transcontinental round trip).
 //   BENCH_ROUNDS (default 5), BENCH_SECONDS per measurement (default 3),
 //   BENCH_SKIP_BUILD=1 to measure build/ as it is (e.g. a build with other settings)
 import autocannon from "autocannon";
@@ -66,25 +69,29 @@ for (const name of NAMES) {
   workers[name] = w;
 }
 
-function load(url, connections, duration) {
+function load(url, connections, duration, cookie) {
+  const headers = { "content-type": "application/json", ...(cookie ? { cookie } : {}) };
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: `${url}/api/exchange`, method: "POST", headers: { "content-type": "application/json" }, body, connections, duration },
+      { url: `${url}/api/exchange`, method: "POST", headers, body, connections, duration },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
   });
 }
 
-async function measure(name, connections) {
+/** One measurement; `repeat` sends the cookies of the session the first exchange made. */
+async function measure(name, connections, { repeat = false, seconds = SECONDS } = {}) {
   const w = workers[name];
+  const cookie = repeat ? await stytch.sessionCookie(token) : undefined;
   const before = { cpu: cpuSeconds(w.pid), jwks: supabase.state.fetches, kv: kv.stats.gets, stytch: stytch.stats.calls };
-  const r = await load(w.url, connections, SECONDS);
+  const r = await load(w.url, connections, seconds, cookie);
   const ok = r["2xx"];
   return {
     cpu_ms_per_exchange: ((cpuSeconds(w.pid) - before.cpu) * 1000) / ok,
     rps: ok / (r.duration || SECONDS),
     p50_ms: r.latency.p50,
     p99_ms: r.latency.p99,
+    stytch_calls: stytch.stats.calls - before.stytch,
     errors: r.non2xx + r.errors + r.timeouts,
     jwks_fetches: supabase.state.fetches - before.jwks,
     kv_reads: kv.stats.gets - before.kv,
@@ -94,8 +101,10 @@ async function measure(name, connections) {
 
 console.log("warming up …");
 for (const name of NAMES) await load(workers[name].url, 16, 2);
+await load(workers.ours.url, 16, 2, await stytch.sessionCookie(token)); // Stytch's keys, once
 
-const samples = { ours: {}, jose: {}, floor: {} };
+const REPEAT_C = 16;
+const samples = { ours: {}, jose: {}, floor: {}, repeat: { [REPEAT_C]: [] } };
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 ? [...NAMES].reverse() : NAMES;
   for (const c of CONCURRENCY) {
@@ -103,8 +112,24 @@ for (let round = 0; round < ROUNDS; round++) {
       (samples[name][c] ??= []).push(await measure(name, c));
     }
   }
+  samples.repeat[REPEAT_C].push(await measure("ours", REPEAT_C, { repeat: true }));
   console.log(`round ${round + 1}/${ROUNDS} done`);
 }
+
+// Latency as a user far from Stytch sees it: the stub answers attest after 100 ms. Unloaded
+// (c=1) and under load (c=16); first and repeat exchanges of edge-attest, and jose's.
+stytch.stats.delayMs = 100;
+const LATENCY = { seconds: 5, rounds: 3, concurrency: [1, 16] };
+const latencySamples = {};
+for (let round = 0; round < LATENCY.rounds; round++) {
+  for (const c of LATENCY.concurrency) {
+    for (const [kind, name, repeat] of [["first", "ours", false], ["repeat", "ours", true], ["jose", "jose", false]]) {
+      const m = await measure(name, c, { repeat, seconds: LATENCY.seconds });
+      (latencySamples[`${kind}@${c}`] ??= []).push(m);
+    }
+  }
+}
+stytch.stats.delayMs = 0;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -131,6 +156,20 @@ for (const c of CONCURRENCY) {
     errors: median(samples.floor[c].map((s) => s.errors)),
   };
 }
+// The repeat exchange, against the first exchange and jose's in the same rounds.
+const rep = samples.repeat[REPEAT_C];
+const repeatSummary = {};
+const sameRound = (m, other) => median(rep.map((s, i) => s[m] / other[i][m]).filter(Number.isFinite));
+Object.assign(repeatSummary, {
+  concurrency: REPEAT_C,
+  ...Object.fromEntries(metrics.map((m) => [m, median(rep.map((s) => s[m]))])),
+  stytch_calls_per_exchange: median(rep.map((s) => s.stytch_calls / (s.rps * SECONDS))),
+  cpu_ratio_to_jose: sameRound("cpu_ms_per_exchange", samples.jose[REPEAT_C]),
+  cpu_ratio_to_first: sameRound("cpu_ms_per_exchange", samples.ours[REPEAT_C]),
+});
+const latencySummary = Object.fromEntries(
+  Object.entries(latencySamples).map(([k, xs]) => [k, { p50_ms: median(xs.map((x) => x.p50_ms)), p99_ms: median(xs.map((x) => x.p99_ms)), errors: median(xs.map((x) => x.errors)), subrequests_per_exchange: median(xs.map((x) => x.subrequests_per_exchange)) }]),
+);
 
 const fmt = (v, d = 2) => (v === null || Number.isNaN(v) ? "-" : Number(v).toFixed(d));
 const gz = (b) => Object.values(b.sizes).reduce((n, s) => n + s.gzip, 0);
@@ -146,6 +185,16 @@ for (const c of CONCURRENCY) {
   const f = summary[c].floor;
   console.log(`  runtime floor: ${fmt(f.cpu_ms_per_exchange, 3)} ms CPU per exchange (${fmt(f.cpu_ratio_to_jose)} x jose), ${fmt(f.rps, 0)} requests/s, ${f.errors} errors`);
 }
+const r = repeatSummary;
+console.log(`\nrepeat exchange (session cookies of the same login), concurrency ${r.concurrency}`);
+console.log(`  CPU ${fmt(r.cpu_ms_per_exchange, 3)} ms per exchange: ${fmt(r.cpu_ratio_to_jose)} x jose's exchange, ${fmt(r.cpu_ratio_to_first)} x our first exchange`);
+console.log(`  subrequests per exchange ${fmt(r.subrequests_per_exchange)} (Stytch ${fmt(r.stytch_calls_per_exchange)}, JWKS fetches ${r.jwks_fetches}, KV reads ${r.kv_reads}), ${fmt(r.rps, 0)} requests/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, errors ${r.errors}`);
+console.log("\nlatency with the Stytch stub answering after 100 ms (median of 3 rounds of 5 s)");
+console.log("  exchange            c   p50 ms   p99 ms   subrequests");
+for (const [k, v] of Object.entries(latencySummary)) {
+  const [kind, c] = k.split("@");
+  console.log(`  ${kind.padEnd(18)}${c.padStart(3)}${String(v.p50_ms).padStart(9)}${String(v.p99_ms).padStart(9)}${fmt(v.subrequests_per_exchange).padStart(14)}`);
+}
 console.log("\nsize (gzip -9)");
 for (const [name, b] of Object.entries(bundles)) {
   for (const [f, s] of Object.entries(b.sizes)) console.log(`  ${name.padEnd(5)} ${f.replace(/^[0-9a-f]{40}-/, "").padEnd(18)} ${String(s.raw).padStart(8)} B raw ${String(s.gzip).padStart(8)} B gzip`);
@@ -159,6 +208,8 @@ const results = {
   rounds: ROUNDS,
   seconds: SECONDS,
   summary,
+  repeat: repeatSummary,
+  latency: latencySummary,
   samples,
   sizes: Object.fromEntries(Object.entries(bundles).map(([n, b]) => [n, b.sizes])),
   cold_start_ms: coldStartMs,
