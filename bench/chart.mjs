@@ -60,7 +60,8 @@ h1{font-size:17px;margin:0 0 4px} p{margin:0 0 14px;color:#5b6476}
 <div class="grid">${groups
   .map((g) => {
     const max = Math.max(...g.rows.map(([, v]) => v));
-    const f = (v) => v.toFixed(g.digits);
+    // autocannon's latencies are whole milliseconds: 0 means under one.
+    const f = (v) => (g.unit === "ms" && g.title.includes("latency") && v === 0 ? "< 1" : v.toFixed(g.digits));
     return `<div class="g"><div class="t">${g.title}</div>${g.rows
       .map(([who, v, cls]) => `<div class="row"><span class="who">${who}</span><div class="bar ${cls}" style="width:${Math.max(1, (300 * v) / max)}px"></div><span class="v">${f(v)} ${g.unit}</span></div>`)
       .join("")}</div>`;

@@ -7,7 +7,46 @@
 //! The files a user deploys and reads must carry every configuration variable of the spec,
 //! and the Stytch secret only ever as a secret.
 
-const VARIABLES: [&str; 18] = [
+/// The configuration variables, as `src/config.rs` reads them: every string literal of
+/// capitals with an underscore outside its tests (`SUPABASE_URL`, …).
+fn variables() -> Vec<String> {
+    let src = include_str!("../src/config.rs");
+    let code = src.split("#[cfg(test)]").next().unwrap();
+    let mut vars: Vec<String> = code
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.contains('_')
+                && s.len() > 3
+                && s.bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+        })
+        .map(str::to_owned)
+        .collect();
+    vars.sort();
+    vars.dedup();
+    vars
+}
+
+#[test]
+fn the_variable_list_is_complete() {
+    let found = variables();
+    for var in VARIABLES {
+        assert!(
+            found.iter().any(|v| v == var),
+            "{var} is not read by config.rs"
+        );
+    }
+    for var in &found {
+        assert!(
+            VARIABLES.contains(&var.as_str()) || var == "COOKIE_NAME_JWT",
+            "config.rs reads {var}: add it to VARIABLES"
+        );
+    }
+}
+
+const VARIABLES: [&str; 21] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -26,6 +65,9 @@ const VARIABLES: [&str; 18] = [
     "COOKIE_HTTP_ONLY",
     "COOKIE_SAMESITE",
     "COOKIE_NAME_SESSION",
+    "SESSION_REUSE",
+    "SESSION_REUSE_MIN_SECONDS",
+    "STYTCH_SESSION_ISSUERS",
 ];
 
 #[test]

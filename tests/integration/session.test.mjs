@@ -210,6 +210,18 @@ test("logout ends the session at once: the next exchange creates a new one", asy
   assert.equal(attests().length, n + 1);
 });
 
+test("no session token, session JWT or access token ever appears in the worker's output", async () => {
+  const token = await login()();
+  const first = await exchange(ctx, token);
+  await exchange(ctx, token, { headers: { cookie: cookieHeader(first), "content-type": "application/json" } });
+  await getSession(cookieHeader(first));
+  await new Promise((r) => setTimeout(r, 100));
+  const out = ctx.worker.output.join("\n");
+  const secrets = [token, ...cookies(first).map((c) => c.value), ...ctx.stytch.sessions.keys()];
+  for (const secret of secrets) assert.ok(!out.includes(secret), `output leaks ${secret.slice(0, 12)}…`);
+  assert.ok(out.includes('"session":"reused"'), "the lines were there to look at");
+});
+
 test("Stytch's key set unreachable on a cold isolate: the login still works, as a new session", async () => {
   const first = await exchange(ctx, await login()());
   await ctx.restart({ freshKv: true });
