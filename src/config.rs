@@ -163,20 +163,12 @@ impl Config {
             Some(list) => parse_algorithms(&list)?,
             None => vec![Alg::Es256, Alg::Rs256],
         };
-        let skew_secs = match opt("CLOCK_SKEW_SECONDS") {
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|s| (0..=MAX_SKEW_SECS).contains(s))
-                .ok_or_else(|| {
-                    err(
-                        "CLOCK_SKEW_SECONDS",
-                        format!("must be an integer in 0..={MAX_SKEW_SECS}"),
-                    )
-                })?,
-            None => 30,
-        };
+        let skew_secs = int_var(
+            "CLOCK_SKEW_SECONDS",
+            opt("CLOCK_SKEW_SECONDS"),
+            0..=MAX_SKEW_SECS,
+            30,
+        )?;
         // Empty disables the role check, so this one is read raw.
         let required_role = match get("REQUIRED_ROLE") {
             Some(v) if v.trim().is_empty() => None,
@@ -205,20 +197,12 @@ impl Config {
             None if project_id.starts_with("project-live-") => STYTCH_LIVE.into(),
             None => STYTCH_TEST.into(),
         };
-        let session_duration_minutes = match opt("SESSION_DURATION_MINUTES") {
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|m| SESSION_MINUTES.contains(m))
-                .ok_or_else(|| {
-                    err(
-                        "SESSION_DURATION_MINUTES",
-                        "must be an integer in 5..=527040",
-                    )
-                })?,
-            None => 60,
-        };
+        let session_duration_minutes = int_var(
+            "SESSION_DURATION_MINUTES",
+            opt("SESSION_DURATION_MINUTES"),
+            SESSION_MINUTES,
+            60,
+        )?;
 
         let allowed_origins = match opt("ALLOWED_ORIGINS") {
             Some(list) => comma_list(&list)
@@ -265,20 +249,12 @@ impl Config {
         };
 
         let reuse = bool_var("SESSION_REUSE", opt("SESSION_REUSE"), true)?;
-        let reuse_min_secs = match opt("SESSION_REUSE_MIN_SECONDS") {
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|s| (0..=MAX_REUSE_MIN_SECS).contains(s))
-                .ok_or_else(|| {
-                    err(
-                        "SESSION_REUSE_MIN_SECONDS",
-                        format!("must be an integer in 0..={MAX_REUSE_MIN_SECS}"),
-                    )
-                })?,
-            None => DEFAULT_REUSE_MIN_SECS,
-        };
+        let reuse_min_secs = int_var(
+            "SESSION_REUSE_MIN_SECONDS",
+            opt("SESSION_REUSE_MIN_SECONDS"),
+            0..=MAX_REUSE_MIN_SECS,
+            DEFAULT_REUSE_MIN_SECS,
+        )?;
         // As Stytch's SDKs do: `stytch.com/{project_id}` for JWTs minted through Stytch's own
         // hosts, the API base for those minted through it (a custom domain), plus any other
         // custom domain the browser SDK may refresh through.
@@ -342,6 +318,32 @@ fn comma_list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// An integer variable within `range`; `default` when unset.
+fn int_var<T>(
+    name: &'static str,
+    v: Option<String>,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display,
+{
+    match v {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                err(
+                    name,
+                    format!("must be an integer in {}..={}", range.start(), range.end()),
+                )
+            }),
+    }
 }
 
 fn bool_var(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {

@@ -3,7 +3,7 @@
 
 use super::session::SessionCookies;
 use super::{
-    Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
+    Failure, KeySetRole, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
     with_session_cookies,
 };
 use crate::config::Config;
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify;
-use crate::keys::cache::{JwksCache, JwksTrace, KvStore};
+use crate::keys::cache::KvStore;
 use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{self as stytch, AttestArgs, Attested, Call};
 use crate::stytch::session::{Link, Prior, VerifiedSession, assess};
@@ -48,19 +48,17 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         let alg = config.policy.allowed_alg(&unverified).map_err(failure)?;
         log.alg = Some(alg.name());
 
-        let cache = JwksCache {
-            url: &config.jwks_url,
-            http: self.http,
-            kv: self.kv,
-            memory: self.jwks,
-        };
-        let mut trace = JwksTrace::default();
-        let key = cache
-            .key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace)
+        let key = self
+            .key(
+                &config.jwks_url,
+                KeySetRole::Provider,
+                &unverified,
+                alg,
+                log,
+            )
             .await;
         let after_jwks = self.platform.now_ms();
         log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
-        log.keys(trace, false);
         let key = key.map_err(failure)?;
 
         let verified = verify::verify(&unverified, &key, self.backend, &config.policy, now).await;

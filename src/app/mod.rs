@@ -10,11 +10,14 @@ use crate::config::{Config, ConfigError};
 use crate::error::ApiError;
 use crate::formats::urls::{self, UrlParts};
 use crate::http::{BodySource, HttpClient, IncomingRequest, Platform, Response};
-use crate::keys::cache::{CacheSource, JwksMemory, JwksTrace, KvStore};
+use crate::jwt::token::UnverifiedToken;
+use crate::keys::cache::{CacheSource, JwksCache, JwksMemory, JwksTrace, KvStore, ResolveError};
 use crate::keys::crypto::SignatureBackend;
+use crate::keys::jwk::{Alg, PublicKey};
 use crate::stytch::api::{Attested, Call};
 use serde::Serialize;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Largest request body read, checked against `Content-Length` first and while reading.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -125,10 +128,9 @@ struct Durations {
 }
 
 impl RequestLog {
-    /// Adds what the key cache did for one key set: `session_keys` says whether it was
-    /// Stytch's, and its notes say so too.
-    fn keys(&mut self, trace: JwksTrace, session_keys: bool) {
-        if session_keys {
+    /// Adds what the key cache did for one key set (Stytch's notes say whose they are).
+    fn keys(&mut self, trace: JwksTrace, role: KeySetRole) {
+        if role == KeySetRole::StytchSessions {
             self.session_keys = trace.source;
             self.jwks_notes
                 .extend(trace.notes.into_iter().map(|n| format!("stytch keys: {n}")));
@@ -155,8 +157,46 @@ fn unix_secs(ms: u64) -> i64 {
     i64::try_from(ms / 1000).unwrap_or(i64::MAX)
 }
 
+/// Which key set a lookup was for, as the log line tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeySetRole {
+    /// The identity provider's.
+    Provider,
+    /// Stytch's session keys.
+    StytchSessions,
+}
+
 /// The request flow: routing and the checks every route shares.
 impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+    /// The key for `token` (whose `alg` the policy allowed) from the key set at `url`,
+    /// through this isolate's key cache; what the cache did goes to the log.
+    async fn key(
+        &self,
+        url: &str,
+        role: KeySetRole,
+        token: &UnverifiedToken<'_>,
+        alg: Alg,
+        log: &mut RequestLog,
+    ) -> Result<Rc<PublicKey>, ResolveError> {
+        let cache = JwksCache {
+            url,
+            http: self.http,
+            kv: self.kv,
+            memory: self.jwks,
+        };
+        let mut trace = JwksTrace::default();
+        let key = cache
+            .key_for(
+                token.header.kid.as_deref(),
+                alg,
+                self.platform.now_ms(),
+                &mut trace,
+            )
+            .await;
+        log.keys(trace, role);
+        key
+    }
+
     /// Handles one request and writes its log line.
     pub async fn handle<Body: BodySource>(
         &self,

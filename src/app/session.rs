@@ -2,7 +2,7 @@
 //! `POST /api/logout`, and the check of a session JWT cookie the exchange shares.
 
 use super::{
-    Failure, RequestLog, Services, clearing_cookies, failure, json_response, unix_secs,
+    Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, json_response, unix_secs,
     with_session_cookies,
 };
 use crate::config::Config;
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::http::{HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify::{self, VerifyError};
-use crate::keys::cache::{JwksCache, JwksTrace, KvStore, ResolveError};
+use crate::keys::cache::{KvStore, ResolveError};
 use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{self as stytch, Revoked};
 use crate::stytch::session::{Link, VerifiedSession};
@@ -99,17 +99,15 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         let now_ms = self.platform.now_ms();
         let unverified = UnverifiedToken::parse(jwt)?;
         let alg = policy.allowed_alg(&unverified)?;
-        let cache = JwksCache {
-            url: &config.session.jwks_url,
-            http: self.http,
-            kv: self.kv,
-            memory: self.jwks,
-        };
-        let mut trace = JwksTrace::default();
-        let key = cache
-            .key_for(unverified.header.kid.as_deref(), alg, now_ms, &mut trace)
+        let key = self
+            .key(
+                &config.session.jwks_url,
+                KeySetRole::StytchSessions,
+                &unverified,
+                alg,
+                log,
+            )
             .await;
-        log.keys(trace, true);
         let key = key.map_err(|e| match e {
             ResolveError::Unavailable(why) => CookieProblem::KeysUnavailable(why),
             ResolveError::Key(e) => VerifyError::from(e).into(),
