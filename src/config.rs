@@ -10,6 +10,8 @@ use crate::jwt::verify::Policy;
 use crate::keys::jwk::Alg;
 use std::fmt;
 
+/// `REQUIRED_ROLE` value that accepts a token whatever its `role`.
+pub const ANY_ROLE: &str = "*";
 /// Allowed range for `SESSION_DURATION_MINUTES`, Stytch's own bounds (5 minutes to 366 days).
 pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=527_040;
 /// Largest accepted `CLOCK_SKEW_SECONDS`: skew widens the window for expired tokens, and
@@ -121,6 +123,10 @@ pub struct ConfigError {
     pub variable: &'static str,
     /// What is wrong with it.
     pub problem: String,
+    /// `ALLOWED_ORIGINS`, when it is valid itself: the 500 that a broken configuration
+    /// answers still carries CORS headers for the origins it names, so a browser shows the
+    /// JSON instead of a network error. `None`: only the worker's own origin is known.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl fmt::Display for ConfigError {
@@ -133,14 +139,27 @@ fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
         problem: problem.into(),
+        allowed_origins: None,
     }
 }
 
 impl Config {
     /// Reads and validates every variable through `get` (the worker passes its `Env`).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // Unset and empty are the same for variables with a default.
-        let opt = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        Self::parse(get).map_err(|mut e| {
+            e.allowed_origins = allowed_origins(get).ok();
+            e
+        })
+    }
+
+    fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Every variable is read through here, trimmed the same way; unset and empty (after
+        // trimming) are the same: the default, or for a required one, an error.
+        let opt = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
 
         let supabase = base_url("SUPABASE_URL", &required("SUPABASE_URL")?)?;
@@ -153,8 +172,8 @@ impl Config {
         }
         let jwks_url = match opt("JWKS_URL") {
             Some(u) => {
-                checked_url("JWKS_URL", u.trim())?;
-                u.trim().to_owned()
+                checked_url("JWKS_URL", &u)?;
+                u
             }
             None => format!("{supabase}/auth/v1/.well-known/jwks.json"),
         };
@@ -169,15 +188,16 @@ impl Config {
             0..=MAX_SKEW_SECS,
             30,
         )?;
-        // Empty disables the role check, so this one is read raw.
-        let required_role = match get("REQUIRED_ROLE") {
-            Some(v) if v.trim().is_empty() => None,
-            Some(v) => Some(v.trim().to_owned()),
-            None => Some("authenticated".into()),
+        // `*` accepts any role. Empty is the default like everywhere else: a check that an
+        // empty value switched off would fail open on a typo or a blanked variable.
+        let required_role = match opt("REQUIRED_ROLE").as_deref() {
+            None => Some("authenticated".to_owned()),
+            Some(ANY_ROLE) => None,
+            Some(role) => Some(role.to_owned()),
         };
         let allow_anonymous = bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)?;
 
-        let project_id = required("STYTCH_PROJECT_ID")?.trim().to_owned();
+        let project_id = required("STYTCH_PROJECT_ID")?;
         if !project_id
             .bytes()
             .all(|c| c.is_ascii_graphic() && c != b':')
@@ -191,7 +211,7 @@ impl Config {
         if secret.chars().any(char::is_control) {
             return Err(err("STYTCH_SECRET", "contains control characters"));
         }
-        let profile_id = required("STYTCH_PROFILE_ID")?.trim().to_owned();
+        let profile_id = required("STYTCH_PROFILE_ID")?;
         let api_base = match opt("STYTCH_API_BASE") {
             Some(u) => base_url("STYTCH_API_BASE", &u)?,
             None if project_id.starts_with("project-live-") => STYTCH_LIVE.into(),
@@ -204,16 +224,10 @@ impl Config {
             60,
         )?;
 
-        let allowed_origins = match opt("ALLOWED_ORIGINS") {
-            Some(list) => comma_list(&list)
-                .into_iter()
-                .map(|o| exact_origin(&o).map(|()| o))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
-        };
+        let allowed_origins = allowed_origins(get)?;
 
         let cookie_name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
-            let name = opt(var).map_or_else(|| default.to_owned(), |v| v.trim().to_owned());
+            let name = opt(var).unwrap_or_else(|| default.to_owned());
             if cookies::is_cookie_name(&name) {
                 Ok(name)
             } else {
@@ -228,22 +242,30 @@ impl Config {
                 "must differ from COOKIE_NAME_SESSION",
             ));
         }
-        let domain = opt("COOKIE_DOMAIN").map(|d| d.trim().to_owned());
+        let domain = opt("COOKIE_DOMAIN");
         if let Some(d) = &domain {
-            let host = d.strip_prefix('.').unwrap_or(d);
-            let valid = !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
-                && !host.starts_with('.')
-                && !host.ends_with('.');
-            if !valid {
-                return Err(err("COOKIE_DOMAIN", "is not a domain name"));
+            if !is_cookie_domain(d) {
+                return Err(err(
+                    "COOKIE_DOMAIN",
+                    "is not a host name of two or more labels, like example.com (browsers drop cookies for anything else)",
+                ));
+            }
+            // A `__Host-` cookie must not have a Domain attribute: browsers drop it.
+            for (var, name) in [
+                ("COOKIE_NAME_SESSION", &session_name),
+                ("COOKIE_NAME_JWT", &jwt_name),
+            ] {
+                if name.starts_with("__Host-") {
+                    return Err(err(
+                        var,
+                        "a __Host- cookie cannot have a Domain: unset COOKIE_DOMAIN or rename it",
+                    ));
+                }
             }
         }
         let http_only = bool_var("COOKIE_HTTP_ONLY", opt("COOKIE_HTTP_ONLY"), true)?;
         let same_site = match opt("COOKIE_SAMESITE") {
-            Some(v) => SameSite::parse(v.trim())
+            Some(v) => SameSite::parse(&v)
                 .ok_or_else(|| err("COOKIE_SAMESITE", "must be Lax, Strict or None"))?,
             None => SameSite::Lax,
         };
@@ -312,6 +334,17 @@ impl Config {
     }
 }
 
+/// `ALLOWED_ORIGINS`, on its own (also read when another variable is invalid).
+fn allowed_origins(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+    match get("ALLOWED_ORIGINS") {
+        Some(list) => comma_list(&list)
+            .into_iter()
+            .map(|o| exact_origin(&o).map(|()| o))
+            .collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
 fn comma_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -321,6 +354,25 @@ fn comma_list(v: &str) -> Vec<String> {
 }
 
 /// An integer variable within `range`; `default` when unset.
+/// A host name of at least two labels (browsers refuse cookies for a bare `com` and drop
+/// those for `a..b`): labels of letters, digits and inner hyphens, up to 63 characters, 253
+/// in all, the last not numeric (no IP address). One leading dot is allowed (browsers ignore it).
+fn is_cookie_domain(domain: &str) -> bool {
+    let host = domain.strip_prefix('.').unwrap_or(domain);
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && host.len() <= 253
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|c| c.is_ascii_digit()))
+}
+
 fn int_var<T>(
     name: &'static str,
     v: Option<String>,
@@ -333,7 +385,6 @@ where
     match v {
         None => Ok(default),
         Some(v) => v
-            .trim()
             .parse::<T>()
             .ok()
             .filter(|n| range.contains(n))
@@ -347,7 +398,7 @@ where
 }
 
 fn bool_var(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {
-    match v.as_deref().map(str::trim) {
+    match v.as_deref() {
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
@@ -395,7 +446,6 @@ fn checked_url<'a>(name: &'static str, raw: &'a str) -> Result<UrlParts<'a>, Con
 
 /// A base URL without query, returned without its trailing slash.
 fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let raw = raw.trim();
     let url = checked_url(name, raw)?;
     if url.query.is_some() {
         return Err(err(name, "must not contain a query"));
@@ -420,8 +470,17 @@ fn issuer_origin(issuer: &str) -> Result<(), ConfigError> {
 }
 
 /// `scheme://host[:port]` exactly as browsers send it in `Origin`: lower-case, no path,
-/// no default port.
+/// no default port; `http` only for loopback hosts (credentialed CORS to a plaintext origin
+/// would hand sessions to anyone on that network).
 fn exact_origin(o: &str) -> Result<(), ConfigError> {
+    if urls::parse(o).is_some_and(|u| u.scheme == "http" && !urls::is_loopback_host(u.host)) {
+        return Err(err(
+            "ALLOWED_ORIGINS",
+            format!(
+                "{o} is plain http: only https origins, or http on a loopback host, may receive sessions"
+            ),
+        ));
+    }
     let exact = urls::parse(o).is_some_and(|u| {
         u.origin == o
             && !o.bytes().any(|c| c.is_ascii_uppercase())
@@ -568,7 +627,7 @@ mod tests {
             ("JWKS_URL", "http://127.0.0.1:9999/jwks"),
             ("JWT_ALGORITHMS", "ES256,EdDSA"),
             ("CLOCK_SKEW_SECONDS", "0"),
-            ("REQUIRED_ROLE", ""),
+            ("REQUIRED_ROLE", "*"),
             ("ALLOW_ANONYMOUS", "true"),
             ("SESSION_DURATION_MINUTES", "527040"),
             (
@@ -602,6 +661,94 @@ mod tests {
         assert_eq!(
             (c.cookies.session_name.as_str(), c.cookies.jwt_name.as_str()),
             ("s", "j")
+        );
+    }
+
+    #[test]
+    fn every_variable_is_trimmed_the_same_way() {
+        let mut v = base();
+        v.extend([
+            ("JWT_AUDIENCE", " authenticated \n"),
+            ("STYTCH_SECRET", " secret-test-xyz\n"),
+            ("STYTCH_PROJECT_ID", "\tproject-test-123 "),
+            ("REQUIRED_ROLE", "   "),
+            ("COOKIE_SAMESITE", " Strict "),
+            ("SESSION_REUSE_MIN_SECONDS", " 30 "),
+        ]);
+        let c = parse(&v).unwrap();
+        assert_eq!(c.policy.audience, "authenticated");
+        assert_eq!(c.stytch.project_id, "project-test-123");
+        let expected = crate::formats::b64::encode_standard(b"project-test-123:secret-test-xyz");
+        assert_eq!(c.stytch.basic_auth(), format!("Basic {expected}"));
+        assert_eq!(
+            c.policy.required_role.as_deref(),
+            Some("authenticated"),
+            "empty is the default, never 'no check'"
+        );
+        assert_eq!(c.cookies.same_site, SameSite::Strict);
+        assert_eq!(c.session.reuse_min_secs, 30);
+    }
+
+    #[test]
+    fn footguns_are_refused() {
+        // Credentialed CORS to a plaintext origin: only on this machine.
+        for ok in [
+            "http://localhost:5173",
+            "http://127.0.0.1:5174",
+            "http://[::1]:3000",
+        ] {
+            let mut v = base();
+            v.insert("ALLOWED_ORIGINS", ok);
+            assert!(parse(&v).is_ok(), "{ok}");
+        }
+        fails("ALLOWED_ORIGINS", "http://app.example.com");
+        fails(
+            "ALLOWED_ORIGINS",
+            "https://app.example.com, http://192.168.1.10:8080",
+        );
+        // Domains browsers would drop the cookies for.
+        for bad in [
+            "com",
+            ".com",
+            "a..b",
+            "example..com",
+            "-a.example.com",
+            "a-.example.com",
+            "1.2.3.4",
+            "exa_mple.com",
+            "example.com.",
+            "localhost",
+        ] {
+            fails("COOKIE_DOMAIN", bad);
+        }
+        for ok in [
+            "example.com",
+            ".example.com",
+            "app.example.co.uk",
+            "xn--bcher-kva.example",
+        ] {
+            let mut v = base();
+            v.insert("COOKIE_DOMAIN", ok);
+            assert!(parse(&v).is_ok(), "{ok}");
+        }
+        // A __Host- cookie cannot have a Domain.
+        let mut v = base();
+        v.extend([
+            ("COOKIE_DOMAIN", "example.com"),
+            ("COOKIE_NAME_SESSION", "__Host-session"),
+        ]);
+        assert_eq!(parse(&v).unwrap_err().variable, "COOKIE_NAME_SESSION");
+        let mut v = base();
+        v.extend([
+            ("COOKIE_DOMAIN", "example.com"),
+            ("COOKIE_NAME_JWT", "__Host-jwt"),
+        ]);
+        assert_eq!(parse(&v).unwrap_err().variable, "COOKIE_NAME_JWT");
+        let mut v = base();
+        v.insert("COOKIE_NAME_SESSION", "__Host-session");
+        assert!(
+            parse(&v).is_ok(),
+            "without COOKIE_DOMAIN a __Host- name is fine"
         );
     }
 

@@ -189,6 +189,14 @@ fn request_errors_are_400_413_415() {
         400,
         "invalid_request",
     );
+    let twice = format!(
+        r#"{{"access_token":"{}","access_token":"{}"}}"#,
+        token("valid_es256"),
+        token("valid_rs256")
+    );
+    let r = w.request("POST", "/api/exchange", &json_ct, &twice);
+    assert_error(&r, 400, "invalid_request");
+    assert!(r.body.contains("duplicate"), "{}", r.body);
     assert_error(
         &w.request("POST", "/api/exchange", &[], ""),
         400,
@@ -772,4 +780,71 @@ fn one_json_log_line_per_request_without_secrets() {
     for k in ["total", "jwks", "verify", "stytch"] {
         assert!(log["ms"][k].is_u64(), "ms.{k} in {log}");
     }
+}
+
+#[test]
+fn every_answer_of_a_known_route_carries_cors_for_an_allowed_origin() {
+    let origin = "http://localhost:5173";
+    let cors_of = |r: &edge_attest::http::Response| {
+        (
+            r.header("access-control-allow-origin").map(str::to_owned),
+            r.header("access-control-allow-credentials")
+                .map(str::to_owned),
+            r.header("vary").map(str::to_owned),
+        )
+    };
+    let expected = (
+        Some(origin.to_owned()),
+        Some("true".to_owned()),
+        Some("Origin".to_owned()),
+    );
+    let w = World::new().var("ALLOWED_ORIGINS", origin);
+    // 405 on each known route.
+    for (method, path) in [
+        ("GET", "/api/exchange"),
+        ("PUT", "/api/logout"),
+        ("POST", "/api/session"),
+        ("POST", "/healthz"),
+    ] {
+        let r = w.request(method, path, &[("origin", origin)], "");
+        assert_error(&r, 405, "method_not_allowed");
+        assert_eq!(cors_of(&r), expected, "{method} {path}");
+    }
+    // 500 misconfigured: another variable is broken, ALLOWED_ORIGINS is fine.
+    let w = World::new()
+        .var("ALLOWED_ORIGINS", origin)
+        .var("SESSION_DURATION_MINUTES", "1");
+    for (method, path) in [
+        ("POST", "/api/exchange"),
+        ("GET", "/api/session"),
+        ("POST", "/api/logout"),
+        ("GET", "/healthz"),
+        ("OPTIONS", "/api/exchange"),
+    ] {
+        let r = w.request(method, path, &[("origin", origin)], "{}");
+        assert_error(&r, 500, "misconfigured");
+        assert_eq!(cors_of(&r), expected, "{method} {path}");
+    }
+    // ... and a disallowed origin is still 403 first.
+    let r = w.request(
+        "POST",
+        "/api/exchange",
+        &[("origin", "https://evil.example")],
+        "{}",
+    );
+    assert_error(&r, 403, "forbidden_origin");
+    // ALLOWED_ORIGINS itself broken: the configuration error, without CORS for a foreign
+    // origin (whether it is allowed cannot be known), with it for the worker's own.
+    let w = World::new().var("ALLOWED_ORIGINS", "http://app.example.com");
+    let r = w.request("POST", "/api/exchange", &[("origin", origin)], "{}");
+    assert_error(&r, 500, "misconfigured");
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = w.request("POST", "/api/exchange", &[("origin", WORKER)], "{}");
+    assert_error(&r, 500, "misconfigured");
+    assert_eq!(r.header("access-control-allow-origin"), Some(WORKER));
+    // 404 is not a known route: no CORS.
+    let w = World::new().var("ALLOWED_ORIGINS", origin);
+    let r = w.request("GET", "/nope", &[("origin", origin)], "");
+    assert_error(&r, 404, "not_found");
+    assert_eq!(r.header("access-control-allow-origin"), None);
 }

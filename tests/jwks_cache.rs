@@ -285,3 +285,191 @@ fn invalid_keys_are_skipped_not_fatal() {
         "{notes}"
     );
 }
+
+#[test]
+fn a_key_with_a_duplicated_member_is_skipped_and_the_others_keep_verifying() {
+    let w = World::new();
+    // The fixture set, with one more key whose "kid" appears twice. The whole body is
+    // written by hand: serde_json's own writer cannot repeat a member.
+    let jwks = common::fixtures::fixtures()["jwks"].to_string();
+    let body = jwks.replacen(
+        "\"keys\":[",
+        r#""keys":[{"kty":"EC","crv":"P-256","kid":"twice","kid":"es-1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},"#,
+        1,
+    );
+    *w.http.jwks_default.borrow_mut() = Some(Ok(OutboundResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.into_bytes(),
+    }));
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    let log = w.platform.last_log();
+    assert_eq!(log["cache"], "network");
+    let notes = log["jwks_notes"].to_string();
+    assert!(
+        notes.contains("key #0 (kid -): a member appears twice"),
+        "{notes}"
+    );
+    assert_eq!(ok(&w, "valid_rs256"), 200, "the other keys keep verifying");
+}
+
+/// A KV entry whose timestamps this worker could not have written.
+fn forge_kv_entry(w: &World, fetched_at_ms: u64, fresh_until_ms: u64) {
+    let entry = serde_json::json!({
+        "v": 1,
+        "url": JWKS_URL,
+        "fetched_at_ms": fetched_at_ms,
+        "fresh_until_ms": fresh_until_ms,
+        "jwks": common::fixtures::fixtures()["jwks"].to_string(),
+    });
+    w.kv.store.borrow_mut().insert(
+        kv_key(JWKS_URL),
+        (entry.to_string(), w.platform.now_ms() + 3_600_000),
+    );
+}
+
+#[test]
+fn kv_entries_are_untrusted_input() {
+    let now = World::new().platform.now_ms();
+    for (why, fetched, fresh_until) in [
+        ("freshness beyond 600 s", now - 1000, now - 1000 + 601_000),
+        ("fresh for ever", now - 1000, u64::MAX),
+        ("fetched in the future", now + 60_000, now + 120_000),
+        ("both at the end of time", u64::MAX, u64::MAX),
+    ] {
+        let w = World::new();
+        forge_kv_entry(&w, fetched, fresh_until);
+        assert_eq!(ok(&w, "valid_es256"), 200, "{why}");
+        assert_eq!(w.http.jwks_fetches(), 1, "{why}: the entry was ignored");
+        let log = w.platform.last_log();
+        assert_eq!(log["cache"], "network", "{why}");
+        assert!(
+            log["jwks_notes"]
+                .to_string()
+                .contains("KV entry unreadable"),
+            "{why}: {log}"
+        );
+    }
+    // The most an honest entry can claim is believed.
+    let w = World::new();
+    forge_kv_entry(&w, now - 1000, now - 1000 + 600_000);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.http.jwks_fetches(), 0);
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+}
+
+fn unreachable_jwks(w: &World) {
+    *w.http.jwks_default.borrow_mut() = Some(Err(TransportError::Timeout));
+}
+
+#[test]
+fn a_cold_isolate_under_load_makes_one_fetch() {
+    let w = World::new();
+    w.http.jwks_pending_polls.set(3);
+    for _ in 0..20 {
+        w.stytch_ok();
+    }
+    let tokens = vec![token("valid_es256"); 20];
+    let answers = w.exchange_all(&tokens);
+    assert!(answers.iter().all(|r| r.status == 200));
+    assert_eq!(
+        w.http.jwks_fetches(),
+        1,
+        "one fetch, nineteen waited for it"
+    );
+    let waited = w
+        .platform
+        .logs
+        .borrow()
+        .iter()
+        .filter(|l| l.contains("waited for the fetch another request made"))
+        .count();
+    assert_eq!(waited, 19);
+}
+
+#[test]
+fn a_cold_isolate_with_the_jwks_down_fetches_once_then_backs_off() {
+    let w = World::new();
+    unreachable_jwks(&w);
+    w.http.jwks_pending_polls.set(3);
+    let tokens = vec![token("valid_es256"); 20];
+    let answers = w.exchange_all(&tokens);
+    assert!(answers.iter().all(|r| r.status == 503));
+    assert_eq!(w.http.jwks_fetches(), 1, "20 requests, one fetch");
+    let kv_reads = w.kv.gets.get();
+
+    // For the next 30 s: 503 at once, with neither a fetch nor a KV read.
+    w.platform.advance_secs(29);
+    let r = w.exchange(&token("valid_es256"));
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert_eq!(w.http.jwks_fetches(), 1);
+    assert_eq!(w.kv.gets.get(), kv_reads);
+    assert!(
+        w.platform.last_log()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the last fetch failed 29 s ago")
+    );
+    // Then one more try.
+    w.platform.advance_secs(1);
+    w.serve_jwks("jwks", "max-age=600");
+    w.stytch_ok();
+    assert_eq!(w.exchange(&token("valid_es256")).status, 200);
+    assert_eq!(w.http.jwks_fetches(), 2);
+}
+
+#[test]
+fn a_refresh_at_expiry_is_made_by_one_request() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    w.platform.advance_secs(600);
+    w.http.jwks_pending_polls.set(3);
+    for _ in 0..10 {
+        w.stytch_ok();
+    }
+    let answers = w.exchange_all(&vec![token("valid_es256"); 10]);
+    assert!(answers.iter().all(|r| r.status == 200));
+    assert_eq!(
+        w.http.jwks_fetches(),
+        2,
+        "the first fetch, then one refresh"
+    );
+}
+
+#[test]
+fn waiters_are_released_when_the_fetching_request_goes_away() {
+    use edge_attest::app::Services;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let w = World::new();
+    w.http.jwks_pending_polls.set(1_000);
+    let config = w.config().unwrap();
+    let services = Services {
+        http: &w.http,
+        kv: &w.kv,
+        backend: &edge_attest::keys::crypto::RustCryptoBackend,
+        platform: &w.platform,
+        jwks: &w.jwks,
+    };
+    let request = || edge_attest::http::IncomingRequest {
+        method: "POST".into(),
+        url: format!("{WORKER}/api/exchange"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::json!({ "access_token": token("valid_es256") })
+            .to_string()
+            .into_bytes(),
+    };
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fetching = Box::pin(services.handle(Ok(&config), request()));
+    let mut waiting = Box::pin(services.handle(Ok(&config), request()));
+    assert!(fetching.as_mut().poll(&mut cx).is_pending());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(w.http.jwks_fetches(), 1);
+    drop(fetching); // the client went away, or the request was cancelled
+    let Poll::Ready(r) = waiting.as_mut().poll(&mut cx) else {
+        panic!("the waiting request must not wait for a fetch nobody makes");
+    };
+    assert_eq!(r.status, 503);
+    assert_eq!(w.http.jwks_fetches(), 1);
+}

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::formats::json::{self, StrictJsonError};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify;
@@ -217,9 +218,16 @@ async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<S
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&body) else {
-            return Err(ApiError::InvalidRequest("The body must be a JSON object."));
-        };
+        // Strict, as tokens are: with two `access_token` members, which one counts would be
+        // a guess.
+        let doc = json::parse_object(&body).map_err(|e| {
+            ApiError::InvalidRequest(match e {
+                StrictJsonError::DuplicateKey => {
+                    "The body must be a JSON object without duplicate members."
+                }
+                _ => "The body must be a JSON object.",
+            })
+        })?;
         match doc.get("access_token") {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),

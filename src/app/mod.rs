@@ -243,26 +243,22 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
             _ => Route::Unknown,
         };
         log.route = Some(route);
-        let method = req.method.as_str();
-        let method_ok = match route {
-            Route::Unknown => return fail(log, ApiError::NotFound, vec![]),
-            Route::Healthz => method == "GET",
-            Route::Session => method == "GET" || method == "OPTIONS",
-            Route::Exchange | Route::Logout => method == "POST" || method == "OPTIONS",
-        };
-        if !method_ok {
-            return fail(log, ApiError::MethodNotAllowed(route.allow()), vec![]);
+        if route == Route::Unknown {
+            return fail(log, ApiError::NotFound, vec![]);
         }
-        let config = match config {
-            Ok(c) => c,
-            Err(e) => return fail(log, e.into(), vec![]),
-        };
 
-        // The Origin check comes before anything about the body or the token is looked at.
+        // The Origin check comes before anything else about the request is looked at, and an
+        // allowed Origin gets the CORS headers on every answer of a known route: 405 and 500
+        // included, or a browser sees a network error instead of the JSON. A broken
+        // configuration still knows ALLOWED_ORIGINS when that variable itself is valid.
+        let allowed: &[String] = match config {
+            Ok(c) => &c.allowed_origins,
+            Err(e) => e.allowed_origins.as_deref().unwrap_or_default(),
+        };
         let origin = req.header("origin").map(str::to_owned);
         let cors = match &origin {
             None => vec![],
-            Some(o) if origin_allowed(o, &url, config) => vec![
+            Some(o) if origin_allowed(o, &url, allowed) => vec![
                 ("access-control-allow-origin".to_owned(), o.clone()),
                 (
                     "access-control-allow-credentials".to_owned(),
@@ -270,6 +266,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
                 ),
                 ("vary".to_owned(), "Origin".to_owned()),
             ],
+            // With the configuration unreadable, whether this origin is allowed is unknown:
+            // the answer is the configuration error, without CORS.
+            Some(_) if config.is_err_and(|e| e.allowed_origins.is_none()) => vec![],
             Some(_) => {
                 return fail(
                     log,
@@ -277,6 +276,22 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
                     vec![("vary".into(), "Origin".into())],
                 );
             }
+        };
+
+        let method = req.method.as_str();
+        let method_ok = match route {
+            Route::Healthz => method == "GET",
+            Route::Session => method == "GET" || method == "OPTIONS",
+            Route::Exchange | Route::Logout | Route::Unknown => {
+                method == "POST" || method == "OPTIONS"
+            }
+        };
+        if !method_ok {
+            return fail(log, ApiError::MethodNotAllowed(route.allow()), cors);
+        }
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => return fail(log, e.into(), cors),
         };
 
         if route == Route::Healthz {
@@ -313,8 +328,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
 }
 
 /// Same origin as the request URL, or listed in `ALLOWED_ORIGINS`.
-fn origin_allowed(origin: &str, url: &UrlParts<'_>, config: &Config) -> bool {
-    origin == url.origin || config.allowed_origins.iter().any(|o| o == origin)
+fn origin_allowed(origin: &str, url: &UrlParts<'_>, allowed: &[String]) -> bool {
+    origin == url.origin || allowed.iter().any(|o| o == origin)
 }
 
 fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Response {

@@ -17,6 +17,7 @@ use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 /// Shortest freshness honoured from `Cache-Control`. Below this a busy worker would refetch
 /// constantly, and KV rejects TTLs under 60 s anyway.
@@ -33,8 +34,10 @@ pub const UNKNOWN_KID_COOLDOWN_SECS: u64 = 30;
 /// When a refresh fails, the last good keys keep verifying for this long past their expiry,
 /// so a Supabase or network outage does not log everybody out; after that, fail closed.
 pub const STALE_IF_ERROR_SECS: u64 = 3600;
-/// While serving stale keys, retry the refresh at most this often, so that every request of
-/// an outage does not wait for a timeout.
+/// After a failed fetch, the next one waits this long, like the unknown-kid cooldown: with
+/// keys in hand their stale copy serves meanwhile, without them (a cold isolate) requests
+/// answer 503 at once, so that an outage costs neither a timeout per request nor a fetch per
+/// request.
 pub const REFRESH_RETRY_SECS: u64 = 30;
 /// The JWKS fetch gives up after this long; the user's request is waiting on it.
 pub const FETCH_TIMEOUT_MS: u32 = 3_000;
@@ -44,6 +47,10 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const KV_MIN_TTL_SECS: u64 = 60;
 /// Prefix of the KV key; the version lets a future format coexist with this one.
 pub const KV_KEY_PREFIX: &str = "jwks:v1:";
+/// How far in the future a KV entry's `fetched_at_ms` may be and still be believed: the
+/// clocks of the machines that wrote and read it are close but not identical. Further ahead
+/// means the entry was not written by this worker, and it is ignored.
+pub const KV_CLOCK_TOLERANCE_MS: u64 = 5_000;
 
 /// Workers KV as the cache needs it.
 #[allow(async_fn_in_trait)]
@@ -122,7 +129,8 @@ impl JwksSnapshot {
     }
 
     fn stale_limit_ms(&self) -> u64 {
-        self.fresh_until_ms + STALE_IF_ERROR_SECS * 1000
+        self.fresh_until_ms
+            .saturating_add(STALE_IF_ERROR_SECS * 1000)
     }
 
     fn to_kv(&self) -> Option<String> {
@@ -136,9 +144,18 @@ impl JwksSnapshot {
         .ok()
     }
 
-    fn from_kv(text: &str, url: &str) -> Option<Self> {
+    /// An entry read back from KV, which is input like any other: it must be this URL's, its
+    /// keys must load, it cannot have been fetched in the future, and it cannot claim more
+    /// freshness than [`FRESH_MAX_SECS`] (a forged `fresh_until_ms` would otherwise keep a
+    /// key trusted forever).
+    fn from_kv(text: &str, url: &str, now_ms: u64) -> Option<Self> {
         let e: KvEntry = serde_json::from_str(text).ok()?;
         if e.v != 1 || e.url != url {
+            return None;
+        }
+        if e.fetched_at_ms > now_ms.saturating_add(KV_CLOCK_TOLERANCE_MS)
+            || e.fresh_until_ms > e.fetched_at_ms.saturating_add(FRESH_MAX_SECS * 1000)
+        {
             return None;
         }
         let (keys, _) = KeySet::parse(e.jwks.as_bytes()).ok()?;
@@ -166,6 +183,75 @@ struct SetMemory {
     snapshot: Option<Rc<JwksSnapshot>>,
     last_fetch_attempt_ms: Option<u64>,
     last_failure_ms: Option<u64>,
+    /// The fetch under way, which every other request needing this set waits for.
+    in_flight: Option<Rc<Flight>>,
+}
+
+/// The outcome of one fetch, shared by the requests that wait for it.
+type FetchResult = Result<Rc<JwksSnapshot>, String>;
+
+/// One fetch under way: its outcome once known, and who is waiting for it.
+#[derive(Debug, Default)]
+struct Flight {
+    outcome: RefCell<Option<FetchResult>>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Flight {
+    fn finish(&self, outcome: FetchResult) {
+        *self.outcome.borrow_mut() = Some(outcome);
+        // Waking only schedules the waiters; none runs inside this call.
+        for waker in self.waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Resolves with the fetch's outcome. The fetch has its own timeout, and a fetching
+    /// request that ends early still finishes its flight ([`FlightGuard`]), so this is
+    /// bounded too.
+    async fn outcome(&self) -> FetchResult {
+        std::future::poll_fn(|cx| match self.outcome.borrow().clone() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                self.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Held by the request that fetches: however that request ends (its future dropped, say),
+/// its flight is finished and taken out of memory, so waiters never wait for nothing.
+struct FlightGuard<'a> {
+    memory: &'a RefCell<JwksMemory>,
+    url: &'a str,
+    flight: Rc<Flight>,
+}
+
+impl FlightGuard<'_> {
+    fn finish(self, outcome: FetchResult) {
+        self.flight.finish(outcome);
+        // Drop clears the memory's entry.
+    }
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.flight.outcome.borrow().is_none() {
+            self.flight
+                .finish(Err("the request fetching the key set ended first".into()));
+        }
+        let mut memory = self.memory.borrow_mut();
+        let set = memory.set(self.url);
+        if set
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| Rc::ptr_eq(f, &self.flight))
+        {
+            set.in_flight = None;
+        }
+    }
 }
 
 impl JwksMemory {
@@ -184,6 +270,7 @@ impl JwksMemory {
                     snapshot: None,
                     last_fetch_attempt_ms: None,
                     last_failure_ms: None,
+                    in_flight: None,
                 });
                 self.sets.len() - 1
             }
@@ -200,8 +287,9 @@ impl JwksMemory {
 }
 
 /// Freshness in seconds from a `Cache-Control` header: `max-age` clamped to
-/// [`FRESH_MIN_SECS`, `FRESH_MAX_SECS`]; `no-store`/`no-cache` count as the minimum;
-/// absent or unreadable gives [`FRESH_DEFAULT_SECS`].
+/// [`FRESH_MIN_SECS`, `FRESH_MAX_SECS`]; `no-store`/`no-cache` and an unreadable `max-age`
+/// (`-1`, `abc`: the issuer meant something short, RFC 9111 §4.2.1 calls it stale) count as
+/// the minimum; no header or no `max-age` gives [`FRESH_DEFAULT_SECS`].
 pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
     let Some(cc) = cache_control else {
         return FRESH_DEFAULT_SECS;
@@ -213,7 +301,7 @@ pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
             return FRESH_MIN_SECS;
         }
         if let Some(v) = d.strip_prefix("max-age=") {
-            max_age = v.trim_matches('"').parse::<u64>().ok();
+            max_age = Some(v.trim_matches('"').parse::<u64>().unwrap_or(FRESH_MIN_SECS));
         }
     }
     max_age.map_or(FRESH_DEFAULT_SECS, |m| {
@@ -245,10 +333,25 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
     ) -> Result<Rc<PublicKey>, ResolveError> {
         let mut snapshot = self.memory.borrow().snapshot(self.url);
         let mut source = CacheSource::Memory;
+        let failed_recently = self
+            .memory
+            .borrow_mut()
+            .set(self.url)
+            .last_failure_ms
+            .filter(|t| now_ms.saturating_sub(*t) < REFRESH_RETRY_SECS * 1000);
+        if snapshot.is_none()
+            && let Some(t) = failed_recently
+        {
+            // A cold isolate whose fetch just failed: 503 at once, no KV read, no fetch.
+            return Err(ResolveError::Unavailable(format!(
+                "the last fetch failed {} s ago; the next is not before {REFRESH_RETRY_SECS} s",
+                now_ms.saturating_sub(t) / 1000
+            )));
+        }
         if snapshot.is_none() {
             trace.kv_reads += 1;
             match self.kv.get(&kv_key(self.url)).await {
-                Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url) {
+                Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url, now_ms) {
                     Some(s) => {
                         let s = Rc::new(s);
                         self.memory.borrow_mut().set(self.url).snapshot = Some(Rc::clone(&s));
@@ -263,17 +366,10 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         }
 
         if snapshot.as_ref().is_none_or(|s| !s.is_fresh(now_ms)) {
-            let backing_off = snapshot.is_some()
-                && self
-                    .memory
-                    .borrow_mut()
-                    .set(self.url)
-                    .last_failure_ms
-                    .is_some_and(|t| now_ms.saturating_sub(t) < REFRESH_RETRY_SECS * 1000);
-            let refreshed = if backing_off {
+            let refreshed = if failed_recently.is_some() {
                 Err("refresh failed recently; backing off".to_owned())
             } else {
-                self.refresh(now_ms, trace).await
+                self.refresh_once(now_ms, trace).await
             };
             match refreshed {
                 Ok(fresh) => {
@@ -305,7 +401,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             {
                 trace.notes.push("unknown kid; refetching the JWKS".into());
                 let fresh = self
-                    .refresh(now_ms, trace)
+                    .refresh_once(now_ms, trace)
                     .await
                     .map_err(ResolveError::Unavailable)?;
                 trace.source = Some(CacheSource::Network);
@@ -328,6 +424,29 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             .unwrap_or(0)
             .max(snapshot.fetched_at_ms);
         now_ms.saturating_sub(last) >= UNKNOWN_KID_COOLDOWN_SECS * 1000
+    }
+
+    /// A fresh copy of the set from the network, with at most one fetch in flight per
+    /// isolate and set: a request that finds one under way waits for its outcome instead of
+    /// fetching too (a cold isolate under load, or a burst at expiry, costs one fetch).
+    async fn refresh_once(&self, now_ms: u64, trace: &mut JwksTrace) -> FetchResult {
+        let under_way = self.memory.borrow_mut().set(self.url).in_flight.clone();
+        if let Some(flight) = under_way {
+            trace
+                .notes
+                .push("waited for the fetch another request made".into());
+            return flight.outcome().await;
+        }
+        let flight = Rc::new(Flight::default());
+        self.memory.borrow_mut().set(self.url).in_flight = Some(Rc::clone(&flight));
+        let guard = FlightGuard {
+            memory: self.memory,
+            url: self.url,
+            flight,
+        };
+        let outcome = self.refresh(now_ms, trace).await;
+        guard.finish(outcome.clone());
+        outcome
     }
 
     /// Fetches the JWKS; on success it replaces the isolate's snapshot and is written to KV
@@ -401,7 +520,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             url: self.url.to_owned(),
             keys,
             fetched_at_ms: now_ms,
-            fresh_until_ms: now_ms + fresh * 1000,
+            fresh_until_ms: now_ms.saturating_add(fresh * 1000),
             body,
         })
     }
@@ -425,6 +544,7 @@ mod tests {
         assert_eq!(freshness_secs(Some("max-age=120, public")), 120);
         assert_eq!(freshness_secs(Some("no-store")), 60);
         assert_eq!(freshness_secs(Some("public")), 600);
-        assert_eq!(freshness_secs(Some("max-age=abc")), 600);
+        assert_eq!(freshness_secs(Some("max-age=abc")), 60);
+        assert_eq!(freshness_secs(Some("max-age=-1")), 60);
     }
 }

@@ -1,11 +1,16 @@
 //! Public keys from a JWKS, validated once when the set is loaded.
 //!
-//! Only what can verify a Supabase access token survives loading: EC P-256, RSA of 2048 to
-//! 4096 bits and Ed25519 keys whose `use`, `key_ops` and `alg` allow signature verification.
-//! Anything else is skipped with a reason (for the log), never fatal to the rest of the set.
+//! Only what can verify a token survives loading: EC P-256, RSA of 2048 to 4096 bits with an
+//! odd exponent of at least 3, and Ed25519 keys whose `use`, `key_ops` and `alg` allow
+//! signature verification. Anything else (an unknown `kty`, bad base64, a wrong size, a
+//! duplicated member inside the key) is skipped with a reason for the log, never fatal to the
+//! rest of the set: each key is parsed on its own. The document itself is strict where it
+//! matters: an object, one `keys` array, at most [`MAX_KEYS`] entries.
 
 use crate::formats::b64;
 use crate::formats::json::{self, StrictJsonError};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::rc::Rc;
@@ -108,9 +113,9 @@ pub struct KeySet {
 /// Why a JWKS document as a whole was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwksParseError {
-    /// Not a JSON object (or has duplicate members).
-    NotJson(StrictJsonError),
-    /// No `keys` array.
+    /// Not a JSON object.
+    NotJson,
+    /// No `keys` array, or two.
     NoKeysArray,
     /// More entries than [`MAX_KEYS`].
     TooManyKeys(usize),
@@ -121,8 +126,8 @@ pub enum JwksParseError {
 impl fmt::Display for JwksParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotJson(e) => write!(f, "JWKS is not a JSON object ({e:?})"),
-            Self::NoKeysArray => f.write_str("JWKS has no \"keys\" array"),
+            Self::NotJson => f.write_str("JWKS is not a JSON object"),
+            Self::NoKeysArray => f.write_str("JWKS has no single \"keys\" array"),
             Self::TooManyKeys(n) => write!(f, "JWKS has {n} keys, more than {MAX_KEYS}"),
             Self::NoUsableKeys => f.write_str("JWKS has no usable verification key"),
         }
@@ -140,23 +145,47 @@ pub enum KeyLookupError {
     AlgMismatch,
 }
 
+/// The document's shape: one `keys` array whose entries are kept as text, to be parsed one
+/// by one. A second `keys` member is an error (serde refuses a duplicated field); other
+/// members (Stytch adds `request_id`, `status_code`) are ignored.
+#[derive(Deserialize)]
+struct Document<'a> {
+    #[serde(borrow)]
+    keys: Option<Vec<&'a RawValue>>,
+}
+
 impl KeySet {
     /// Parses a JWKS document, keeping the usable keys and reporting skipped ones.
     pub fn parse(bytes: &[u8]) -> Result<(Self, Vec<String>), JwksParseError> {
-        let doc = json::parse_object(bytes).map_err(JwksParseError::NotJson)?;
-        let Some(Value::Array(entries)) = doc.get("keys") else {
-            return Err(JwksParseError::NoKeysArray);
-        };
+        let text = std::str::from_utf8(bytes).map_err(|_| JwksParseError::NotJson)?;
+        if !text.trim_start().starts_with('{') {
+            return Err(JwksParseError::NotJson);
+        }
+        let doc: Document<'_> = serde_json::from_str(text).map_err(|e| {
+            if e.is_data() {
+                JwksParseError::NoKeysArray
+            } else {
+                JwksParseError::NotJson
+            }
+        })?;
+        let entries = doc.keys.ok_or(JwksParseError::NoKeysArray)?;
         if entries.len() > MAX_KEYS {
             return Err(JwksParseError::TooManyKeys(entries.len()));
         }
         let mut keys = Vec::with_capacity(entries.len());
         let mut skipped = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
-            match parse_key(entry) {
+            // Each key as strictly as a token: a duplicated member makes it ambiguous, but
+            // only that key.
+            let parsed = match json::parse_object(entry.get().as_bytes()) {
+                Ok(jwk) => parse_key(&jwk).map_err(|reason| (reason, jwk.get("kid").cloned())),
+                Err(StrictJsonError::DuplicateKey) => Err(("a member appears twice", None)),
+                Err(_) => Err(("not an object", None)),
+            };
+            match parsed {
                 Ok(key) => keys.push(Rc::new(key)),
-                Err(reason) => {
-                    let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("-");
+                Err((reason, kid)) => {
+                    let kid = kid.as_ref().and_then(Value::as_str).unwrap_or("-");
                     let kid: String = kid.chars().take(64).collect();
                     skipped.push(format!("key #{i} (kid {kid}): {reason}"));
                 }
@@ -199,10 +228,7 @@ impl KeySet {
     }
 }
 
-fn parse_key(entry: &Value) -> Result<PublicKey, &'static str> {
-    let Value::Object(jwk) = entry else {
-        return Err("not an object");
-    };
+fn parse_key(jwk: &Map<String, Value>) -> Result<PublicKey, &'static str> {
     let kid = match jwk.get("kid") {
         None => None,
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -238,8 +264,10 @@ fn parse_key(entry: &Value) -> Result<PublicKey, &'static str> {
             if !RSA_BITS.contains(&bits) {
                 return Err("RSA modulus is not 2048..4096 bits");
             }
-            if e.is_empty() || e.len() > 4 || e.last().is_some_and(|b| b & 1 == 0) {
-                return Err("RSA exponent is not an odd number of at most 32 bits");
+            // e = 1 makes every signature verify (s^1 = s); even exponents are not RSA.
+            let exponent = e.iter().fold(0_u64, |acc, b| (acc << 8) | u64::from(*b));
+            if e.is_empty() || e.len() > 4 || exponent < 3 || exponent % 2 == 0 {
+                return Err("RSA exponent is not an odd number from 3 to 32 bits");
             }
             KeyMaterial::Rsa { n, e }
         }
@@ -349,10 +377,81 @@ mod tests {
             KeySet::parse(b"{}").err(),
             Some(JwksParseError::NoKeysArray)
         );
-        assert!(matches!(
-            KeySet::parse(b"nope"),
-            Err(JwksParseError::NotJson(_))
-        ));
+        assert_eq!(KeySet::parse(b"nope").err(), Some(JwksParseError::NotJson));
+        assert_eq!(KeySet::parse(b"[]").err(), Some(JwksParseError::NotJson));
+        assert_eq!(
+            KeySet::parse(br#"{"keys":{}}"#).err(),
+            Some(JwksParseError::NoKeysArray)
+        );
+        let two_arrays = format!(r#"{{"keys":[{EC}],"keys":[{EC}]}}"#);
+        assert_eq!(
+            KeySet::parse(two_arrays.as_bytes()).err(),
+            Some(JwksParseError::NoKeysArray),
+            "which of two key lists would count is ambiguous"
+        );
+    }
+
+    #[test]
+    fn one_bad_key_never_sinks_the_set() {
+        let duplicated = with(r#""kid":"dup","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU""#);
+        let nested = with(r#""kid":"nested","key_ops":[{"a":1,"a":2}]"#);
+        let bad_b64 = r#"{"kty":"EC","crv":"P-256","kid":"b64","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVE=","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let short = r#"{"kty":"EC","crv":"P-256","kid":"short","x":"AAAA","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        let unknown = r#"{"kty":"PQC","kid":"pq","pub":"AAAA"}"#;
+        let not_object = r#"[1,2]"#;
+        let good = with(r#""kid":"good""#);
+        let (ks, skipped) = set(&[
+            &duplicated,
+            &nested,
+            bad_b64,
+            short,
+            unknown,
+            not_object,
+            &good,
+        ])
+        .unwrap();
+        assert_eq!(ks.keys().len(), 1);
+        assert_eq!(ks.keys()[0].kid.as_deref(), Some("good"));
+        assert_eq!(skipped.len(), 6, "{skipped:?}");
+        assert!(
+            skipped[0].contains("a member appears twice"),
+            "{}",
+            skipped[0]
+        );
+        assert!(
+            skipped[1].contains("a member appears twice"),
+            "{}",
+            skipped[1]
+        );
+        assert!(skipped[2].contains("kid b64") && skipped[2].contains("base64url"));
+        assert!(skipped[3].contains("wrong length"));
+        assert!(skipped[4].contains("kty"));
+        assert!(skipped[5].contains("not an object"));
+    }
+
+    #[test]
+    fn rsa_exponents_must_be_odd_and_at_least_3() {
+        let n = b64::encode(&[0xc5; 256]);
+        let rsa = |e: &[u8]| {
+            format!(
+                r#"{{"kty":"RSA","kid":"r","n":"{n}","e":"{}"}}"#,
+                b64::encode(e)
+            )
+        };
+        for ok in [&[3][..], &[1, 0, 1], &[0, 0, 0, 3]] {
+            assert_eq!(
+                set(&[&rsa(ok)]).map(|(k, _)| k.keys().len()),
+                Ok(1),
+                "{ok:?}"
+            );
+        }
+        for bad in [&[1][..], &[0, 1], &[2], &[1, 0, 0], &[1, 0, 0, 0, 1]] {
+            assert_eq!(
+                set(&[&rsa(bad)]).err(),
+                Some(JwksParseError::NoUsableKeys),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

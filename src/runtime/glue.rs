@@ -97,10 +97,12 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
     STATE.with(|cell| {
         Rc::clone(cell.get_or_init(|| {
             let config = Config::from_lookup(&|name| env_string(env, name)).and_then(|c| {
-                env.kv(JWKS_BINDING).map(|_| c).map_err(|_| ConfigError {
+                env.kv(JWKS_BINDING).map(|_| ()).map_err(|_| ConfigError {
                     variable: JWKS_BINDING,
                     problem: "KV namespace binding is missing".into(),
-                })
+                    allowed_origins: Some(c.allowed_origins.clone()),
+                })?;
+                Ok(c)
             });
             if let Err(e) = &config {
                 // Loud and once per isolate; every request also answers 500 and logs it.

@@ -25,6 +25,23 @@ pub struct FakeHttp {
     /// Stytch's session key set (`/v1/sessions/jwks/{project}`); `None` = unexpected call.
     pub stytch_jwks: RefCell<Option<Reply>>,
     pub calls: RefCell<Vec<OutboundRequest>>,
+    /// A key-set fetch stays under way for this many polls (other requests run meanwhile).
+    pub jwks_pending_polls: Cell<u32>,
+}
+
+/// Pending for `n` polls, waking itself each time: an I/O that is still under way.
+async fn under_way(n: u32) {
+    let mut left = n;
+    std::future::poll_fn(|cx| {
+        if left == 0 {
+            std::task::Poll::Ready(())
+        } else {
+            left -= 1;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 impl FakeHttp {
@@ -66,6 +83,9 @@ impl FakeHttp {
 impl HttpClient for FakeHttp {
     async fn send(&self, req: &OutboundRequest) -> Reply {
         self.calls.borrow_mut().push(req.clone());
+        if req.url.ends_with("jwks.json") || req.url.contains(STYTCH_JWKS_PATH) {
+            under_way(self.jwks_pending_polls.get()).await;
+        }
         if req.url.ends_with("jwks.json") {
             let next = self.jwks.borrow_mut().pop_front();
             return next
@@ -279,6 +299,32 @@ impl World {
         // The response is out: now the waitUntil work runs.
         self.kv.flush(self.platform.now_ms());
         resp
+    }
+
+    /// Runs the requests of `tokens` (exchanges) at once in this isolate, as concurrent
+    /// requests of one isolate run; then the waitUntil work.
+    pub fn exchange_all(&self, tokens: &[String]) -> Vec<Response> {
+        let config = self.config();
+        let services = Services {
+            http: &self.http,
+            kv: &self.kv,
+            backend: &RustCryptoBackend,
+            platform: &self.platform,
+            jwks: &self.jwks,
+        };
+        let requests = tokens.iter().map(|t| IncomingRequest {
+            method: "POST".into(),
+            url: format!("{WORKER}/api/exchange"),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::json!({ "access_token": t })
+                .to_string()
+                .into_bytes(),
+        });
+        let all =
+            futures_util::future::join_all(requests.map(|r| services.handle(config.as_ref(), r)));
+        let responses = futures_executor::block_on(all);
+        self.kv.flush(self.platform.now_ms());
+        responses
     }
 
     /// POST /api/exchange with the token in the JSON body.

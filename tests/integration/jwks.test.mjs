@@ -65,6 +65,32 @@ test("cold with the JWKS unreachable: 503 with Retry-After, nothing reaches Styt
   ctx.supabase.state.mode = "ok";
 });
 
+test("one fetch in flight: 20 concurrent requests on a cold isolate make one JWKS fetch; a failure backs off", async () => {
+  ctx.supabase.state.mode = "hang";
+  await ctx.restart({ freshKv: true });
+  let fetches = ctx.supabase.state.fetches;
+  const token = await ctx.supabase.mint();
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 20 }, () => exchange(ctx, token)));
+  const elapsed = Date.now() - started;
+  assert.deepEqual([...new Set(answers.map((r) => r.status))], [503]);
+  assert.equal(ctx.supabase.state.fetches, fetches + 1, "one fetch for twenty requests");
+  assert.ok(elapsed < 6000, `bounded by the one fetch's 3 s timeout (${elapsed} ms)`);
+  // Within the 30 s back-off: 503 at once, no fetch.
+  const again = Date.now();
+  const r = await exchange(ctx, token);
+  assert.equal(r.status, 503);
+  assert.ok(Date.now() - again < 1000, "answered at once");
+  assert.equal(ctx.supabase.state.fetches, fetches + 1);
+
+  ctx.supabase.state.mode = "ok";
+  await ctx.restart({ freshKv: true });
+  fetches = ctx.supabase.state.fetches;
+  const fine = await Promise.all(Array.from({ length: 20 }, () => exchange(ctx, token)));
+  assert.deepEqual([...new Set(fine.map((r) => r.status))], [200]);
+  assert.equal(ctx.supabase.state.fetches, fetches + 1);
+});
+
 test("rotation: a new kid is fetched once (30 s cooldown), a removed key stops verifying", async () => {
   await ctx.restart({ freshKv: true });
   const rsToken = await ctx.supabase.mint({ alg: "RS256" });
