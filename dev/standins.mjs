@@ -11,6 +11,7 @@
 // against the issuer's JWKS as a Trusted Auth Token profile would, sessions created with
 // opaque tokens and an RS256 session JWT. Every call is recorded; failures can be scripted.
 import http from "node:http";
+import { gzipSync } from "node:zlib";
 import { randomBytes, randomUUID, createHash } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, createLocalJWKSet, jwtVerify } from "jose";
 import { supabaseClaims } from "./supabase-claims.mjs";
@@ -40,6 +41,25 @@ function sendJson(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * A gzip bomb: JSON that inflates to `inflated` bytes from a body of about a thousandth of
+ * that, sent with Content-Encoding: gzip and the compressed Content-Length, as a hostile or
+ * broken upstream (or a proxy in front of one) could. Built once per size.
+ */
+const bombs = new Map();
+export function sendGzipBomb(res, inflated = 50 << 20) {
+  if (!bombs.has(inflated)) {
+    const head = '{"keys":[],"padding":"';
+    const text = Buffer.alloc(inflated, "0");
+    text.write(head, 0);
+    text.write('"}', inflated - 2);
+    bombs.set(inflated, gzipSync(text, { level: 9 }));
+  }
+  const body = bombs.get(inflated);
+  res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": body.length });
+  res.end(body);
 }
 
 function closeServer(server, sockets) {
@@ -76,7 +96,8 @@ async function makeKey(alg, kid) {
  * Starts the Supabase Auth stand-in.
  * mode: "ok" | "fail" (500) | "hang" (never answers) | "redirect" (302 to a valid copy) |
  *       "html" (200 text/html) | "huge" (200 JSON over 64 KiB) | "huge-chunked" (the same
- *       without Content-Length) | "drop" (connection reset)
+ *       without Content-Length) | "gzip-bomb" (50 KB of gzip inflating to 50 MB, with the
+ *       compressed Content-Length) | "drop" (connection reset)
  */
 export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
   const keys = new Map();
@@ -112,6 +133,8 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
           const padded = { ...jwks(), padding: "x".repeat(70 * 1024) };
           return sendJson(res, 200, padded, { "cache-control": state.cacheControl });
         }
+        case "gzip-bomb":
+          return sendGzipBomb(res);
         case "huge-chunked": {
           // The same, streamed without Content-Length: the cap must hold while reading.
           res.writeHead(200, { "content-type": "application/json" });
@@ -227,7 +250,8 @@ const SESSION_CLAIM = "https://stytch.com/session";
 /**
  * Starts the Stytch stand-in. `script(...steps)` queues behaviours for the next calls (the
  * public key set excepted): { error_type } (status from Stytch's table), { status, error_type },
- * { status, body }, { hang: true }, { drop: true }.
+ * { status, body }, { hang: true }, { drop: true }, { gzipBomb: true } (a 200 of 50 KB of gzip
+ * that inflates to 50 MB, with the compressed Content-Length).
  *
  * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
  * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
@@ -343,6 +367,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
     const step = queue.shift();
     if (step?.hang) return;
     if (step?.drop) return req.socket.destroy();
+    if (step?.gzipBomb) return sendGzipBomb(res);
     if (step?.body !== undefined) return sendJson(res, step.status ?? 200, step.body);
     if (step?.error_type) return fail(res, step.error_type, step.status);
     if (req.method !== "POST" || !body || typeof body !== "object") return fail(res, "bad_request");

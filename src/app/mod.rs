@@ -183,6 +183,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
             http: self.http,
             kv: self.kv,
             memory: self.jwks,
+            platform: self.platform,
         };
         let mut trace = JwksTrace::default();
         let key = cache

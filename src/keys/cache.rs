@@ -12,12 +12,11 @@
 //! `{"v":1,"url":…,"fetched_at_ms":…,"fresh_until_ms":…,"jwks":"<response body>"}`, written
 //! after the response (`ctx.waitUntil`) with a TTL that covers the stale-if-error window.
 
-use crate::http::{HttpClient, Method, OutboundRequest};
+use crate::http::{HttpClient, Method, OutboundRequest, Platform};
 use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 
 /// Shortest freshness honoured from `Cache-Control`. Below this a busy worker would refetch
 /// constantly, and KV rejects TTLs under 60 s anyway.
@@ -41,8 +40,20 @@ pub const STALE_IF_ERROR_SECS: u64 = 3600;
 pub const REFRESH_RETRY_SECS: u64 = 30;
 /// The JWKS fetch gives up after this long; the user's request is waiting on it.
 pub const FETCH_TIMEOUT_MS: u32 = 3_000;
+/// A request waiting for the fetch another request is making checks its outcome this often.
+/// It polls on a timer of its own rather than being woken by the fetching request: in the
+/// Workers runtime a request's code must run in that request's own context, and a wake-up
+/// from the fetching request would resume the waiter in the fetcher's (workerd cancels such
+/// continuations and the waiter hangs). 10 ms is noise next to the fetch itself.
+pub const IN_FLIGHT_POLL_MS: u32 = 10;
+/// How much longer than [`FETCH_TIMEOUT_MS`] a waiter waits before giving up on its own: the
+/// fetch's timeout already bounds it, this only covers parsing and timer slack.
+pub const IN_FLIGHT_GRACE_MS: u32 = 500;
 /// Largest JWKS body read. Sixteen RSA-4096 keys fit in well under this.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// A KV read gives up after this long and the cache goes to the network instead: a KV read
+/// is normally a few milliseconds, and a slow one must not cost more than the fetch it saves.
+pub const KV_READ_TIMEOUT_MS: u32 = 1_000;
 /// KV's minimum `expirationTtl`.
 pub const KV_MIN_TTL_SECS: u64 = 60;
 /// Prefix of the KV key; the version lets a future format coexist with this one.
@@ -55,8 +66,8 @@ pub const KV_CLOCK_TOLERANCE_MS: u64 = 5_000;
 /// Workers KV as the cache needs it.
 #[allow(async_fn_in_trait)]
 pub trait KvStore {
-    /// Reads a value; `Ok(None)` when absent.
-    async fn get(&self, key: &str) -> Result<Option<String>, String>;
+    /// Reads a value; `Ok(None)` when absent; an error past `timeout_ms`.
+    async fn get(&self, key: &str, timeout_ms: u32) -> Result<Option<String>, String>;
     /// Writes a value after the response has been sent (`ctx.waitUntil`), never on the
     /// request's critical path. Failures are logged by the implementation.
     fn put_after_response(&self, key: String, value: String, ttl_secs: u64);
@@ -190,34 +201,33 @@ struct SetMemory {
 /// The outcome of one fetch, shared by the requests that wait for it.
 type FetchResult = Result<Rc<JwksSnapshot>, String>;
 
-/// One fetch under way: its outcome once known, and who is waiting for it.
+/// One fetch under way, and its outcome once known.
 #[derive(Debug, Default)]
 struct Flight {
     outcome: RefCell<Option<FetchResult>>,
-    waiters: RefCell<Vec<Waker>>,
 }
 
 impl Flight {
     fn finish(&self, outcome: FetchResult) {
         *self.outcome.borrow_mut() = Some(outcome);
-        // Waking only schedules the waiters; none runs inside this call.
-        for waker in self.waiters.borrow_mut().drain(..) {
-            waker.wake();
-        }
     }
 
-    /// Resolves with the fetch's outcome. The fetch has its own timeout, and a fetching
-    /// request that ends early still finishes its flight ([`FlightGuard`]), so this is
-    /// bounded too.
-    async fn outcome(&self) -> FetchResult {
-        std::future::poll_fn(|cx| match self.outcome.borrow().clone() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => {
-                self.waiters.borrow_mut().push(cx.waker().clone());
-                Poll::Pending
+    /// The fetch's outcome, checked every [`IN_FLIGHT_POLL_MS`] on the waiter's own timer
+    /// (see there why not a wake-up). Bounded: the fetch has its timeout, a fetching request
+    /// that ends early still finishes its flight ([`FlightGuard`]), and past the timeout plus
+    /// [`IN_FLIGHT_GRACE_MS`] the waiter gives up.
+    async fn outcome<P: Platform>(&self, platform: &P) -> FetchResult {
+        let mut waited = 0;
+        loop {
+            if let Some(outcome) = self.outcome.borrow().clone() {
+                return outcome;
             }
-        })
-        .await
+            if waited > FETCH_TIMEOUT_MS + IN_FLIGHT_GRACE_MS {
+                return Err("the fetch in flight outlasted its timeout".into());
+            }
+            platform.sleep(IN_FLIGHT_POLL_MS).await;
+            waited += IN_FLIGHT_POLL_MS;
+        }
     }
 }
 
@@ -311,7 +321,7 @@ pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
 
 /// The cache for one JWKS URL, over this isolate's memory and the injected I/O.
 #[derive(Debug)]
-pub struct JwksCache<'a, H, K> {
+pub struct JwksCache<'a, H, K, P> {
     /// The configured JWKS URL (never from the token).
     pub url: &'a str,
     /// Outbound HTTP.
@@ -320,9 +330,11 @@ pub struct JwksCache<'a, H, K> {
     pub kv: &'a K,
     /// This isolate's memory.
     pub memory: &'a RefCell<JwksMemory>,
+    /// Timers, for waiting on another request's fetch.
+    pub platform: &'a P,
 }
 
-impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
+impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
     /// The key for a token's `kid` and `alg`, from memory, KV or the network, at `now_ms`.
     pub async fn key_for(
         &self,
@@ -350,7 +362,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
         }
         if snapshot.is_none() {
             trace.kv_reads += 1;
-            match self.kv.get(&kv_key(self.url)).await {
+            match self.kv.get(&kv_key(self.url), KV_READ_TIMEOUT_MS).await {
                 Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url, now_ms) {
                     Some(s) => {
                         let s = Rc::new(s);
@@ -435,7 +447,7 @@ impl<H: HttpClient, K: KvStore> JwksCache<'_, H, K> {
             trace
                 .notes
                 .push("waited for the fetch another request made".into());
-            return flight.outcome().await;
+            return flight.outcome(self.platform).await;
         }
         let flight = Rc::new(Flight::default());
         self.memory.borrow_mut().set(self.url).in_flight = Some(Rc::clone(&flight));

@@ -25,3 +25,42 @@ export function new_response(status, body, headers) {
 export function send(url, method, headers, body, signal) {
   return fetch(url, { method, headers: headerList(headers), body: body ?? undefined, redirect: 'manual', signal });
 }
+
+// A body, read as a stream and never past `limit` bytes: the reader is cancelled as soon as
+// the count passes it (the runtime decodes gzip/br transparently, so a small declared length
+// says nothing of what the stream yields), and at most `limit` bytes are kept here and handed
+// to WASM. Resolves with the bytes, or null when the body is larger than the limit.
+export async function read_capped(stream, limit) {
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+// A KV read that gives up after `ms`: a slow KV must not hold a request longer than going to
+// the network would.
+export function kv_text(namespace, key, ms) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`KV read timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([namespace.get(key, "text"), late]).finally(() => clearTimeout(timer));
+}

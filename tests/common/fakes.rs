@@ -130,7 +130,8 @@ impl FakeKv {
 }
 
 impl KvStore for FakeKv {
-    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+    async fn get(&self, key: &str, timeout_ms: u32) -> Result<Option<String>, String> {
+        assert_eq!(timeout_ms, edge_attest::keys::cache::KV_READ_TIMEOUT_MS);
         self.gets.set(self.gets.get() + 1);
         let now = self.clock.as_ref().map_or(0, |c| c.get());
         Ok(self
@@ -174,9 +175,11 @@ impl Platform for FakePlatform {
     fn now_ms(&self) -> u64 {
         self.now_ms.get()
     }
+    /// Moves the clock, and lets other tasks run once, as a timer does.
     async fn sleep(&self, ms: u32) {
         self.sleeps.borrow_mut().push(ms);
         self.now_ms.set(self.now_ms.get() + u64::from(ms));
+        under_way(1).await;
     }
     fn random_u32(&self) -> u32 {
         self.random.get()

@@ -85,6 +85,26 @@ test("wrong Stytch credentials: 500 misconfigured and a log line saying so", asy
   assert.ok(!ctx.worker.output.join("\n").includes("secret-test-wrong"));
 });
 
+test("a Stytch answer that inflates past the cap (gzip, small Content-Length) is cut off: 502 at once, and a concurrent exchange succeeds", async () => {
+  await ctx.restart(); // the worker as configured by setup(), whatever ran before
+  await exchange(ctx, await ctx.supabase.mint()); // keys in memory: both requests go straight to Stytch
+  const calls = ctx.stytch.calls.length;
+  ctx.stytch.script({ gzipBomb: true });
+  const started = Date.now();
+  const [a, b] = await Promise.all([exchange(ctx, await ctx.supabase.mint()), exchange(ctx, await ctx.supabase.mint())]);
+  const elapsed = Date.now() - started;
+  const statuses = [a.status, b.status].sort();
+  assert.deepEqual(statuses, [200, 502], "one got the bomb, the other its session");
+  const bombed = a.status === 502 ? a : b;
+  assert.equal((await json(bombed)).error, "upstream_error");
+  assert.equal(ctx.stytch.calls.length, calls + 2, "the oversized answer is not retried");
+  assert.ok(elapsed < 3000, `cut off, not read to the end (${elapsed} ms)`);
+  const log = ctx.worker.logs.find((l) => l.status === 502 && /too large/.test(l.detail ?? ""));
+  assert.ok(log, "the log says the answer was too large");
+  // The isolate is fine afterwards.
+  assert.equal((await exchange(ctx, await ctx.supabase.mint())).status, 200);
+});
+
 test("missing configuration: every request is 500 and the log names the variable", async () => {
   await ctx.restart({ vars: { STYTCH_PROFILE_ID: "" } });
   const calls = ctx.stytch.calls.length;
@@ -99,4 +119,5 @@ test("missing configuration: every request is 500 and the log names the variable
   const res2 = await exchange(ctx, await ctx.supabase.mint());
   assert.equal(res2.status, 500);
   assert.ok(ctx.worker.output.some((l) => l.includes("JWT_ALGORITHMS")));
+  await ctx.restart(); // leave a working worker to whatever runs next
 });
