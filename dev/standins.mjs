@@ -251,7 +251,8 @@ const SESSION_CLAIM = "https://stytch.com/session";
  * Starts the Stytch stand-in. `script(...steps)` queues behaviours for the next calls (the
  * public key set excepted): { error_type } (status from Stytch's table), { status, error_type },
  * { status, body }, { hang: true }, { drop: true }, { gzipBomb: true } (a 200 of 50 KB of gzip
- * that inflates to 50 MB, with the compressed Content-Length).
+ * that inflates to 50 MB, with the compressed Content-Length), { delayMs } (answer as usual,
+ * that much later).
  *
  * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
  * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
@@ -365,6 +366,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
     const expected = "Basic " + Buffer.from(`${projectId}:${secret}`).toString("base64");
     if (req.headers.authorization !== expected) return fail(res, "unauthorized_credentials");
     const step = queue.shift();
+    if (step?.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
     if (step?.hang) return;
     if (step?.drop) return req.socket.destroy();
     if (step?.gzipBomb) return sendGzipBomb(res);

@@ -9,10 +9,23 @@ import { fetch, __wbg_reset_state } from "./glue/index.js";
 
 // A Rust panic is a WASM trap (`panic = "abort"`), after which the module's memory may be
 // half-updated. Whoever sees the RuntimeError (here, or the promise callbacks of
-// src/runtime/promise.js) sets this flag, and the next request first replaces the instance with a
-// fresh one. Requests still waiting on the old instance fail: its callbacks refuse to run
-// once it is replaced, and the runtime answers them with an error.
+// src/runtime/promise.js) sets this flag and fails every request still in flight on the
+// instance (src/runtime/glue.js), and the next request first replaces the instance with a
+// fresh one. The old instance's callbacks refuse to run once it is replaced.
 const TRAPPED = Symbol.for("edge-attest.wasm-trapped");
+const FAIL_IN_FLIGHT = Symbol.for("edge-attest.fail-in-flight");
+
+// What a request answers when the worker failed under it: JSON like every other error.
+const INTERNAL_ERROR = JSON.stringify({
+  error: "internal_error",
+  error_description: "The worker failed while handling this request; try again.",
+});
+function internalError() {
+  return new Response(INTERNAL_ERROR, {
+    status: 500,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
 
 export default {
   fetch(request, env, ctx) {
@@ -22,9 +35,16 @@ export default {
       console.error(JSON.stringify({ wasm_reinitialized: "after a panic" }));
     }
     try {
-      return fetch(request, env, ctx);
+      const answer = fetch(request, env, ctx);
+      // Attached here, in this request's context: a rejection (this instance failed under
+      // the request) becomes this request's own error answer.
+      return answer instanceof Promise ? answer.catch(internalError) : answer;
     } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) globalThis[TRAPPED] = true;
+      if (e instanceof WebAssembly.RuntimeError) {
+        globalThis[TRAPPED] = true;
+        globalThis[FAIL_IN_FLIGHT]?.();
+        return internalError();
+      }
       throw e;
     }
   },

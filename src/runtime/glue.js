@@ -2,9 +2,37 @@
 // boundary crossing do the work of several (see the comments on the imports in glue.rs).
 const log = console.log.bind(console);
 export function log_later(s) { Promise.resolve(s).then(log); }
-export function deferred() { return Promise.withResolvers(); }
+
+// The answers still owed to requests, so that a trap (a panic) can end them all at once:
+// the failed instance will never settle them, and each would otherwise hang until the
+// runtime gives up on it. Each is rejected here and turned into an error answer by the
+// `.catch` src/runtime/entry.js attached to it in its own request's context.
+const pending = new Set();
+export function deferred() {
+  const d = Promise.withResolvers();
+  pending.add(d);
+  return d;
+}
 export function promise_of(d) { return d.promise; }
-export function settle(d, value, ok) { (ok ? d.resolve : d.reject)(value); }
+export function settle(d, value, ok) {
+  pending.delete(d);
+  (ok ? d.resolve : d.reject)(value);
+}
+globalThis[Symbol.for("edge-attest.fail-in-flight")] = () => {
+  const why = new Error("the worker instance failed while this request was in flight");
+  for (const d of pending) d.reject(why);
+  pending.clear();
+};
+
+// A KV write after the response: a plain promise handed to waitUntil, with no Rust future
+// behind it that a trap could leave unfinished.
+export function kv_put_later(ctx, namespace, key, value, ttl) {
+  ctx.waitUntil(
+    namespace
+      .put(key, value, { expirationTtl: ttl })
+      .catch((e) => console.error(JSON.stringify({ kv_put_error: String(e?.message ?? e) }))),
+  );
+}
 const ABSENT = '\0';
 function pick(headers, names) {
   let out = '';

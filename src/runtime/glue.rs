@@ -4,7 +4,7 @@
 //! The hot path talks to `web_sys` directly rather than through `worker`'s wrappers: each
 //! wrapper call crosses the WASM/JS boundary, and the request only needs a handful of
 //! crossings (the URL, five headers, one `arrayBuffer()`, the attest `fetch`, the response).
-//! `worker` still provides `Env`, `Context`, KV and timers.
+//! `worker` still provides `Env` and timers.
 
 use crate::app::Services;
 use crate::config::{Config, ConfigError};
@@ -25,7 +25,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 #[cfg(feature = "selftest")]
 use worker::Request;
-use worker::{Context, Delay, Env, console_error};
+use worker::{Delay, Env, console_error};
 
 #[wasm_bindgen(module = "/src/runtime/glue.js")]
 extern "C" {
@@ -70,6 +70,15 @@ extern "C" {
     /// `namespace.get(key, "text")`, rejected after `ms`.
     #[wasm_bindgen(catch)]
     fn kv_text(namespace: &JsValue, key: &str, ms: u32) -> Result<Promise, JsValue>;
+    /// `ctx.waitUntil(namespace.put(key, value, {expirationTtl}))`, failures logged.
+    #[wasm_bindgen(catch)]
+    fn kv_put_later(
+        ctx: &worker::worker_sys::Context,
+        namespace: &JsValue,
+        key: &str,
+        value: &str,
+        ttl: u32,
+    ) -> Result<(), JsValue>;
 }
 
 /// The KV namespace binding that holds the shared JWKS cache.
@@ -196,7 +205,6 @@ async fn respond(
         }
     }
     let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
-    let ctx = Context::new(ctx);
     let kv = WorkerKv {
         env: &env,
         ctx: &ctx,
@@ -405,34 +413,35 @@ impl HttpClient for WorkerHttp {
 /// binding is looked up only when used: a warm request never touches KV.
 struct WorkerKv<'a> {
     env: &'a Env,
-    ctx: &'a Context,
+    ctx: &'a worker::worker_sys::Context,
+}
+
+impl WorkerKv<'_> {
+    fn namespace(&self) -> Result<JsValue, String> {
+        js_sys::Reflect::get(self.env.as_ref(), &JsValue::from_str(JWKS_BINDING))
+            .map_err(|e| js_message(&e))
+    }
 }
 
 impl KvStore for WorkerKv<'_> {
     async fn get(&self, key: &str, timeout_ms: u32) -> Result<Option<String>, String> {
-        let namespace = js_sys::Reflect::get(self.env.as_ref(), &JsValue::from_str(JWKS_BINDING))
-            .map_err(|e| js_message(&e))?;
-        let read = kv_text(&namespace, key, timeout_ms).map_err(|e| js_message(&e))?;
+        let read = kv_text(&self.namespace()?, key, timeout_ms).map_err(|e| js_message(&e))?;
         let value = settled(&read).await.map_err(|e| js_message(&e))?;
         Ok(value.as_string())
     }
 
     fn put_after_response(&self, key: String, value: String, ttl_secs: u64) {
-        let Ok(kv) = self.env.kv(JWKS_BINDING) else {
+        let Ok(namespace) = self.namespace() else {
             return;
         };
-        self.ctx.wait_until(async move {
-            let put = match kv.put(&key, value) {
-                Ok(builder) => builder.expiration_ttl(ttl_secs).execute().await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = put {
-                console_error!(
-                    "{{\"kv_put_error\":{}}}",
-                    serde_json::to_string(&e.to_string()).unwrap_or_default()
-                );
-            }
-        });
+        // Whole seconds: at most a few hours, as the cache computes them.
+        let ttl = u32::try_from(ttl_secs).unwrap_or(u32::MAX);
+        if let Err(e) = kv_put_later(self.ctx, &namespace, &key, &value, ttl) {
+            console_error!(
+                "{{\"kv_put_error\":{}}}",
+                serde_json::to_string(&js_message(&e)).unwrap_or_default()
+            );
+        }
     }
 }
 

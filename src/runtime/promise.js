@@ -3,12 +3,16 @@
 let settle, drain;
 const resolved = Promise.resolve();
 const TRAPPED = Symbol.for('edge-attest.wasm-trapped');
+const FAIL_IN_FLIGHT = Symbol.for('edge-attest.fail-in-flight');
 function guarded(f) {
   return (...args) => {
     try {
       f(...args);
     } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) globalThis[TRAPPED] = true;
+      if (e instanceof WebAssembly.RuntimeError) {
+        globalThis[TRAPPED] = true;
+        globalThis[FAIL_IN_FLIGHT]?.();
+      }
       throw e;
     }
   };

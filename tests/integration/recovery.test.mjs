@@ -33,6 +33,33 @@ for (const when of ["sync", "async"]) {
   });
 }
 
+// The other requests in flight on the instance when it traps: they must end at once with an
+// error answer, not hang until the runtime gives up on them (their instance will never finish
+// them). Here four exchanges wait on a Stytch that answers after 2.5 s when the trap happens.
+for (const when of ["sync", "async"]) {
+  test(`a panic (${when}) ends the other requests in flight at once with a JSON 500; none hangs`, async () => {
+    await exchangeWorks();
+    const attests = () => ctx.stytch.calls.filter((c) => c.path === "/v1/sessions/attest").length;
+    const before = attests();
+    ctx.stytch.script(...Array.from({ length: 4 }, () => ({ delayMs: 2500 })));
+    const tokens = await Promise.all([1, 2, 3, 4].map(() => ctx.supabase.mint()));
+    const started = Date.now();
+    const inFlight = tokens.map((t) => exchange(ctx, t).then(async (res) => ({ res, body: await res.text(), ms: Date.now() - started })));
+    while (attests() < before + 4) await new Promise((r) => setTimeout(r, 20));
+    const trap = await fetch(`${ctx.worker.url}/__selftest/trap?when=${when}`);
+    assert.equal(trap.status, 500);
+    await trap.arrayBuffer();
+    for (const { res, body, ms } of await Promise.all(inFlight)) {
+      assert.equal(res.status, 500, body);
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal(JSON.parse(body).error, "internal_error");
+      assert.ok(ms < 2000, `ended with the trap, not with Stytch's late answer (${ms} ms)`);
+    }
+    assert.equal(ctx.stytch.pending(), 0);
+    for (let i = 0; i < 2; i++) await exchangeWorks();
+  });
+}
+
 // A JS exception inside a call from WASM (here `new Response` refusing a header name) must
 // come back to Rust as an error, never unwind through the executor's frames: an unwound
 // poll would leave the executor believing it is still inside a callback, and every later
