@@ -1,5 +1,5 @@
 # Each target does its own set-up (see scripts/tools.sh).
-.PHONY: test demo build fixtures bench profile
+.PHONY: test demo build fixtures bench profile fuzz
 
 ## Run every test: lints, native unit tests, and the worker in workerd against local stand-ins.
 test:
@@ -27,3 +27,8 @@ bench:
 profile:
 	CARGO_PROFILE_RELEASE_STRIP=false OUT_DIR=build-prof bash scripts/build.sh
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/perf.mjs
+
+## Fuzz every parser under libFuzzer for FUZZ_SECONDS each (default 60); `make test` runs a
+## short smoke of the same properties. A failing input is kept in fuzz/regressions/.
+fuzz:
+	bash scripts/fuzz.sh

@@ -151,14 +151,21 @@ pub fn is_cookie_value(s: &str) -> bool {
         .all(|c| matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e))
 }
 
-/// The value of cookie `name` in a `Cookie` request header, if present and non-empty.
+/// The value of the first cookie `name` in a `Cookie` request header, if it is a valid
+/// RFC 6265 value (cookie-octets, optionally inside one pair of double quotes) and not empty.
+/// Anything else counts as absent: it could only be forwarded to Stytch or parsed as a token.
 pub fn find_cookie<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     cookie_header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().trim_matches('"'))
-        .filter(|v| !v.is_empty())
+        .map(|(_, v)| {
+            let v = v.trim();
+            v.strip_prefix('"')
+                .and_then(|inner| inner.strip_suffix('"'))
+                .unwrap_or(v)
+        })
+        .filter(|v| !v.is_empty() && is_cookie_value(v))
 }
 
 #[cfg(test)]
@@ -220,6 +227,15 @@ mod tests {
         assert_eq!(find_cookie(h, "stytch_session"), Some("abc"));
         assert_eq!(find_cookie(h, "stytch"), None);
         assert_eq!(find_cookie("stytch_session=", "stytch_session"), None);
+        assert_eq!(find_cookie(r#"s="abc""#, "s"), Some("abc"));
+        // Found by fuzzing: a space inside the quotes is not a cookie value.
+        assert_eq!(find_cookie(r#"s="quoted "; a=1"#, "s"), None);
+        assert_eq!(
+            find_cookie(r#"s=""abc"""#, "s"),
+            None,
+            "one pair of quotes only"
+        );
+        assert_eq!(find_cookie("s=a\u{7f}b", "s"), None);
     }
 
     #[test]

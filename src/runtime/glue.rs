@@ -8,6 +8,7 @@
 
 use crate::app::Services;
 use crate::config::{Config, ConfigError};
+use crate::http::wire;
 use crate::http::{
     BodyError, BodySource, HttpClient, IncomingRequest, Method, OutboundRequest, OutboundResponse,
     Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
@@ -217,13 +218,9 @@ async fn respond(
         jwks: &state.jwks,
     };
     let (method, url, headers) = REQUEST_NAMES.with(|(names, joined)| {
-        let head = request_head(&req, joined)?;
-        let mut fields = head.split('\n');
-        let method = fields.next().unwrap_or_default().to_owned();
-        let url = fields.next().unwrap_or_default().to_owned();
-        Ok::<_, JsValue>((method, url, named_values(names, fields)))
+        request_head(&req, joined).map(|head| wire::split_request_head(&head, names))
     })?;
-    let exact = exact_length(&headers);
+    let exact = wire::exact_length(&headers);
     let incoming = IncomingRequest {
         method,
         url,
@@ -238,7 +235,7 @@ async fn respond(
 /// the body cap needs, `Content-Length` and `Content-Encoding`.
 fn with_body_headers(core: &[&'static str]) -> (Vec<&'static str>, String) {
     let mut names = core.to_vec();
-    for extra in ["content-length", "content-encoding"] {
+    for extra in wire::BODY_HEADERS {
         if !names.contains(&extra) {
             names.push(extra);
         }
@@ -252,66 +249,14 @@ thread_local! {
     static RESPONSE_NAMES: (Vec<&'static str>, String) = with_body_headers(&RESPONSE_HEADERS);
 }
 
-/// The body's exact length, when the headers give it: a `Content-Length` with no
-/// `Content-Encoding` (or `identity`). With an encoding the runtime decodes the body as it is
-/// read but keeps the encoded `Content-Length` (checked in workerd: `gzip`, 5 KB declared,
-/// megabytes read), so the declared length says nothing about what will be read.
-fn exact_length(headers: &[(String, String)]) -> Option<usize> {
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-    };
-    match header("content-encoding") {
-        None => {}
-        Some(e) if e.is_empty() || e.eq_ignore_ascii_case("identity") => {}
-        Some(_) => return None,
-    }
-    header("content-length").and_then(|v| v.parse().ok())
-}
-
-/// Pairs the header values from [`request_head`] / [`response_head`] with their names,
-/// leaving out absent ones.
-fn named_values<'a>(
-    names: &[&'static str],
-    values: impl Iterator<Item = &'a str>,
-) -> Vec<(String, String)> {
-    names
-        .iter()
-        .zip(values)
-        .filter(|(_, v)| *v != "\0")
-        .map(|(name, v)| ((*name).to_owned(), v.to_owned()))
-        .collect()
-}
-
-/// Header names and values alternating, `\n`-separated, as [`new_response`] and [`send`] take
-/// them. A line break inside a name or value would shift the fields (and the runtime refuses
-/// such a header anyway): `None`.
-fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Option<String> {
-    let mut out = String::new();
-    for (name, value) in headers {
-        if name.contains('\n') || value.contains('\n') {
-            return None;
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(name);
-        out.push('\n');
-        out.push_str(value);
-    }
-    Some(out)
-}
-
 fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
-    let headers = header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    let headers = wire::header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .ok_or_else(|| JsValue::from_str("line break in a response header"))?;
     new_response(resp.status, &resp.body, &headers)
 }
 
 /// Reads a body of at most `limit` bytes, never copying more than that into WASM: with an
-/// exact length ([`exact_length`]) within the limit, one `arrayBuffer()` (the runtime stops at
+/// exact length ([`wire::exact_length`]) within the limit, one `arrayBuffer()` (the runtime stops at
 /// that length); with an exact length over it, nothing; otherwise (an encoded body, or no
 /// length) a stream read that stops at the limit ([`read_capped`]). The stream read costs more
 /// CPU (an A/B measured +14% per exchange when every body went through it), hence the split.
@@ -362,7 +307,7 @@ struct WorkerHttp;
 impl HttpClient for WorkerHttp {
     async fn send(&self, req: &OutboundRequest) -> Result<OutboundResponse, TransportError> {
         let network = |e: JsValue| TransportError::Network(js_message(&e));
-        let headers = header_lines(req.headers.iter().map(|(n, v)| (*n, v.as_str())))
+        let headers = wire::header_lines(req.headers.iter().map(|(n, v)| (*n, v.as_str())))
             .ok_or_else(|| TransportError::Network("line break in a request header".into()))?;
         let signal = AbortSignal::timeout_with_u32(req.timeout_ms);
         let method = match req.method {
@@ -381,14 +326,11 @@ impl HttpClient for WorkerHttp {
         let resp: web_sys::Response = settled(&sent).await.map_err(failed)?.unchecked_into();
         let (status, headers) = RESPONSE_NAMES
             .with(|(names, joined)| {
-                let head = response_head(&resp, joined)?;
-                let mut fields = head.split('\n');
-                let status = fields.next().and_then(|s| s.parse::<u16>().ok());
-                Ok((status, named_values(names, fields)))
+                response_head(&resp, joined).map(|head| wire::split_response_head(&head, names))
             })
             .map_err(network)?;
         let status = status.ok_or_else(|| TransportError::Network("no status".into()))?;
-        let exact = exact_length(&headers);
+        let exact = wire::exact_length(&headers);
         let body = read_body(
             exact,
             req.max_response_bytes,

@@ -233,22 +233,7 @@ async fn session_call<H: HttpClient, P: Platform>(
 ) -> Call<Attested> {
     let (resp, attempts) = send(http, platform, cfg, path, body).await;
     let (result, request_id) = match resp {
-        Ok(resp) if resp.status == 200 => {
-            let parsed = serde_json::from_slice::<SessionAnswer>(&resp.body).ok();
-            let request_id = parsed
-                .as_ref()
-                .and_then(|b| clean_id(b.request_id.as_deref()));
-            (
-                parsed
-                    .ok_or(StytchError::Malformed("answer is not JSON"))
-                    .and_then(SessionAnswer::into_attested),
-                request_id,
-            )
-        }
-        Ok(resp) => {
-            let (e, id) = classify_error(&resp);
-            (Err(e), id)
-        }
+        Ok(resp) => read_session_answer(&resp),
         Err(e) => (Err(transport_error(e)), None),
     };
     Call {
@@ -256,6 +241,28 @@ async fn session_call<H: HttpClient, P: Platform>(
         request_id,
         attempts,
     }
+}
+
+/// Stytch's answer to a call whose 200 carries a session (attest, authenticate): the session,
+/// or how the call failed, and Stytch's `request_id` when it gave a well-formed one. Every
+/// string that may reach a cookie, a body or a log is checked here.
+pub fn read_session_answer(
+    resp: &OutboundResponse,
+) -> (Result<Attested, StytchError>, Option<String>) {
+    if resp.status != 200 {
+        let (e, id) = classify_error(resp);
+        return (Err(e), id);
+    }
+    let parsed = serde_json::from_slice::<SessionAnswer>(&resp.body).ok();
+    let request_id = parsed
+        .as_ref()
+        .and_then(|b| clean_id(b.request_id.as_deref()));
+    (
+        parsed
+            .ok_or(StytchError::Malformed("answer is not JSON"))
+            .and_then(SessionAnswer::into_attested),
+        request_id,
+    )
 }
 
 /// Revokes the session named by an opaque session token.

@@ -4,6 +4,8 @@
 //! [`IncomingRequest`], answers leave as [`Response`], and outbound calls (JWKS, Stytch) go
 //! through [`HttpClient`]. The glue adapts the runtime's Request, Response and `fetch` to these.
 
+pub mod wire;
+
 use std::fmt;
 
 /// The request headers the handler reads; the glue fetches only these.
