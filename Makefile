@@ -1,5 +1,5 @@
 # Each target does its own set-up (see scripts/tools.sh).
-.PHONY: test demo build fixtures bench profile fuzz
+.PHONY: test demo build fixtures bench profile fuzz soak
 
 ## Run every test: lints, native unit tests, and the worker in workerd against local stand-ins.
 test:
@@ -32,3 +32,8 @@ profile:
 ## short smoke of the same properties. A failing input is kept in fuzz/regressions/.
 fuzz:
 	bash scripts/fuzz.sh
+
+## Fault soak: 20,000 exchanges at concurrency 32 through the compiled worker while the
+## stand-ins inject faults; checks and reports, writes docs/soak.md (SOAK_* variables).
+soak:
+	bash scripts/soak.sh

@@ -252,7 +252,8 @@ const SESSION_CLAIM = "https://stytch.com/session";
  * public key set excepted): { error_type } (status from Stytch's table), { status, error_type },
  * { status, body }, { hang: true }, { drop: true }, { gzipBomb: true } (a 200 of 50 KB of gzip
  * that inflates to 50 MB, with the compressed Content-Length), { delayMs } (answer as usual,
- * that much later).
+ * that much later), { raw } (a 200 whose body is that text). When nothing is queued,
+ * `state.chaos()` (if set) may return such a step: faults at a rate, for the soak.
  *
  * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
  * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
@@ -268,7 +269,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
   const calls = [];
   const queue = [];
   const sessions = new Map(); // session_token -> session
-  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0 };
+  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0, chaos: null };
   const kid = `jwk-test-${randomUUID()}`;
   const { publicKey, privateKey: jwtKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
   const jwk = {
@@ -365,8 +366,12 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
 
     const expected = "Basic " + Buffer.from(`${projectId}:${secret}`).toString("base64");
     if (req.headers.authorization !== expected) return fail(res, "unauthorized_credentials");
-    const step = queue.shift();
+    const step = queue.shift() ?? state.chaos?.(path);
     if (step?.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
+    if (step?.raw !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(step.raw);
+    }
     if (step?.hang) return;
     if (step?.drop) return req.socket.destroy();
     if (step?.gzipBomb) return sendGzipBomb(res);

@@ -473,3 +473,18 @@ fn waiters_are_released_when_the_fetching_request_goes_away() {
     assert_eq!(r.status, 503);
     assert_eq!(w.http.jwks_fetches(), 1);
 }
+
+#[test]
+fn a_kv_read_that_ends_after_another_requests_fetch_does_not_fetch_again() {
+    let w = World::new();
+    // KV is slow, the network fast: the first request's whole fetch ends while the others
+    // are still reading KV.
+    w.kv.pending_polls.set(3);
+    w.http.jwks_pending_polls.set(1);
+    for _ in 0..8 {
+        w.stytch_ok();
+    }
+    let answers = w.exchange_all(&vec![token("valid_es256"); 8]);
+    assert!(answers.iter().all(|r| r.status == 200));
+    assert_eq!(w.http.jwks_fetches(), 1);
+}

@@ -375,6 +375,10 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
                 Ok(None) => {}
                 Err(e) => trace.notes.push(format!("KV read failed: {e}")),
             }
+            if snapshot.is_none() {
+                // Another request may have fetched the set while this one was reading KV.
+                snapshot = self.memory.borrow().snapshot(self.url);
+            }
         }
 
         if snapshot.as_ref().is_none_or(|s| !s.is_fresh(now_ms)) {

@@ -117,6 +117,9 @@ pub struct FakeKv {
     pub pending: RefCell<Vec<(String, String, u64)>>,
     pub gets: Cell<u32>,
     pub clock: Option<std::rc::Rc<Cell<u64>>>,
+    /// The nth read stays under way for n times this many polls (other requests run
+    /// meanwhile, and reads end at different times).
+    pub pending_polls: Cell<u32>,
 }
 
 impl FakeKv {
@@ -133,6 +136,7 @@ impl KvStore for FakeKv {
     async fn get(&self, key: &str, timeout_ms: u32) -> Result<Option<String>, String> {
         assert_eq!(timeout_ms, edge_attest::keys::cache::KV_READ_TIMEOUT_MS);
         self.gets.set(self.gets.get() + 1);
+        under_way(self.pending_polls.get() * self.gets.get()).await;
         let now = self.clock.as_ref().map_or(0, |c| c.get());
         Ok(self
             .store
