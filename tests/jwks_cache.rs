@@ -74,13 +74,7 @@ fn kv_writes_wait_for_the_response() {
     w.stytch_ok();
     // Run the handler without flushing: the write must still be pending.
     let cfg = w.config().unwrap();
-    let services = edge_attest::app::Services {
-        http: &w.http,
-        kv: &w.kv,
-        backend: &edge_attest::keys::crypto::RustCryptoBackend,
-        platform: &w.platform,
-        jwks: &w.jwks,
-    };
+    let services = w.services();
     let body = serde_json::json!({ "access_token": token("valid_es256") })
         .to_string()
         .into_bytes();
@@ -439,19 +433,12 @@ fn a_refresh_at_expiry_is_made_by_one_request() {
 
 #[test]
 fn waiters_are_released_when_the_fetching_request_goes_away() {
-    use edge_attest::app::Services;
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let w = World::new();
     w.http.jwks_pending_polls.set(1_000);
     let config = w.config().unwrap();
-    let services = Services {
-        http: &w.http,
-        kv: &w.kv,
-        backend: &edge_attest::keys::crypto::RustCryptoBackend,
-        platform: &w.platform,
-        jwks: &w.jwks,
-    };
+    let services = w.services();
     let request = || edge_attest::http::IncomingRequest {
         method: "POST".into(),
         url: format!("{WORKER}/api/exchange"),

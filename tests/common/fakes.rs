@@ -293,15 +293,20 @@ impl World {
         self.run(req)
     }
 
-    pub fn run<B: edge_attest::http::BodySource>(&self, req: IncomingRequest<B>) -> Response {
-        let config = self.config();
-        let services = Services {
+    /// The handler's I/O: this world's fakes.
+    pub fn services(&self) -> Services<'_, FakeHttp, FakeKv, RustCryptoBackend, FakePlatform> {
+        Services {
             http: &self.http,
             kv: &self.kv,
             backend: &RustCryptoBackend,
             platform: &self.platform,
             jwks: &self.jwks,
-        };
+        }
+    }
+
+    pub fn run<B: edge_attest::http::BodySource>(&self, req: IncomingRequest<B>) -> Response {
+        let config = self.config();
+        let services = self.services();
         let resp = futures_executor::block_on(services.handle(config.as_ref(), req));
         // The response is out: now the waitUntil work runs.
         self.kv.flush(self.platform.now_ms());
@@ -312,13 +317,7 @@ impl World {
     /// requests of one isolate run; then the waitUntil work.
     pub fn exchange_all(&self, tokens: &[String]) -> Vec<Response> {
         let config = self.config();
-        let services = Services {
-            http: &self.http,
-            kv: &self.kv,
-            backend: &RustCryptoBackend,
-            platform: &self.platform,
-            jwks: &self.jwks,
-        };
+        let services = self.services();
         let requests = tokens.iter().map(|t| IncomingRequest {
             method: "POST".into(),
             url: format!("{WORKER}/api/exchange"),
