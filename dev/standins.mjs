@@ -227,6 +227,80 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
   return api;
 }
 
+/**
+ * An OpenID Connect issuer other than Supabase, for the provider tests and the benchmark.
+ * flavor "auth0": issuer `<url>/` (with the slash), an OpenID configuration at
+ * `/.well-known/openid-configuration` naming the key set at `/.well-known/jwks.json`, RS256,
+ * `aud` an array, no `role`. flavor "firebase": issuer `<url>/demo-project`, keys at
+ * `/service_accounts/jwk` (another path, as Google's are on another host), `aud` the project,
+ * `firebase.sign_in_provider`. Both publish a key under the kid "shared-1" too.
+ * state.discoveryMode: "ok" | "http" (the configuration names a plaintext key set) |
+ * "redirect" (302 to another host) | "huge" (over 64 KiB) | "other-issuer".
+ */
+export async function startIssuer({ flavor, port = 0, host = "127.0.0.1" }) {
+  const keys = new Map();
+  for (const kid of [`${flavor}-1`, "shared-1"]) keys.set(kid, await makeKey("RS256", kid));
+  const state = { discoveryMode: "ok", discoveryFetches: 0, jwksFetches: 0, redirectHits: 0 };
+  const jwks = () => ({ keys: [...keys.values()].map((k) => k.jwk) });
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    if (path === api.discoveryPath) {
+      state.discoveryFetches++;
+      const doc = { issuer: api.issuer, jwks_uri: `${api.url}${api.jwksPath}`, response_types_supported: ["code", "id_token"], id_token_signing_alg_values_supported: ["RS256"] };
+      switch (state.discoveryMode) {
+        case "http":
+          return sendJson(res, 200, { ...doc, jwks_uri: `http://keys.example.com${api.jwksPath}` });
+        case "redirect":
+          res.writeHead(302, { location: `http://localhost:${boundPort}/elsewhere` });
+          return res.end();
+        case "huge":
+          return sendJson(res, 200, { ...doc, padding: "x".repeat(70 * 1024) });
+        case "other-issuer":
+          return sendJson(res, 200, { ...doc, issuer: "https://evil.example/" });
+        default:
+          return sendJson(res, 200, doc);
+      }
+    }
+    if (path === "/elsewhere") {
+      state.redirectHits++;
+      return sendJson(res, 200, {});
+    }
+    if (path === api.jwksPath) {
+      state.jwksFetches++;
+      return sendJson(res, 200, jwks(), { "cache-control": "public, max-age=600" });
+    }
+    sendJson(res, 404, { error: "not_found" });
+  });
+  const sockets = trackSockets(server);
+  const boundPort = await listen(server, port, host);
+  const url = `http://${host}:${boundPort}`;
+  const api = {
+    url,
+    flavor,
+    issuer: flavor === "auth0" ? `${url}/` : `${url}/demo-project`,
+    audience: flavor === "auth0" ? "https://api.example.com" : "demo-project",
+    discoveryPath: flavor === "auth0" ? "/.well-known/openid-configuration" : "/demo-project/.well-known/openid-configuration",
+    jwksPath: flavor === "auth0" ? "/.well-known/jwks.json" : "/service_accounts/jwk",
+    state,
+    jwks,
+    /** A token of this flavor's shape; `kid` picks the key (or `signWith`, another issuer's). */
+    async mint({ sub = `${flavor}|user-1`, claims = {}, kid = `${flavor}-1`, signWith, expiresIn = 3600 } = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      const base =
+        flavor === "auth0"
+          ? { iss: api.issuer, sub, aud: [api.audience, `${api.issuer}userinfo`], iat: now, exp: now + expiresIn, azp: "client-1", scope: "openid email", email: `${sub.replace(/\W/g, "")}@example.com`, email_verified: true }
+          : { iss: api.issuer, aud: api.audience, sub, user_id: sub, auth_time: now, iat: now, exp: now + expiresIn, email: `${sub}@example.com`, email_verified: true, firebase: { identities: {}, sign_in_provider: "password" } };
+      const payload = { ...base, ...claims };
+      for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+      const key = (signWith ?? api).keyOf(kid);
+      return new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid, typ: "JWT" }).sign(key.privateKey);
+    },
+    keyOf: (kid) => keys.get(kid),
+    close: () => closeServer(server, sockets),
+  };
+  return api;
+}
+
 const STYTCH_ERRORS = {
   unauthorized_credentials: [401, "Unauthorized credentials."],
   trusted_token_profile_not_found: [404, "Trusted token profile could not be found."],
@@ -255,6 +329,10 @@ const SESSION_CLAIM = "https://stytch.com/session";
  * that much later), { raw } (a 200 whose body is that text). When nothing is queued,
  * `state.chaos()` (if set) may return such a step: faults at a rate, for the soak.
  *
+ * Trusted Auth Token profiles: `profiles`, a list of { profileId, issuer, audience, jwks() }
+ * (each attest is checked against the profile it names, as Stytch does), or the one of
+ * `profileId` for the `supabase` stand-in.
+ *
  * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
  * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
  * the same user, adds the factor and extends it; `session_custom_claims` are kept on the
@@ -265,7 +343,8 @@ const SESSION_CLAIM = "https://stytch.com/session";
  * the JWTs minted from now on, so tests can reach expiry without waiting; `state.jwksMode`
  * "fail" makes the key set answer 500.
  */
-export async function startStytch({ projectId, secret, profileId, supabase, port = 0, host = "127.0.0.1" }) {
+export async function startStytch({ projectId, secret, profileId, supabase, profiles, port = 0, host = "127.0.0.1" }) {
+  profiles ??= [{ profileId, issuer: supabase.issuer, audience: "authenticated", jwks: supabase.jwks }];
   const calls = [];
   const queue = [];
   const sessions = new Map(); // session_token -> session
@@ -380,7 +459,8 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
     if (req.method !== "POST" || !body || typeof body !== "object") return fail(res, "bad_request");
 
     if (path === "/v1/sessions/attest") {
-      if (body.profile_id !== profileId) return fail(res, "trusted_token_profile_not_found");
+      const profile = profiles.find((p) => p.profileId === body.profile_id);
+      if (!profile) return fail(res, "trusted_token_profile_not_found");
       const minutes = body.session_duration_minutes;
       if (minutes !== undefined && !(Number.isInteger(minutes) && minutes >= 5 && minutes <= 527040)) {
         return fail(res, "invalid_session_duration_minutes");
@@ -389,9 +469,9 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
       let claims;
       try {
         // What a Trusted Auth Token profile does: JWKS, issuer and audience.
-        ({ payload: claims } = await jwtVerify(body.token, createLocalJWKSet(supabase.jwks()), {
-          issuer: supabase.issuer,
-          audience: "authenticated",
+        ({ payload: claims } = await jwtVerify(body.token, createLocalJWKSet(profile.jwks()), {
+          issuer: profile.issuer,
+          audience: profile.audience,
         }));
       } catch {
         return fail(res, "invalid_trusted_auth_token");
@@ -404,7 +484,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, port
         last_authenticated_at: iso(now),
         created_at: iso(now),
         updated_at: iso(now),
-        trusted_auth_token_factor: { token_id: String(claims.session_id ?? "") },
+        trusted_auth_token_factor: { token_id: String(claims.session_id ?? claims.jti ?? "") },
       };
       let session;
       let sessionToken;

@@ -29,15 +29,16 @@ export function freePort() {
  * @param {string} [o.script]              the built worker entry (default build/index.js)
  * @param {number} [o.port]
  * @param {(line: string) => void} [o.onLine] every output line (the demo prints them)
+ * @param {string} [o.config]              the wrangler config (default tests/integration/wrangler.toml)
  */
-export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine } = {}) {
+export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config } = {}) {
   port ??= await freePort();
   const inspector = await freePort();
   persistDir ??= mkdtempSync(path.join(os.tmpdir(), "edge-attest-kv-"));
   const args = [
     "dev",
     path.join(ROOT, script),
-    "-c", path.join(ROOT, "tests/integration/wrangler.toml"),
+    "-c", config ?? path.join(ROOT, "tests/integration/wrangler.toml"),
     "--ip", "127.0.0.1",
     "--port", String(port),
     "--inspector-port", String(inspector),

@@ -9,7 +9,7 @@
 )]
 
 use edge_attest::jwt::token::UnverifiedToken;
-use edge_attest::jwt::verify::{self, Policy};
+use edge_attest::jwt::verify::{self, AnonymousRule, Policy};
 use edge_attest::keys::crypto::{KeyImportError, RustCryptoBackend, SignatureBackend};
 use edge_attest::keys::jwk::{Alg, KeySet, PublicKey};
 use std::hint::black_box;
@@ -33,11 +33,11 @@ fn main() {
     let now = fixtures["now"].as_i64().unwrap();
     let policy = Policy {
         issuers: vec![fixtures["issuer"].as_str().unwrap().to_owned()],
-        audience: "authenticated".into(),
+        audiences: vec!["authenticated".into()],
         algorithms: vec![Alg::Es256, Alg::Rs256, Alg::EdDsa],
         skew_secs: 30,
-        required_role: Some("authenticated".into()),
-        allow_anonymous: false,
+        required_claims: vec![("role".into(), "authenticated".into())],
+        anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
     };
     let token = |name: &str| {
         fixtures["cases"]
@@ -54,16 +54,16 @@ fn main() {
     println!("  token   parse+claims (no crypto)   full verify (pure Rust)");
     for name in ["valid_es256", "valid_rs256", "valid_eddsa"] {
         let t = token(name);
-        let once = |backend: &dyn Fn(&UnverifiedToken<'_>, &PublicKey) -> bool| {
+        let once = |backend: &dyn Fn(UnverifiedToken<'_>, &PublicKey) -> bool| {
             let u = UnverifiedToken::parse(black_box(&t)).unwrap();
             let alg = policy.allowed_alg(&u).unwrap();
             let key = keys.select(u.header.kid.as_deref(), alg).unwrap();
-            assert!(backend(&u, key));
+            assert!(backend(u, key));
         };
-        let no_crypto = |u: &UnverifiedToken<'_>, k: &PublicKey| {
+        let no_crypto = |u: UnverifiedToken<'_>, k: &PublicKey| {
             futures_executor::block_on(verify::verify(u, k, &NoCrypto, &policy, now)).is_ok()
         };
-        let rust = |u: &UnverifiedToken<'_>, k: &PublicKey| {
+        let rust = |u: UnverifiedToken<'_>, k: &PublicKey| {
             futures_executor::block_on(verify::verify(u, k, &RustCryptoBackend, &policy, now))
                 .is_ok()
         };

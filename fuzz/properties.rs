@@ -17,7 +17,7 @@ use edge_attest::cookies::{find_cookie, is_cookie_value};
 use edge_attest::http::wire::{self, ABSENT};
 use edge_attest::http::{IncomingRequest, OutboundResponse, REQUEST_HEADERS};
 use edge_attest::jwt::token::{MAX_KID_BYTES, MAX_TOKEN_BYTES, UnverifiedToken};
-use edge_attest::jwt::verify::{self, Policy};
+use edge_attest::jwt::verify::{self, AnonymousRule, Policy};
 use edge_attest::keys::crypto::RustCryptoBackend;
 use edge_attest::keys::jwk::{Alg, KeyMaterial, KeySet, MAX_KEYS, RSA_BITS};
 use edge_attest::stytch::api::read_session_answer;
@@ -33,11 +33,11 @@ pub fn fixtures() -> &'static Value {
 fn policy() -> Policy {
     Policy {
         issuers: vec![fixtures()["issuer"].as_str().unwrap().to_owned()],
-        audience: "authenticated".into(),
+        audiences: vec!["authenticated".into()],
         algorithms: vec![Alg::Es256, Alg::Rs256, Alg::EdDsa],
         skew_secs: 30,
-        required_role: Some("authenticated".into()),
-        allow_anonymous: false,
+        required_claims: vec![("role".into(), "authenticated".into())],
+        anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
     }
 }
 
@@ -73,7 +73,7 @@ fn verifies(text: &str) -> bool {
     };
     let now = fixtures()["now"].as_i64().unwrap();
     futures_executor::block_on(verify::verify(
-        &token,
+        token,
         &key,
         &RustCryptoBackend,
         &policy,

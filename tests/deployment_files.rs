@@ -7,18 +7,23 @@
 //! The files a user deploys and reads must carry every configuration variable of the spec,
 //! and the Stytch secret only ever as a secret.
 
-/// The configuration variables, as `src/config.rs` reads them: every string literal of
-/// capitals with an underscore outside its tests (`SUPABASE_URL`, …).
+/// The configuration variables, as `src/config/` reads them: every string literal of six or
+/// more capitals, digits and underscores outside the tests (`SUPABASE_URL`, `PROVIDERS`, …).
 fn variables() -> Vec<String> {
-    let src = include_str!("../src/config.rs");
-    let code = src.split("#[cfg(test)]").next().unwrap();
+    let src = [
+        include_str!("../src/config/mod.rs"),
+        include_str!("../src/config/providers.rs"),
+    ]
+    .map(|file| file.split("#[cfg(test)]").next().unwrap().to_owned())
+    .concat();
+    let code = src.as_str();
     let mut vars: Vec<String> = code
         .split('"')
         .skip(1)
         .step_by(2)
         .filter(|s| {
-            s.contains('_')
-                && s.len() > 3
+            s.len() >= 6
+                && s.starts_with(|c: char| c.is_ascii_uppercase())
                 && s.bytes()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
         })
@@ -41,12 +46,12 @@ fn the_variable_list_is_complete() {
     for var in &found {
         assert!(
             VARIABLES.contains(&var.as_str()) || var == "COOKIE_NAME_JWT",
-            "config.rs reads {var}: add it to VARIABLES"
+            "src/config/ reads {var}: add it to VARIABLES"
         );
     }
 }
 
-const VARIABLES: [&str; 21] = [
+const VARIABLES: [&str; 22] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -68,6 +73,7 @@ const VARIABLES: [&str; 21] = [
     "SESSION_REUSE",
     "SESSION_REUSE_MIN_SECONDS",
     "STYTCH_SESSION_ISSUERS",
+    "PROVIDERS",
 ];
 
 #[test]

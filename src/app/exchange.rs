@@ -3,7 +3,7 @@
 
 use super::session::SessionCookies;
 use super::{
-    Failure, KeySetRole, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
+    Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
     with_session_cookies,
 };
 use crate::config::Config;
@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::formats::json::{self, StrictJsonError};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::token::UnverifiedToken;
-use crate::jwt::verify;
+use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::KvStore;
 use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{self as stytch, AttestArgs, Attested, Call};
@@ -46,23 +46,23 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         let now_ms = self.platform.now_ms();
         let now = unix_secs(now_ms);
         let unverified = UnverifiedToken::parse(&token).map_err(failure)?;
-        let alg = config.policy.allowed_alg(&unverified).map_err(failure)?;
+        // The provider the token says issued it: its keys and rules verify it. An issuer no
+        // provider has is refused before any key is looked up.
+        let provider = unverified
+            .unverified_issuer()
+            .and_then(|iss| config.provider_for(iss))
+            .ok_or(VerifyError::UnknownIssuer)
+            .map_err(failure)?;
+        log.provider = Some(provider.name.clone());
+        let alg = provider.policy.allowed_alg(&unverified).map_err(failure)?;
         log.alg = Some(alg.name());
 
-        let key = self
-            .key(
-                &config.jwks_url,
-                KeySetRole::Provider,
-                &unverified,
-                alg,
-                log,
-            )
-            .await;
+        let key = self.provider_key(provider, &unverified, alg, log).await;
         let after_jwks = self.platform.now_ms();
         log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
         let key = key.map_err(failure)?;
 
-        let verified = verify::verify(&unverified, &key, self.backend, &config.policy, now).await;
+        let verified = verify::verify(unverified, &key, self.backend, &provider.policy, now).await;
         let after_verify = self.platform.now_ms();
         log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
         let verified = verified.map_err(failure)?;
@@ -111,6 +111,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
             _ => None,
         };
         let args = AttestArgs {
+            profile_id: &provider.stytch_profile_id,
             token: &token,
             link: link.fits().then_some(&link),
             session_token: extend.map(|(_, t)| t),

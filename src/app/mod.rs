@@ -6,12 +6,14 @@
 mod exchange;
 mod session;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;
 use crate::formats::urls::{self, UrlParts};
 use crate::http::{BodySource, HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::token::UnverifiedToken;
-use crate::keys::cache::{CacheSource, JwksCache, JwksMemory, JwksTrace, KvStore, ResolveError};
+use crate::keys::cache::{
+    CacheSource, DocumentKind, JwksCache, JwksMemory, JwksTrace, KvStore, ResolveError,
+};
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::jwk::{Alg, PublicKey};
 use crate::stytch::api::{Attested, Call};
@@ -93,6 +95,9 @@ struct RequestLog {
     jwks_fetches: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     jwks_notes: Vec<String>,
+    /// The identity provider the token's issuer selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alg: Option<&'static str>,
     /// What was found of the browser's Stytch session, when it sent one: `reusable`, or
@@ -128,16 +133,22 @@ struct Durations {
 }
 
 impl RequestLog {
-    /// Adds what the key cache did for one key set (Stytch's notes say whose they are).
+    /// Adds what the key cache did for one document (the notes say whose, but for the
+    /// provider's own key set).
     fn keys(&mut self, trace: JwksTrace, role: KeySetRole) {
-        if role == KeySetRole::StytchSessions {
-            self.session_keys = trace.source;
-            self.jwks_notes
-                .extend(trace.notes.into_iter().map(|n| format!("stytch keys: {n}")));
-        } else {
-            self.cache = trace.source;
-            self.jwks_notes.extend(trace.notes);
-        }
+        let prefix = match role {
+            KeySetRole::Provider => {
+                self.cache = trace.source;
+                ""
+            }
+            KeySetRole::Discovery => "OpenID configuration: ",
+            KeySetRole::StytchSessions => {
+                self.session_keys = trace.source;
+                "stytch keys: "
+            }
+        };
+        self.jwks_notes
+            .extend(trace.notes.into_iter().map(|n| format!("{prefix}{n}")));
         self.kv_reads += trace.kv_reads;
         self.jwks_fetches += trace.fetches;
     }
@@ -157,17 +168,48 @@ fn unix_secs(ms: u64) -> i64 {
     i64::try_from(ms / 1000).unwrap_or(i64::MAX)
 }
 
-/// Which key set a lookup was for, as the log line tells them apart.
+/// Which document a lookup was for, as the log line tells them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KeySetRole {
-    /// The identity provider's.
+    /// The identity provider's key set.
     Provider,
+    /// The identity provider's OpenID Connect configuration.
+    Discovery,
     /// Stytch's session keys.
     StytchSessions,
 }
 
 /// The request flow: routing and the checks every route shares.
 impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+    /// The key for `token` from its provider's key set: at the configured URL, or at the one
+    /// the provider's OpenID configuration names (itself cached like a key set).
+    async fn provider_key(
+        &self,
+        provider: &Provider,
+        token: &UnverifiedToken<'_>,
+        alg: Alg,
+        log: &mut RequestLog,
+    ) -> Result<Rc<PublicKey>, ResolveError> {
+        match &provider.keys {
+            KeySource::Jwks(url) => self.key(url, KeySetRole::Provider, token, alg, log).await,
+            KeySource::Discovery { url, issuer } => {
+                let discovery = JwksCache {
+                    url,
+                    kind: DocumentKind::Discovery { issuer },
+                    http: self.http,
+                    kv: self.kv,
+                    memory: self.jwks,
+                    platform: self.platform,
+                };
+                let mut trace = JwksTrace::default();
+                let jwks_uri = discovery.jwks_uri(self.platform.now_ms(), &mut trace).await;
+                log.keys(trace, KeySetRole::Discovery);
+                self.key(&jwks_uri?, KeySetRole::Provider, token, alg, log)
+                    .await
+            }
+        }
+    }
+
     /// The key for `token` (whose `alg` the policy allowed) from the key set at `url`,
     /// through this isolate's key cache; what the cache did goes to the log.
     async fn key(
@@ -180,6 +222,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
     ) -> Result<Rc<PublicKey>, ResolveError> {
         let cache = JwksCache {
             url,
+            kind: DocumentKind::KeySet,
             http: self.http,
             kv: self.kv,
             memory: self.jwks,

@@ -113,7 +113,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
             ResolveError::Key(e) => VerifyError::from(e).into(),
         })?;
         let verified = verify::verify_ignoring_expiry(
-            &unverified,
+            unverified,
             &key,
             self.backend,
             policy,

@@ -25,19 +25,21 @@ const DUPLICATE_MARKER: &str = "duplicate member name";
 
 /// Parses `bytes` as a JSON object, refusing duplicate member names anywhere inside it.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = match StrictValue::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-        Ok(v) => v.0,
-        // The visitor's own error is the only one carrying this text; serde_json appends a
-        // position to it, so a prefix test is exact.
-        Err(e) if e.to_string().starts_with(DUPLICATE_MARKER) => {
-            return Err(StrictJsonError::DuplicateKey);
-        }
-        Err(_) => return Err(StrictJsonError::Syntax),
-    };
-    match value {
+    match parse_value(bytes)? {
         Value::Object(map) => Ok(map),
         _ => Err(StrictJsonError::NotAnObject),
+    }
+}
+
+/// Parses `bytes` as any JSON value, refusing duplicate member names anywhere inside it.
+pub fn parse_value(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match StrictValue::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(v) => Ok(v.0),
+        // The visitor's own error is the only one carrying this text; serde_json appends a
+        // position to it, so a prefix test is exact.
+        Err(e) if e.to_string().starts_with(DUPLICATE_MARKER) => Err(StrictJsonError::DuplicateKey),
+        Err(_) => Err(StrictJsonError::Syntax),
     }
 }
 

@@ -1,14 +1,16 @@
 //! Parsing a compact JWS without trusting any of it.
 //!
 //! [`UnverifiedToken`] is all that can be known before the signature is checked: its header
-//! (read only to choose a key) and the raw segments. Claims are not even decoded until the
-//! signature over those raw segments has verified; only [`crate::jwt::verify`] turns an
-//! `UnverifiedToken` into a [`crate::jwt::verify::VerifiedToken`].
+//! (read only to choose a key), the claims as the sender wrote them (of which only `iss` is
+//! ever read before the check, to choose whose keys and rules apply), and the raw segments.
+//! The payload is parsed here, as strictly as the header, so that the verifier reuses it;
+//! only [`crate::jwt::verify`] turns an `UnverifiedToken` into a
+//! [`crate::jwt::verify::VerifiedToken`], after the signature over the raw segments verified.
 
 use crate::formats::b64;
 use crate::formats::json::{self, StrictJsonError};
 use crate::jwt::verify::VerifyError;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Longest token accepted, checked before any decoding. Supabase access tokens are about
 /// 1 KiB; custom claims rarely push them past 4 KiB.
@@ -35,7 +37,7 @@ pub struct UnverifiedToken<'a> {
     /// The header, to choose a key with.
     pub header: UnverifiedHeader,
     signing_input: &'a str,
-    payload_segment: &'a str,
+    claims: Map<String, Value>,
     signature: Vec<u8>,
 }
 
@@ -60,13 +62,11 @@ impl<'a> UnverifiedToken<'a> {
             _ => VerifyError::Malformed("header is not a JSON object"),
         })?;
         let signature = b64::decode(s).ok_or(VerifyError::Malformed("signature encoding"))?;
-        // The payload's encoding is checked here too; its JSON waits for the signature.
-        if !p
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        {
-            return Err(VerifyError::Malformed("payload encoding"));
-        }
+        let payload = b64::decode(p).ok_or(VerifyError::Malformed("payload encoding"))?;
+        let claims = json::parse_object(&payload).map_err(|e| match e {
+            StrictJsonError::DuplicateKey => VerifyError::DuplicateKey,
+            _ => VerifyError::Malformed("payload is not a JSON object"),
+        })?;
 
         if let Some(name) = FORBIDDEN_HEADERS.iter().find(|n| header.contains_key(**n)) {
             return Err(VerifyError::ForbiddenHeader(name));
@@ -97,9 +97,15 @@ impl<'a> UnverifiedToken<'a> {
                 kid,
             },
             signing_input,
-            payload_segment: p,
+            claims,
             signature,
         })
+    }
+
+    /// `iss` as the sender wrote it, unchecked: only to choose which provider's keys and rules
+    /// verify the token, never to trust anything with. `None` unless a string.
+    pub fn unverified_issuer(&self) -> Option<&str> {
+        self.claims.get("iss").and_then(Value::as_str)
     }
 
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
@@ -112,8 +118,8 @@ impl<'a> UnverifiedToken<'a> {
         &self.signature
     }
 
-    /// The raw payload segment, for the verifier to decode after the signature check.
-    pub(crate) fn payload_segment(&self) -> &str {
-        self.payload_segment
+    /// The claims, for the verifier to check once the signature has verified.
+    pub(crate) fn into_claims(self) -> Map<String, Value> {
+        self.claims
     }
 }

@@ -3,8 +3,6 @@
 //! Pure: the key is chosen by the caller (from the JWKS cache), the backend is passed in, and
 //! `now` is a parameter, never read here.
 
-use crate::formats::b64;
-use crate::formats::json::{self, StrictJsonError};
 use crate::jwt::token::UnverifiedToken;
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::jwk::{Alg, KeyLookupError, KeyMaterial, PublicKey};
@@ -59,10 +57,12 @@ pub enum VerifyError {
     IssuedInFuture,
     /// `sub` is missing, empty or not a string.
     Subject,
-    /// `role` is not the required role.
-    Role,
-    /// An anonymous Supabase user while `ALLOW_ANONYMOUS` is false.
+    /// A required claim is missing or has another value (the claim's name).
+    RequiredClaim(String),
+    /// An anonymous user, where the provider's anonymous users are refused.
     Anonymous,
+    /// No configured provider has this `iss` (checked before any key is looked up).
+    UnknownIssuer,
 }
 
 impl VerifyError {
@@ -87,8 +87,9 @@ impl VerifyError {
             Self::NotYetValid => "not_yet_valid",
             Self::IssuedInFuture => "issued_in_future",
             Self::Subject => "subject",
-            Self::Role => "role",
+            Self::RequiredClaim(_) => "required_claim",
             Self::Anonymous => "anonymous",
+            Self::UnknownIssuer => "unknown_issuer",
         }
     }
 }
@@ -101,6 +102,7 @@ impl fmt::Display for VerifyError {
             Self::KeyRejected(why) => write!(f, "key_rejected: {why}"),
             Self::MissingClaim(c) => write!(f, "missing_claim: {c}"),
             Self::BadClaimType(c) => write!(f, "bad_claim_type: {c}"),
+            Self::RequiredClaim(c) => write!(f, "required_claim: {c}"),
             other => f.write_str(other.kind()),
         }
     }
@@ -115,21 +117,48 @@ impl From<KeyLookupError> for VerifyError {
     }
 }
 
-/// What a token must satisfy, from configuration.
+/// What a token must satisfy, from configuration (one provider's rules, or Stytch's for its
+/// session JWTs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Accepted `iss` values, compared byte for byte.
     pub issuers: Vec<String>,
-    /// The audience that `aud` must contain.
-    pub audience: String,
+    /// `aud` (a string, or an array of strings) must be, or contain, one of these.
+    pub audiences: Vec<String>,
     /// Accepted `alg` values.
     pub algorithms: Vec<Alg>,
     /// Clock skew in seconds, applied once to `exp`, `nbf` and `iat`.
     pub skew_secs: i64,
-    /// The `role` claim must equal this, when set.
-    pub required_role: Option<String>,
-    /// Whether Supabase anonymous users (`is_anonymous: true`) are accepted.
-    pub allow_anonymous: bool,
+    /// Top-level claims that must be present with exactly this JSON value (Supabase's
+    /// `role: "authenticated"`, `email_verified: true`, Cognito's `token_use: "id"`).
+    pub required_claims: Vec<(String, Value)>,
+    /// How the provider marks anonymous users, when it has them and they are refused.
+    pub anonymous: Option<AnonymousRule>,
+}
+
+/// How a provider marks its anonymous (guest) users. Each rule fails closed: a token that
+/// does not clearly say "not anonymous" counts as anonymous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnonymousRule {
+    /// Supabase: `is_anonymous` absent or exactly `false`.
+    SupabaseIsAnonymous,
+    /// Firebase: `firebase.sign_in_provider` a string other than `"anonymous"`.
+    FirebaseSignInProvider,
+}
+
+impl AnonymousRule {
+    fn is_anonymous(self, claims: &Map<String, Value>) -> bool {
+        match self {
+            Self::SupabaseIsAnonymous => {
+                !matches!(claims.get("is_anonymous"), None | Some(Value::Bool(false)))
+            }
+            Self::FirebaseSignInProvider => claims
+                .get("firebase")
+                .and_then(|f| f.get("sign_in_provider"))
+                .and_then(Value::as_str)
+                .is_none_or(|p| p == "anonymous"),
+        }
+    }
 }
 
 impl Policy {
@@ -195,9 +224,9 @@ enum Expiry {
 }
 
 /// Checks the signature of `token` under `key`, then its claims against `policy` at `now`
-/// (Unix seconds). The payload is not decoded until the signature has verified.
+/// (Unix seconds). No claim is looked at until the signature has verified.
 pub async fn verify<B: SignatureBackend>(
-    token: &UnverifiedToken<'_>,
+    token: UnverifiedToken<'_>,
     key: &PublicKey,
     backend: &B,
     policy: &Policy,
@@ -211,7 +240,7 @@ pub async fn verify<B: SignatureBackend>(
 /// extended. The caller decides what an expired token is still good for, with
 /// [`is_expired`] and [`VerifiedToken::expires_at`].
 pub async fn verify_ignoring_expiry<B: SignatureBackend>(
-    token: &UnverifiedToken<'_>,
+    token: UnverifiedToken<'_>,
     key: &PublicKey,
     backend: &B,
     policy: &Policy,
@@ -221,14 +250,14 @@ pub async fn verify_ignoring_expiry<B: SignatureBackend>(
 }
 
 async fn verify_token<B: SignatureBackend>(
-    token: &UnverifiedToken<'_>,
+    token: UnverifiedToken<'_>,
     key: &PublicKey,
     backend: &B,
     policy: &Policy,
     now: i64,
     expiry: Expiry,
 ) -> Result<VerifiedToken, VerifyError> {
-    let alg = policy.allowed_alg(token)?;
+    let alg = policy.allowed_alg(&token)?;
     if key.material.alg() != alg {
         return Err(VerifyError::AlgKeyMismatch);
     }
@@ -242,12 +271,7 @@ async fn verify_token<B: SignatureBackend>(
         Err(e) => return Err(VerifyError::KeyRejected(e.0)),
     }
 
-    let payload =
-        b64::decode(token.payload_segment()).ok_or(VerifyError::Malformed("payload encoding"))?;
-    let claims = json::parse_object(&payload).map_err(|e| match e {
-        StrictJsonError::DuplicateKey => VerifyError::DuplicateKey,
-        _ => VerifyError::Malformed("payload is not a JSON object"),
-    })?;
+    let claims = token.into_claims();
     let expires_at = check_claims(&claims, policy, now, expiry)?;
     // check_claims has established that both are strings.
     let text = |name: &str| {
@@ -306,13 +330,11 @@ fn check_claims(
         Some(Value::String(iss)) if policy.issuers.iter().any(|i| i == iss) => {}
         _ => return Err(VerifyError::Issuer),
     }
+    let accepted = |aud: &str| policy.audiences.iter().any(|a| a == aud);
     let audience_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => *aud == policy.audience,
+        Some(Value::String(aud)) => accepted(aud),
         Some(Value::Array(auds)) => {
-            auds.iter().all(Value::is_string)
-                && auds
-                    .iter()
-                    .any(|a| a.as_str() == Some(policy.audience.as_str()))
+            auds.iter().all(Value::is_string) && auds.iter().filter_map(Value::as_str).any(accepted)
         }
         _ => false,
     };
@@ -336,15 +358,17 @@ fn check_claims(
         Some(Value::String(s)) if !s.is_empty() => {}
         _ => return Err(VerifyError::Subject),
     }
-    if let Some(role) = &policy.required_role
-        && claims.get("role").and_then(Value::as_str) != Some(role.as_str())
+    // Anonymous first: a guest typically lacks the claims a provider requires, and
+    // "anonymous" is the reason worth logging.
+    if policy
+        .anonymous
+        .is_some_and(|rule| rule.is_anonymous(claims))
     {
-        return Err(VerifyError::Role);
+        return Err(VerifyError::Anonymous);
     }
-    if !policy.allow_anonymous {
-        match claims.get("is_anonymous") {
-            None | Some(Value::Bool(false)) => {}
-            Some(_) => return Err(VerifyError::Anonymous),
+    for (name, value) in &policy.required_claims {
+        if claims.get(name) != Some(value) {
+            return Err(VerifyError::RequiredClaim(name.clone()));
         }
     }
     Ok(exp)

@@ -12,9 +12,11 @@
 //! `{"v":1,"url":…,"fetched_at_ms":…,"fresh_until_ms":…,"jwks":"<response body>"}`, written
 //! after the response (`ctx.waitUntil`) with a TTL that covers the stale-if-error window.
 
+use crate::formats::{json, urls};
 use crate::http::{HttpClient, Method, OutboundRequest, Platform};
 use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -56,8 +58,10 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const KV_READ_TIMEOUT_MS: u32 = 1_000;
 /// KV's minimum `expirationTtl`.
 pub const KV_MIN_TTL_SECS: u64 = 60;
-/// Prefix of the KV key; the version lets a future format coexist with this one.
+/// Prefix of a key set's KV key; the version lets a future format coexist with this one.
 pub const KV_KEY_PREFIX: &str = "jwks:v1:";
+/// Prefix of an OpenID Connect configuration's KV key.
+pub const KV_DISCOVERY_PREFIX: &str = "oidc:v1:";
 /// How far in the future a KV entry's `fetched_at_ms` may be and still be believed: the
 /// clocks of the machines that wrote and read it are close but not identical. Further ahead
 /// means the entry was not written by this worker, and it is ignored.
@@ -114,10 +118,78 @@ pub enum ResolveError {
 #[derive(Debug, Clone)]
 pub struct JwksSnapshot {
     url: String,
-    keys: KeySet,
+    contents: Contents,
     fetched_at_ms: u64,
     fresh_until_ms: u64,
     body: String,
+}
+
+/// What a cached document is, and so how its body is read: the cache serves key sets and,
+/// for providers configured by issuer alone, their OpenID Connect configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind<'a> {
+    /// A JWKS.
+    KeySet,
+    /// `{issuer}/.well-known/openid-configuration`, which must name exactly this issuer (OpenID
+    /// Connect Discovery §4.3) and an https key set.
+    Discovery {
+        /// The configured issuer.
+        issuer: &'a str,
+    },
+}
+
+impl DocumentKind<'_> {
+    fn kv_key(self, url: &str) -> String {
+        match self {
+            Self::KeySet => kv_key(url),
+            Self::Discovery { .. } => format!("{KV_DISCOVERY_PREFIX}{url}"),
+        }
+    }
+
+    /// Reads a body of this kind; notes for the log besides.
+    fn parse(self, body: &[u8]) -> Result<(Contents, Vec<String>), String> {
+        match self {
+            Self::KeySet => {
+                let (keys, skipped) = KeySet::parse(body).map_err(|e| e.to_string())?;
+                let notes = skipped
+                    .into_iter()
+                    .map(|s| format!("skipped {s}"))
+                    .collect();
+                Ok((Contents::Keys(keys), notes))
+            }
+            Self::Discovery { issuer } => {
+                parse_discovery(body, issuer).map(|uri| (Contents::JwksUri(uri), Vec::new()))
+            }
+        }
+    }
+}
+
+/// A cached document's contents.
+#[derive(Debug, Clone)]
+enum Contents {
+    Keys(KeySet),
+    JwksUri(String),
+}
+
+/// The key-set URL of an OpenID Connect configuration that names `issuer`: https (http only
+/// to a loopback host, for local development), no credentials, no fragment. Any other host
+/// is allowed (Firebase's issuer is securetoken.google.com, its keys on www.googleapis.com).
+fn parse_discovery(body: &[u8], issuer: &str) -> Result<String, String> {
+    let doc = json::parse_object(body)
+        .map_err(|e| format!("OpenID configuration is not a JSON object ({e:?})"))?;
+    match doc.get("issuer") {
+        Some(Value::String(named)) if named == issuer => {}
+        _ => return Err("OpenID configuration names another issuer".into()),
+    }
+    let Some(Value::String(uri)) = doc.get("jwks_uri") else {
+        return Err("OpenID configuration has no jwks_uri".into());
+    };
+    let url = urls::parse(uri).ok_or("OpenID configuration's jwks_uri is not an http(s) URL")?;
+    let secure = url.scheme == "https" || urls::is_loopback_host(url.host);
+    if !secure || url.fragment.is_some() {
+        return Err("OpenID configuration's jwks_uri is not https".into());
+    }
+    Ok(uri.clone())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -130,11 +202,6 @@ struct KvEntry {
 }
 
 impl JwksSnapshot {
-    /// The usable keys.
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
-    }
-
     fn is_fresh(&self, now_ms: u64) -> bool {
         now_ms < self.fresh_until_ms
     }
@@ -159,7 +226,7 @@ impl JwksSnapshot {
     /// keys must load, it cannot have been fetched in the future, and it cannot claim more
     /// freshness than [`FRESH_MAX_SECS`] (a forged `fresh_until_ms` would otherwise keep a
     /// key trusted forever).
-    fn from_kv(text: &str, url: &str, now_ms: u64) -> Option<Self> {
+    fn from_kv(text: &str, url: &str, now_ms: u64, kind: DocumentKind<'_>) -> Option<Self> {
         let e: KvEntry = serde_json::from_str(text).ok()?;
         if e.v != 1 || e.url != url {
             return None;
@@ -169,10 +236,10 @@ impl JwksSnapshot {
         {
             return None;
         }
-        let (keys, _) = KeySet::parse(e.jwks.as_bytes()).ok()?;
+        let (contents, _) = kind.parse(e.jwks.as_bytes()).ok()?;
         Some(Self {
             url: e.url,
-            keys,
+            contents,
             fetched_at_ms: e.fetched_at_ms,
             fresh_until_ms: e.fresh_until_ms,
             body: e.jwks,
@@ -322,8 +389,10 @@ pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
 /// The cache for one JWKS URL, over this isolate's memory and the injected I/O.
 #[derive(Debug)]
 pub struct JwksCache<'a, H, K, P> {
-    /// The configured JWKS URL (never from the token).
+    /// The document's URL, from configuration (never from a token).
     pub url: &'a str,
+    /// What the document is.
+    pub kind: DocumentKind<'a>,
     /// Outbound HTTP.
     pub http: &'a H,
     /// Workers KV.
@@ -335,7 +404,8 @@ pub struct JwksCache<'a, H, K, P> {
 }
 
 impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
-    /// The key for a token's `kid` and `alg`, from memory, KV or the network, at `now_ms`.
+    /// The key for a token's `kid` and `alg`, from memory, KV or the network, at `now_ms`
+    /// (a cache of kind [`DocumentKind::KeySet`]).
     pub async fn key_for(
         &self,
         kid: Option<&str>,
@@ -343,6 +413,54 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
         now_ms: u64,
         trace: &mut JwksTrace,
     ) -> Result<Rc<PublicKey>, ResolveError> {
+        let (snapshot, source) = self.current(now_ms, trace).await?;
+        let keys = |s: &JwksSnapshot| match &s.contents {
+            Contents::Keys(keys) => Ok(keys.clone()),
+            Contents::JwksUri(_) => Err(ResolveError::Unavailable("not a key set".into())),
+        };
+        match keys(&snapshot)?.select(kid, alg) {
+            Ok(key) => Ok(key.clone()),
+            Err(KeyLookupError::UnknownKid)
+                if source != CacheSource::Network
+                    && self.unknown_kid_refetch_allowed(&snapshot, now_ms) =>
+            {
+                trace.notes.push("unknown kid; refetching the JWKS".into());
+                let fresh = self
+                    .refresh_once(now_ms, trace)
+                    .await
+                    .map_err(ResolveError::Unavailable)?;
+                trace.source = Some(CacheSource::Network);
+                keys(&fresh)?
+                    .select(kid, alg)
+                    .cloned()
+                    .map_err(ResolveError::Key)
+            }
+            Err(e) => Err(ResolveError::Key(e)),
+        }
+    }
+
+    /// The key-set URL an OpenID Connect configuration names (a cache of kind
+    /// [`DocumentKind::Discovery`]).
+    pub async fn jwks_uri(
+        &self,
+        now_ms: u64,
+        trace: &mut JwksTrace,
+    ) -> Result<String, ResolveError> {
+        match &self.current(now_ms, trace).await?.0.contents {
+            Contents::JwksUri(uri) => Ok(uri.clone()),
+            Contents::Keys(_) => Err(ResolveError::Unavailable(
+                "not an OpenID configuration".into(),
+            )),
+        }
+    }
+
+    /// The document, from memory, KV or the network, under every rule of this module, and
+    /// where it came from.
+    async fn current(
+        &self,
+        now_ms: u64,
+        trace: &mut JwksTrace,
+    ) -> Result<(Rc<JwksSnapshot>, CacheSource), ResolveError> {
         let mut snapshot = self.memory.borrow().snapshot(self.url);
         let mut source = CacheSource::Memory;
         let failed_recently = self
@@ -362,8 +480,12 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
         }
         if snapshot.is_none() {
             trace.kv_reads += 1;
-            match self.kv.get(&kv_key(self.url), KV_READ_TIMEOUT_MS).await {
-                Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url, now_ms) {
+            match self
+                .kv
+                .get(&self.kind.kv_key(self.url), KV_READ_TIMEOUT_MS)
+                .await
+            {
+                Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url, now_ms, self.kind) {
                     Some(s) => {
                         let s = Rc::new(s);
                         self.memory.borrow_mut().set(self.url).snapshot = Some(Rc::clone(&s));
@@ -408,27 +530,7 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
             return Err(ResolveError::Unavailable("no keys".into()));
         };
         trace.source = Some(source);
-
-        match snapshot.keys.select(kid, alg) {
-            Ok(key) => Ok(key.clone()),
-            Err(KeyLookupError::UnknownKid)
-                if source != CacheSource::Network
-                    && self.unknown_kid_refetch_allowed(&snapshot, now_ms) =>
-            {
-                trace.notes.push("unknown kid; refetching the JWKS".into());
-                let fresh = self
-                    .refresh_once(now_ms, trace)
-                    .await
-                    .map_err(ResolveError::Unavailable)?;
-                trace.source = Some(CacheSource::Network);
-                fresh
-                    .keys
-                    .select(kid, alg)
-                    .cloned()
-                    .map_err(ResolveError::Key)
-            }
-            Err(e) => Err(ResolveError::Key(e)),
-        }
+        Ok((snapshot, source))
     }
 
     fn unknown_kid_refetch_allowed(&self, snapshot: &JwksSnapshot, now_ms: u64) -> bool {
@@ -486,7 +588,8 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
                 if let Some(value) = snapshot.to_kv() {
                     let ttl = (snapshot.stale_limit_ms().saturating_sub(now_ms) / 1000)
                         .max(KV_MIN_TTL_SECS);
-                    self.kv.put_after_response(kv_key(self.url), value, ttl);
+                    self.kv
+                        .put_after_response(self.kind.kv_key(self.url), value, ttl);
                 }
                 Ok(snapshot)
             }
@@ -526,15 +629,13 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
         ) {
             return Err("JWKS content type is not JSON".into());
         }
-        let (keys, skipped) = KeySet::parse(&resp.body).map_err(|e| e.to_string())?;
-        trace
-            .notes
-            .extend(skipped.into_iter().map(|s| format!("skipped {s}")));
+        let (contents, notes) = self.kind.parse(&resp.body)?;
+        trace.notes.extend(notes);
         let fresh = freshness_secs(resp.header("cache-control"));
         let body = String::from_utf8(resp.body).map_err(|_| "JWKS is not UTF-8".to_owned())?;
         Ok(JwksSnapshot {
             url: self.url.to_owned(),
-            keys,
+            contents,
             fetched_at_ms: now_ms,
             fresh_until_ms: now_ms.saturating_add(fresh * 1000),
             body,

@@ -97,7 +97,8 @@ thread_local! {
 }
 
 /// Reads a variable or secret as a string; numbers and booleans written unquoted in
-/// wrangler.toml are accepted in their JSON spelling.
+/// wrangler.toml are accepted in their JSON spelling, and structured values (`PROVIDERS` as
+/// an array in `[vars]`) as their JSON text.
 fn env_string(env: &Env, name: &str) -> Option<String> {
     let v = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
     if let Some(s) = v.as_string() {
@@ -105,6 +106,9 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
     }
     if let Some(b) = v.as_bool() {
         return Some(if b { "true" } else { "false" }.to_owned());
+    }
+    if v.is_object() {
+        return js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string());
     }
     // Integral numbers only: every numeric variable is an integer.
     v.as_f64()

@@ -84,7 +84,7 @@ pub(crate) async fn verify_loop(
     mut req: Request,
     state: &IsolateState,
 ) -> worker::Result<Response> {
-    use crate::jwt::verify::{self, Policy};
+    use crate::jwt::verify::{self, AnonymousRule, Policy};
     let input: LoopInput = req.json().await?;
     let (keys, _) = KeySet::parse(input.jwks.to_string().as_bytes())
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
@@ -93,11 +93,11 @@ pub(crate) async fn verify_loop(
     };
     let policy = Policy {
         issuers: vec![input.issuer],
-        audience: "authenticated".into(),
+        audiences: vec!["authenticated".into()],
         algorithms: vec![Alg::Es256, Alg::Rs256, Alg::EdDsa],
         skew_secs: 30,
-        required_role: Some("authenticated".into()),
-        allow_anonymous: false,
+        required_claims: vec![("role".into(), "authenticated".into())],
+        anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
     };
     let mut ok = 0_u32;
     for _ in 0..input.n {
@@ -110,7 +110,7 @@ pub(crate) async fn verify_loop(
         let Ok(key) = keys.select(token.header.kid.as_deref(), alg) else {
             continue;
         };
-        if verify::verify(&token, key, webcrypto, &policy, input.now)
+        if verify::verify(token, key, webcrypto, &policy, input.now)
             .await
             .is_ok()
         {

@@ -10,7 +10,6 @@ use crate::keys::jwk::{KeyMaterial, PublicKey};
 use crate::runtime::promise::{js_message, settled};
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 
 /// Imported keys kept per isolate. Rotation adds a key every few months; the cap only
@@ -47,7 +46,9 @@ extern "C" {
 #[derive(Debug)]
 pub struct WebCryptoBackend {
     subtle: SubtleCrypto,
-    keys: RefCell<HashMap<String, JsValue>>,
+    /// By fingerprint. A list, not a map: it holds a handful (at most [`MAX_CACHED_KEYS`]),
+    /// and a `HashMap` cost its hasher, random seeding and rehashing in the WASM.
+    keys: RefCell<Vec<(String, JsValue)>>,
     ecdsa_sha256: JsValue,
     rsa_pkcs1: JsValue,
     ed25519: JsValue,
@@ -83,7 +84,12 @@ impl WebCryptoBackend {
     }
 
     async fn crypto_key(&self, key: &PublicKey) -> Result<JsValue, KeyImportError> {
-        if let Some(k) = self.keys.borrow().get(&key.fingerprint) {
+        if let Some((_, k)) = self
+            .keys
+            .borrow()
+            .iter()
+            .find(|(fingerprint, _)| *fingerprint == key.fingerprint)
+        {
             return Ok(k.clone());
         }
         let fail = |e: JsValue| KeyImportError(js_message(&e));
@@ -125,7 +131,7 @@ impl WebCryptoBackend {
         if keys.len() >= MAX_CACHED_KEYS {
             keys.clear();
         }
-        keys.insert(key.fingerprint.clone(), crypto_key.clone());
+        keys.push((key.fingerprint.clone(), crypto_key.clone()));
         Ok(crypto_key)
     }
 }

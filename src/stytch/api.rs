@@ -7,6 +7,7 @@
 //! either, so the worst case stays near one timeout.
 
 use crate::config::StytchConfig;
+use crate::formats::json;
 use crate::formats::time::parse_rfc3339;
 use crate::http::{
     HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
@@ -14,7 +15,7 @@ use crate::http::{
 use crate::stytch::session::{LINK_CLAIM, Link};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 /// Attest Session, consumer endpoint.
 pub const ATTEST_PATH: &str = "/v1/sessions/attest";
@@ -152,6 +153,8 @@ pub struct Call<T> {
 /// to extend instead of creating one.
 #[derive(Debug, Clone, Copy)]
 pub struct AttestArgs<'a> {
+    /// The Trusted Auth Token profile of the token's provider.
+    pub profile_id: &'a str,
     /// The identity-provider token, verified locally.
     pub token: &'a str,
     /// Sent as the session's [`LINK_CLAIM`] custom claim.
@@ -203,7 +206,7 @@ pub async fn attest<H: HttpClient, P: Platform>(
     args: AttestArgs<'_>,
 ) -> Call<Attested> {
     let body = AttestRequest {
-        profile_id: &cfg.profile_id,
+        profile_id: args.profile_id,
         token: args.token,
         session_duration_minutes: cfg.session_duration_minutes,
         session_custom_claims: args.link.map(CustomClaims),
@@ -403,7 +406,9 @@ struct SessionBody {
     session_id: Option<String>,
     user_id: Option<String>,
     expires_at: Option<String>,
-    custom_claims: Option<Map<String, Value>>,
+    /// Kept as text and read by the strict parser already in the binary (a serde `Value`
+    /// map here instantiated serde_json's own `Value` deserializer: 8 KB of WASM).
+    custom_claims: Option<Box<RawValue>>,
 }
 
 impl SessionAnswer {
@@ -428,12 +433,11 @@ impl SessionAnswer {
             .ok_or(StytchError::Malformed("expires_at"))?;
         let expires_at_unix =
             parse_rfc3339(&expires_at).ok_or(StytchError::Malformed("expires_at"))?;
-        let link = Link::from_claim(
-            session
-                .custom_claims
-                .as_ref()
-                .and_then(|c| c.get(LINK_CLAIM)),
-        );
+        // Unreadable custom claims only mean no link: the session itself is fine.
+        let claims = session
+            .custom_claims
+            .and_then(|raw| json::parse_object(raw.get().as_bytes()).ok());
+        let link = Link::from_claim(claims.as_ref().and_then(|c| c.get(LINK_CLAIM)));
         Ok(Attested {
             user_id,
             session_id,
@@ -449,6 +453,7 @@ impl SessionAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn the_link_travels_under_the_link_claim_and_the_session_token_only_when_given() {

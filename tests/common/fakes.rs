@@ -27,6 +27,8 @@ pub struct FakeHttp {
     pub calls: RefCell<Vec<OutboundRequest>>,
     /// A key-set fetch stays under way for this many polls (other requests run meanwhile).
     pub jwks_pending_polls: Cell<u32>,
+    /// Answers by exact URL (other providers' key sets and OpenID configurations), tried first.
+    pub routes: RefCell<HashMap<String, Reply>>,
 }
 
 /// Pending for `n` polls, waking itself each time: an I/O that is still under way.
@@ -65,6 +67,13 @@ impl FakeHttp {
             .cloned()
             .collect()
     }
+    /// Calls to exactly `url`.
+    pub fn calls_of(&self, url: &str) -> usize {
+        self.calls.borrow().iter().filter(|c| c.url == url).count()
+    }
+    pub fn route(&self, url: &str, reply: Reply) {
+        self.routes.borrow_mut().insert(url.to_owned(), reply);
+    }
     pub fn stytch_jwks_fetches(&self) -> usize {
         self.calls
             .borrow()
@@ -85,6 +94,9 @@ impl HttpClient for FakeHttp {
         self.calls.borrow_mut().push(req.clone());
         if req.url.ends_with("jwks.json") || req.url.contains(STYTCH_JWKS_PATH) {
             under_way(self.jwks_pending_polls.get()).await;
+        }
+        if let Some(reply) = self.routes.borrow().get(&req.url) {
+            return reply.clone();
         }
         if req.url.ends_with("jwks.json") {
             let next = self.jwks.borrow_mut().pop_front();

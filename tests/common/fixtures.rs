@@ -2,7 +2,7 @@
 //! (see `tests/fixtures/generate.mjs`), never by this crate.
 
 use edge_attest::jwt::token::UnverifiedToken;
-use edge_attest::jwt::verify::{self, Policy, VerifiedToken, VerifyError};
+use edge_attest::jwt::verify::{self, AnonymousRule, Policy, VerifiedToken, VerifyError};
 use edge_attest::keys::crypto::RustCryptoBackend;
 use edge_attest::keys::jwk::{Alg, KeySet};
 use serde_json::Value;
@@ -48,11 +48,11 @@ pub fn case(name: &str) -> &'static Value {
 pub fn policy() -> Policy {
     Policy {
         issuers: vec![issuer()],
-        audience: "authenticated".into(),
+        audiences: vec!["authenticated".into()],
         algorithms: vec![Alg::Es256, Alg::Rs256, Alg::EdDsa],
         skew_secs: 30,
-        required_role: Some("authenticated".into()),
-        allow_anonymous: false,
+        required_claims: vec![("role".into(), "authenticated".into())],
+        anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
     }
 }
 
@@ -64,7 +64,7 @@ pub fn run(token: &str, policy: &Policy, keys: &KeySet) -> Result<VerifiedToken,
         .select(unverified.header.kid.as_deref(), alg)
         .map_err(VerifyError::from)?;
     futures_executor::block_on(verify::verify(
-        &unverified,
+        unverified,
         key,
         &RustCryptoBackend,
         policy,

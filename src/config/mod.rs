@@ -4,14 +4,15 @@
 //! An invalid value never falls back to a default: it is a [`ConfigError`] naming the
 //! variable, which the worker answers with 500 `misconfigured` and logs.
 
+pub mod providers;
+
 use crate::cookies::{self, CookiePolicy, SameSite};
 use crate::formats::urls::{self, UrlParts};
 use crate::jwt::verify::Policy;
 use crate::keys::jwk::Alg;
+pub use providers::{ANY_ROLE, KeySource, Provider};
 use std::fmt;
 
-/// `REQUIRED_ROLE` value that accepts a token whatever its `role`.
-pub const ANY_ROLE: &str = "*";
 /// Allowed range for `SESSION_DURATION_MINUTES`, Stytch's own bounds (5 minutes to 366 days).
 pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=527_040;
 /// Largest accepted `CLOCK_SKEW_SECONDS`: skew widens the window for expired tokens, and
@@ -31,10 +32,8 @@ const STYTCH_TEST: &str = "https://test.stytch.com";
 /// Everything the worker needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Claim and algorithm policy for Supabase tokens.
-    pub policy: Policy,
-    /// Where the JWKS is fetched from.
-    pub jwks_url: String,
+    /// The identity providers, each selected by its issuers (at least one).
+    pub providers: Vec<Provider>,
     /// Stytch endpoint, credentials and session length.
     pub stytch: StytchConfig,
     /// Exact origins allowed besides the worker's own; empty means same origin only.
@@ -69,8 +68,6 @@ pub struct StytchConfig {
     /// `Basic base64(project_id:secret)`, built once: it holds the secret, so it is private
     /// and redacted from `Debug`.
     authorization: String,
-    /// The Trusted Auth Token profile id.
-    pub profile_id: String,
     /// Sent with every attest call; without it Stytch creates no session.
     pub session_duration_minutes: u32,
 }
@@ -80,7 +77,6 @@ impl StytchConfig {
         api_base: String,
         project_id: String,
         secret: &str,
-        profile_id: String,
         session_duration_minutes: u32,
     ) -> Self {
         let raw = format!("{project_id}:{secret}");
@@ -92,7 +88,6 @@ impl StytchConfig {
             api_base,
             project_id,
             authorization,
-            profile_id,
             session_duration_minutes,
         }
     }
@@ -109,7 +104,6 @@ impl fmt::Debug for StytchConfig {
             .field("api_base", &self.api_base)
             .field("project_id", &self.project_id)
             .field("authorization", &"<redacted>")
-            .field("profile_id", &self.profile_id)
             .field("session_duration_minutes", &self.session_duration_minutes)
             .finish()
     }
@@ -144,6 +138,13 @@ fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
+    /// The provider a token's (unverified) `iss` selects, compared byte for byte.
+    pub fn provider_for(&self, unverified_issuer: &str) -> Option<&Provider> {
+        self.providers
+            .iter()
+            .find(|p| p.policy.issuers.iter().any(|i| i == unverified_issuer))
+    }
+
     /// Reads and validates every variable through `get` (the worker passes its `Env`).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::parse(get).map_err(|mut e| {
@@ -162,40 +163,18 @@ impl Config {
         };
         let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
 
-        let supabase = base_url("SUPABASE_URL", &required("SUPABASE_URL")?)?;
-        let issuers = match opt("JWT_ISSUER") {
-            Some(list) => comma_list(&list),
-            None => vec![format!("{supabase}/auth/v1")],
-        };
-        if issuers.is_empty() {
-            return Err(err("JWT_ISSUER", "lists no issuer"));
-        }
-        let jwks_url = match opt("JWKS_URL") {
-            Some(u) => {
-                checked_url("JWKS_URL", &u)?;
-                u
-            }
-            None => format!("{supabase}/auth/v1/.well-known/jwks.json"),
-        };
-        let audience = opt("JWT_AUDIENCE").unwrap_or_else(|| "authenticated".into());
-        let algorithms = match opt("JWT_ALGORITHMS") {
-            Some(list) => parse_algorithms(&list)?,
-            None => vec![Alg::Es256, Alg::Rs256],
-        };
         let skew_secs = int_var(
             "CLOCK_SKEW_SECONDS",
             opt("CLOCK_SKEW_SECONDS"),
             0..=MAX_SKEW_SECS,
             30,
         )?;
-        // `*` accepts any role. Empty is the default like everywhere else: a check that an
-        // empty value switched off would fail open on a typo or a blanked variable.
-        let required_role = match opt("REQUIRED_ROLE").as_deref() {
-            None => Some("authenticated".to_owned()),
-            Some(ANY_ROLE) => None,
-            Some(role) => Some(role.to_owned()),
+        // With PROVIDERS, that is the complete list; without, the Supabase project of
+        // SUPABASE_URL and the variables that refine it.
+        let providers = match opt("PROVIDERS") {
+            Some(text) => providers::from_json(&text, skew_secs)?,
+            None => vec![providers::from_variables(&opt, skew_secs)?],
         };
-        let allow_anonymous = bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)?;
 
         let project_id = required("STYTCH_PROJECT_ID")?;
         if !project_id
@@ -211,7 +190,6 @@ impl Config {
         if secret.chars().any(char::is_control) {
             return Err(err("STYTCH_SECRET", "contains control characters"));
         }
-        let profile_id = required("STYTCH_PROFILE_ID")?;
         let api_base = match opt("STYTCH_API_BASE") {
             Some(u) => base_url("STYTCH_API_BASE", &u)?,
             None if project_id.starts_with("project-live-") => STYTCH_LIVE.into(),
@@ -294,33 +272,18 @@ impl Config {
             reuse_min_secs,
             policy: Policy {
                 issuers: session_issuers,
-                audience: project_id.clone(),
+                audiences: vec![project_id.clone()],
                 algorithms: vec![Alg::Rs256],
                 skew_secs,
-                required_role: None,
-                // Stytch session JWTs carry no `is_anonymous`; nothing to refuse.
-                allow_anonymous: true,
+                required_claims: Vec::new(),
+                anonymous: None,
             },
             jwks_url: format!("{api_base}{STYTCH_SESSION_JWKS_PATH}{project_id}"),
         };
 
         Ok(Self {
-            policy: Policy {
-                issuers,
-                audience,
-                algorithms,
-                skew_secs,
-                required_role,
-                allow_anonymous,
-            },
-            jwks_url,
-            stytch: StytchConfig::new(
-                api_base,
-                project_id,
-                &secret,
-                profile_id,
-                session_duration_minutes,
-            ),
+            providers,
+            stytch: StytchConfig::new(api_base, project_id, &secret, session_duration_minutes),
             allowed_origins,
             cookies: CookiePolicy {
                 session_name,
@@ -406,21 +369,19 @@ fn bool_var(name: &'static str, v: Option<String>, default: bool) -> Result<bool
     }
 }
 
-fn parse_algorithms(list: &str) -> Result<Vec<Alg>, ConfigError> {
+/// A comma list of algorithm names; the problem otherwise.
+fn parse_algorithms(list: &str) -> Result<Vec<Alg>, String> {
     let mut algs = Vec::new();
     for name in comma_list(list) {
         let alg = Alg::from_name(&name).ok_or_else(|| {
-            err(
-                "JWT_ALGORITHMS",
-                format!("{name} is not supported (ES256, RS256, EdDSA; HS* and none never are)"),
-            )
+            format!("{name} is not supported (ES256, RS256, EdDSA; HS* and none never are)")
         })?;
         if !algs.contains(&alg) {
             algs.push(alg);
         }
     }
     if algs.is_empty() {
-        return Err(err("JWT_ALGORITHMS", "lists no algorithm"));
+        return Err("lists no algorithm".into());
     }
     Ok(algs)
 }
@@ -504,6 +465,7 @@ fn exact_origin(o: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::verify::AnonymousRule;
     use std::collections::HashMap;
 
     fn base() -> HashMap<&'static str, &'static str> {
@@ -530,16 +492,25 @@ mod tests {
     #[test]
     fn defaults_follow_the_spec() {
         let c = parse(&base()).unwrap();
-        assert_eq!(c.policy.issuers, ["https://abcd.supabase.co/auth/v1"]);
         assert_eq!(
-            c.jwks_url,
-            "https://abcd.supabase.co/auth/v1/.well-known/jwks.json"
+            c.providers[0].policy.issuers,
+            ["https://abcd.supabase.co/auth/v1"]
         );
-        assert_eq!(c.policy.audience, "authenticated");
-        assert_eq!(c.policy.algorithms, [Alg::Es256, Alg::Rs256]);
-        assert_eq!(c.policy.skew_secs, 30);
-        assert_eq!(c.policy.required_role.as_deref(), Some("authenticated"));
-        assert!(!c.policy.allow_anonymous);
+        assert_eq!(
+            c.providers[0].keys,
+            KeySource::Jwks("https://abcd.supabase.co/auth/v1/.well-known/jwks.json".into())
+        );
+        assert_eq!(c.providers[0].policy.audiences, ["authenticated"]);
+        assert_eq!(c.providers[0].policy.algorithms, [Alg::Es256, Alg::Rs256]);
+        assert_eq!(c.providers[0].policy.skew_secs, 30);
+        assert_eq!(
+            c.providers[0].policy.required_claims,
+            [("role".to_owned(), "authenticated".into())]
+        );
+        assert_eq!(
+            c.providers[0].policy.anonymous,
+            Some(AnonymousRule::SupabaseIsAnonymous)
+        );
         assert_eq!(c.stytch.api_base, "https://test.stytch.com");
         assert_eq!(c.stytch.session_duration_minutes, 60);
         assert!(c.allowed_origins.is_empty());
@@ -558,10 +529,10 @@ mod tests {
             c.session.policy.issuers,
             ["stytch.com/project-test-123", "https://test.stytch.com"]
         );
-        assert_eq!(c.session.policy.audience, "project-test-123");
+        assert_eq!(c.session.policy.audiences, ["project-test-123"]);
         assert_eq!(c.session.policy.algorithms, [Alg::Rs256]);
-        assert_eq!(c.session.policy.skew_secs, c.policy.skew_secs);
-        assert_eq!(c.session.policy.required_role, None);
+        assert_eq!(c.session.policy.skew_secs, c.providers[0].policy.skew_secs);
+        assert!(c.session.policy.required_claims.is_empty());
     }
 
     #[test]
@@ -642,14 +613,17 @@ mod tests {
         ]);
         let c = parse(&v).unwrap();
         assert_eq!(
-            c.policy.issuers,
+            c.providers[0].policy.issuers,
             ["https://a/auth/v1", "https://a/auth/v1/"]
         );
-        assert_eq!(c.jwks_url, "http://127.0.0.1:9999/jwks");
-        assert_eq!(c.policy.algorithms, [Alg::Es256, Alg::EdDsa]);
-        assert_eq!(c.policy.skew_secs, 0);
-        assert_eq!(c.policy.required_role, None);
-        assert!(c.policy.allow_anonymous);
+        assert_eq!(
+            c.providers[0].keys,
+            KeySource::Jwks("http://127.0.0.1:9999/jwks".into())
+        );
+        assert_eq!(c.providers[0].policy.algorithms, [Alg::Es256, Alg::EdDsa]);
+        assert_eq!(c.providers[0].policy.skew_secs, 0);
+        assert!(c.providers[0].policy.required_claims.is_empty());
+        assert_eq!(c.providers[0].policy.anonymous, None);
         assert_eq!(c.stytch.session_duration_minutes, 527_040);
         assert_eq!(
             c.allowed_origins,
@@ -676,13 +650,13 @@ mod tests {
             ("SESSION_REUSE_MIN_SECONDS", " 30 "),
         ]);
         let c = parse(&v).unwrap();
-        assert_eq!(c.policy.audience, "authenticated");
+        assert_eq!(c.providers[0].policy.audiences, ["authenticated"]);
         assert_eq!(c.stytch.project_id, "project-test-123");
         let expected = crate::formats::b64::encode_standard(b"project-test-123:secret-test-xyz");
         assert_eq!(c.stytch.basic_auth(), format!("Basic {expected}"));
         assert_eq!(
-            c.policy.required_role.as_deref(),
-            Some("authenticated"),
+            c.providers[0].policy.required_claims,
+            [("role".to_owned(), "authenticated".into())],
             "empty is the default, never 'no check'"
         );
         assert_eq!(c.cookies.same_site, SameSite::Strict);

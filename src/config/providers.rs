@@ -1,0 +1,325 @@
+//! The identity providers whose tokens the worker exchanges: each an issuer with its own
+//! keys, rules and Stytch Trusted Auth Token profile.
+//!
+//! Two ways to configure them. With `PROVIDERS`, a JSON array (text, or a structured value
+//! in `[vars]`), which is then the complete list; a Supabase project can be written as the
+//! preset `{"name": …, "preset": "supabase", "project_url": …, "stytch_profile_id": …}`.
+//! Without it, the zero-configuration Supabase provider of `SUPABASE_URL` and the variables
+//! that refine it (`JWT_ISSUER`, `JWKS_URL`, `JWT_AUDIENCE`, `JWT_ALGORITHMS`,
+//! `REQUIRED_ROLE`, `ALLOW_ANONYMOUS`, `STYTCH_PROFILE_ID`), exactly as before providers.
+
+use super::{ConfigError, base_url, checked_url, comma_list, err, parse_algorithms};
+use crate::formats::json;
+use crate::jwt::verify::{AnonymousRule, Policy};
+use crate::keys::jwk::Alg;
+use serde_json::{Map, Value};
+
+/// Most providers one worker may have: issuers are looked up one by one, and a migration
+/// rarely involves more than a handful.
+pub const MAX_PROVIDERS: usize = 16;
+/// Largest `PROVIDERS` value read.
+pub const MAX_PROVIDERS_BYTES: usize = 32 * 1024;
+/// Where an OpenID Connect issuer publishes its configuration, after the issuer URL.
+pub const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
+/// `REQUIRED_ROLE` value that accepts a token whatever its `role`.
+pub const ANY_ROLE: &str = "*";
+
+/// One identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// Its name, for the log.
+    pub name: String,
+    /// What its tokens must satisfy; `issuers` are the ones that select it.
+    pub policy: Policy,
+    /// Where its keys are.
+    pub keys: KeySource,
+    /// The Stytch Trusted Auth Token profile that trusts this issuer.
+    pub stytch_profile_id: String,
+}
+
+/// Where a provider's keys are published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A key set at this URL.
+    Jwks(String),
+    /// The key set the provider's OpenID Connect configuration names: the document at `url`,
+    /// which must name `issuer` exactly and an https key set.
+    Discovery {
+        /// `{issuer}/.well-known/openid-configuration`.
+        url: String,
+        /// The issuer the document must name.
+        issuer: String,
+    },
+}
+
+impl KeySource {
+    fn discovery(issuer: &str) -> Self {
+        let slash = if issuer.ends_with('/') { "" } else { "/" };
+        Self::Discovery {
+            url: format!("{issuer}{slash}{DISCOVERY_PATH}"),
+            issuer: issuer.to_owned(),
+        }
+    }
+}
+
+/// The Supabase provider of a project URL: issuer `<url>/auth/v1`, its JWKS, audience
+/// `authenticated`, ES256 and RS256, `role: authenticated` required, anonymous users refused.
+fn supabase(project_url: &str, skew_secs: i64, profile_id: String, name: String) -> Provider {
+    let issuer = format!("{project_url}/auth/v1");
+    Provider {
+        name,
+        policy: Policy {
+            issuers: vec![issuer.clone()],
+            audiences: vec!["authenticated".to_owned()],
+            algorithms: vec![Alg::Es256, Alg::Rs256],
+            skew_secs,
+            required_claims: vec![("role".to_owned(), Value::from("authenticated"))],
+            anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
+        },
+        keys: KeySource::Jwks(format!("{issuer}/.well-known/jwks.json")),
+        stytch_profile_id: profile_id,
+    }
+}
+
+/// The zero-configuration provider: `SUPABASE_URL` and the variables that refine it.
+pub(super) fn from_variables(
+    opt: &dyn Fn(&str) -> Option<String>,
+    skew_secs: i64,
+) -> Result<Provider, ConfigError> {
+    let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
+    let project_url = base_url("SUPABASE_URL", &required("SUPABASE_URL")?)?;
+    let profile_id = required("STYTCH_PROFILE_ID")?;
+    let mut p = supabase(&project_url, skew_secs, profile_id, "supabase".to_owned());
+    if let Some(list) = opt("JWT_ISSUER") {
+        p.policy.issuers = comma_list(&list);
+        if p.policy.issuers.is_empty() {
+            return Err(err("JWT_ISSUER", "lists no issuer"));
+        }
+    }
+    if let Some(url) = opt("JWKS_URL") {
+        checked_url("JWKS_URL", &url)?;
+        p.keys = KeySource::Jwks(url);
+    }
+    if let Some(audience) = opt("JWT_AUDIENCE") {
+        p.policy.audiences = vec![audience];
+    }
+    if let Some(list) = opt("JWT_ALGORITHMS") {
+        p.policy.algorithms =
+            parse_algorithms(&list).map_err(|problem| err("JWT_ALGORITHMS", problem))?;
+    }
+    // `*` accepts any role. Empty is the default like everywhere else: a check that an
+    // empty value switched off would fail open on a typo or a blanked variable.
+    match opt("REQUIRED_ROLE").as_deref() {
+        None => {}
+        Some(ANY_ROLE) => p.policy.required_claims.clear(),
+        Some(role) => p.policy.required_claims = vec![("role".to_owned(), Value::from(role))],
+    }
+    if super::bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)? {
+        p.policy.anonymous = None;
+    }
+    Ok(p)
+}
+
+/// `PROVIDERS`: a JSON array of providers, the complete list.
+pub(super) fn from_json(text: &str, skew_secs: i64) -> Result<Vec<Provider>, ConfigError> {
+    let fail = |problem: String| err("PROVIDERS", problem);
+    if text.len() > MAX_PROVIDERS_BYTES {
+        return Err(fail(format!("is longer than {MAX_PROVIDERS_BYTES} bytes")));
+    }
+    let Value::Array(entries) = json::parse_value(text.as_bytes())
+        .map_err(|e| fail(format!("is not JSON without duplicate members ({e:?})")))?
+    else {
+        return Err(fail("must be a JSON array of providers".into()));
+    };
+    if entries.is_empty() || entries.len() > MAX_PROVIDERS {
+        return Err(fail(format!("must list 1 to {MAX_PROVIDERS} providers")));
+    }
+    let mut providers: Vec<Provider> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let p = provider(entry, skew_secs).map_err(|(name, problem)| {
+            let who = name.unwrap_or_else(|| format!("#{i}"));
+            fail(format!("provider {who}: {problem}"))
+        })?;
+        if providers.iter().any(|q| q.name == p.name) {
+            return Err(fail(format!("provider {}: name: is used twice", p.name)));
+        }
+        if let Some(q) = providers.iter().find(|q| {
+            q.policy
+                .issuers
+                .iter()
+                .any(|i| p.policy.issuers.contains(i))
+        }) {
+            return Err(fail(format!(
+                "provider {}: issuer: is already {}'s (an issuer selects one provider)",
+                p.name, q.name
+            )));
+        }
+        providers.push(p);
+    }
+    Ok(providers)
+}
+
+/// The members a provider object may have; anything else is a typo, and refused.
+const FIELDS: [&str; 11] = [
+    "name",
+    "preset",
+    "project_url",
+    "issuer",
+    "jwks_url",
+    "audiences",
+    "algorithms",
+    "required_claims",
+    "anonymous_users",
+    "allow_anonymous",
+    "stytch_profile_id",
+];
+
+/// One provider object; on error, its name (when known) and "field: problem".
+fn provider(entry: &Value, skew_secs: i64) -> Result<Provider, (Option<String>, String)> {
+    let Value::Object(o) = entry else {
+        return Err((None, "is not a JSON object".into()));
+    };
+    let name = match o.get("name") {
+        Some(Value::String(n))
+            if !n.is_empty()
+                && n.len() <= 64
+                && n.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+        {
+            n.clone()
+        }
+        _ => return Err((None, "name: must be 1 to 64 letters, digits, - or _".into())),
+    };
+    let fail = |problem: String| (Some(name.clone()), problem);
+    if let Some(unknown) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(fail(format!(
+            "{unknown}: is not a provider field ({})",
+            FIELDS.join(", ")
+        )));
+    }
+    let text = |field: &str| -> Result<Option<String>, (Option<String>, String)> {
+        match o.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() && s.trim() == s => Ok(Some(s.clone())),
+            Some(_) => Err(fail(format!(
+                "{field}: must be a non-empty string without surrounding spaces"
+            ))),
+        }
+    };
+    let texts = |field: &str| -> Result<Option<Vec<String>>, (Option<String>, String)> {
+        match o.get(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) if !s.is_empty() && s.trim() == s => Ok(s.clone()),
+                    _ => Err(fail(format!("{field}: must hold non-empty strings"))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(fail(format!(
+                "{field}: must be a non-empty array of strings"
+            ))),
+        }
+    };
+    let profile_id =
+        text("stytch_profile_id")?.ok_or_else(|| fail("stytch_profile_id: is required".into()))?;
+
+    let mut p = match text("preset")?.as_deref() {
+        Some("supabase") => {
+            let url = text("project_url")?
+                .ok_or_else(|| fail("project_url: is required with preset supabase".into()))?;
+            let url = base_url("PROVIDERS", &url)
+                .map_err(|e| fail(format!("project_url: {}", e.problem)))?;
+            if o.contains_key("issuer") {
+                return Err(fail(
+                    "issuer: comes from project_url with preset supabase".into(),
+                ));
+            }
+            supabase(&url, skew_secs, profile_id, name.clone())
+        }
+        Some(other) => return Err(fail(format!("preset: {other} is not a preset (supabase)"))),
+        None => {
+            if o.contains_key("project_url") {
+                return Err(fail("project_url: only with preset supabase".into()));
+            }
+            let issuer = text("issuer")?.ok_or_else(|| fail("issuer: is required".into()))?;
+            checked_url("PROVIDERS", &issuer)
+                .map_err(|e| fail(format!("issuer: {}", e.problem)))?;
+            let audiences = texts("audiences")?
+                .ok_or_else(|| fail("audiences: is required (the aud your tokens carry)".into()))?;
+            Provider {
+                name: name.clone(),
+                keys: KeySource::discovery(&issuer),
+                policy: Policy {
+                    issuers: vec![issuer],
+                    audiences,
+                    algorithms: vec![Alg::Rs256],
+                    skew_secs,
+                    required_claims: Vec::new(),
+                    anonymous: None,
+                },
+                stytch_profile_id: profile_id,
+            }
+        }
+    };
+    if let Some(url) = text("jwks_url")? {
+        checked_url("PROVIDERS", &url).map_err(|e| fail(format!("jwks_url: {}", e.problem)))?;
+        p.keys = KeySource::Jwks(url);
+    }
+    if let Some(audiences) = texts("audiences")? {
+        p.policy.audiences = audiences;
+    }
+    if let Some(names) = texts("algorithms")? {
+        p.policy.algorithms = parse_algorithms(&names.join(","))
+            .map_err(|problem| fail(format!("algorithms: {problem}")))?;
+    }
+    match o.get("required_claims") {
+        None => {}
+        Some(Value::Object(claims)) => {
+            p.policy.required_claims = required_claims(claims).map_err(fail)?;
+        }
+        Some(_) => {
+            return Err(fail(
+                "required_claims: must be an object of claim: value".into(),
+            ));
+        }
+    }
+    match text("anonymous_users")?.as_deref() {
+        None => {}
+        Some("supabase") => p.policy.anonymous = Some(AnonymousRule::SupabaseIsAnonymous),
+        Some("firebase") => p.policy.anonymous = Some(AnonymousRule::FirebaseSignInProvider),
+        Some(other) => {
+            return Err(fail(format!(
+                "anonymous_users: {other} is not a rule (supabase, firebase)"
+            )));
+        }
+    }
+    match o.get("allow_anonymous") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => p.policy.anonymous = None,
+        Some(_) => return Err(fail("allow_anonymous: must be true or false".into())),
+    }
+    Ok(p)
+}
+
+/// Exact-value claims: top-level names, any JSON value but null (a claim that must be absent
+/// is not what "required" means).
+fn required_claims(claims: &Map<String, Value>) -> Result<Vec<(String, Value)>, String> {
+    claims
+        .iter()
+        .map(|(name, value)| {
+            if name.is_empty() || value.is_null() {
+                Err(format!(
+                    "required_claims: {name:?} needs a name and a value"
+                ))
+            } else if matches!(name.as_str(), "iss" | "aud" | "exp" | "nbf" | "iat" | "sub") {
+                Err(format!(
+                    "required_claims: {name} is checked by its own rule"
+                ))
+            } else {
+                Ok((name.clone(), value.clone()))
+            }
+        })
+        .collect()
+}
