@@ -6,7 +6,9 @@
 // the same rounds, to show how much of each worker's CPU is the runtime's. Each round also
 // measures edge-attest's repeat exchange (the browser sends back the Stytch session cookies
 // of the same login: answered at the edge), and a last section measures latency with the
-// Stytch stub answering after 100 ms (a transcontinental round trip).
+// Stytch stub answering after 100 ms (a transcontinental round trip). A two-provider
+// configuration (PROVIDERS: the Supabase project and an Auth0-like issuer found through its
+// OpenID configuration) is measured in the same rounds, with a token of each.
 //   BENCH_ROUNDS (default 5), BENCH_SECONDS per measurement (default 3),
 //   BENCH_SKIP_BUILD=1 to measure build/ as it is (e.g. a build with other settings)
 import autocannon from "autocannon";
@@ -15,7 +17,7 @@ import { writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
-import { startSupabase } from "../dev/standins.mjs";
+import { startSupabase, startIssuer } from "../dev/standins.mjs";
 import { bundle, cpuSeconds, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -36,6 +38,7 @@ const bundles = {
 const NAMES = ["ours", "jose", "floor"];
 
 const supabase = await startSupabase();
+const auth0 = await startIssuer({ flavor: "auth0" });
 const stytch = await startStytchStub();
 const kv = await startKv();
 const vars = {
@@ -47,6 +50,14 @@ const vars = {
 };
 const token = await supabase.mint({ alg: "ES256", expiresIn: 6 * 3600 });
 const body = JSON.stringify({ access_token: token });
+const auth0Body = JSON.stringify({ access_token: await auth0.mint({ expiresIn: 6 * 3600 }) });
+const twoProviders = {
+  ...vars,
+  PROVIDERS: JSON.stringify([
+    { name: "supabase", preset: "supabase", project_url: supabase.url, stytch_profile_id: "p1" },
+    { name: "auth0", issuer: auth0.issuer, audiences: [auth0.audience], stytch_profile_id: "p2" },
+  ]),
+};
 const post = (url) => fetch(`${url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json" }, body });
 
 // Cold start: from spawning workerd to the first successful exchange (includes the JWKS fetch).
@@ -68,23 +79,31 @@ for (const name of NAMES) {
   coldStartMs[name] = Number(process.hrtime.bigint() - w.started) / 1e6;
   workers[name] = w;
 }
+workers.ours2 = await startWorkerd({ name: "ours2", bundle: bundles.ours, vars: twoProviders, kvPort: kv.port, workdir: out });
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${workers.ours2.url}/healthz`)).ok) break;
+  } catch {}
+  if (i > 1500) throw new Error(`the two-provider worker did not start:\n${workers.ours2.stderr()}`);
+  await new Promise((r) => setTimeout(r, 20));
+}
 
-function load(url, connections, duration, cookie) {
+function load(url, connections, duration, cookie, payload = body) {
   const headers = { "content-type": "application/json", ...(cookie ? { cookie } : {}) };
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: `${url}/api/exchange`, method: "POST", headers, body, connections, duration },
+      { url: `${url}/api/exchange`, method: "POST", headers, body: payload, connections, duration },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
   });
 }
 
 /** One measurement; `repeat` sends the cookies of the session the first exchange made. */
-async function measure(name, connections, { repeat = false, seconds = SECONDS } = {}) {
+async function measure(name, connections, { repeat = false, seconds = SECONDS, payload = body } = {}) {
   const w = workers[name];
   const cookie = repeat ? await stytch.sessionCookie(token) : undefined;
   const before = { cpu: cpuSeconds(w.pid), jwks: supabase.state.fetches, kv: kv.stats.gets, stytch: stytch.stats.calls };
-  const r = await load(w.url, connections, seconds, cookie);
+  const r = await load(w.url, connections, seconds, cookie, payload);
   const ok = r["2xx"];
   return {
     cpu_ms_per_exchange: ((cpuSeconds(w.pid) - before.cpu) * 1000) / ok,
@@ -102,9 +121,11 @@ async function measure(name, connections, { repeat = false, seconds = SECONDS } 
 console.log("warming up …");
 for (const name of NAMES) await load(workers[name].url, 16, 2);
 await load(workers.ours.url, 16, 2, await stytch.sessionCookie(token)); // Stytch's keys, once
+await load(workers.ours2.url, 16, 2);
+await load(workers.ours2.url, 16, 2, undefined, auth0Body);
 
 const REPEAT_C = 16;
-const samples = { ours: {}, jose: {}, floor: {}, repeat: { [REPEAT_C]: [] } };
+const samples = { ours: {}, jose: {}, floor: {}, repeat: { [REPEAT_C]: [] }, two_providers: { supabase: [], auth0: [] } };
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 ? [...NAMES].reverse() : NAMES;
   for (const c of CONCURRENCY) {
@@ -113,6 +134,8 @@ for (let round = 0; round < ROUNDS; round++) {
     }
   }
   samples.repeat[REPEAT_C].push(await measure("ours", REPEAT_C, { repeat: true }));
+  samples.two_providers.supabase.push(await measure("ours2", REPEAT_C));
+  samples.two_providers.auth0.push(await measure("ours2", REPEAT_C, { payload: auth0Body }));
   console.log(`round ${round + 1}/${ROUNDS} done`);
 }
 
@@ -167,6 +190,12 @@ Object.assign(repeatSummary, {
   cpu_ratio_to_jose: sameRound("cpu_ms_per_exchange", samples.jose[REPEAT_C]),
   cpu_ratio_to_first: sameRound("cpu_ms_per_exchange", samples.ours[REPEAT_C]),
 });
+const twoProviders2 = Object.fromEntries(
+  ["supabase", "auth0"].map((p) => {
+    const xs = samples.two_providers[p];
+    return [p, { cpu_ms_per_exchange: median(xs.map((x) => x.cpu_ms_per_exchange)), cpu_ratio_to_single: median(xs.map((x, i) => x.cpu_ms_per_exchange / samples.ours[REPEAT_C][i].cpu_ms_per_exchange)), rps: median(xs.map((x) => x.rps)), errors: median(xs.map((x) => x.errors)), subrequests_per_exchange: median(xs.map((x) => x.subrequests_per_exchange)) }];
+  }),
+);
 const latencySummary = Object.fromEntries(
   Object.entries(latencySamples).map(([k, xs]) => [k, { p50_ms: median(xs.map((x) => x.p50_ms)), p99_ms: median(xs.map((x) => x.p99_ms)), errors: median(xs.map((x) => x.errors)), subrequests_per_exchange: median(xs.map((x) => x.subrequests_per_exchange)) }]),
 );
@@ -189,6 +218,10 @@ const r = repeatSummary;
 console.log(`\nrepeat exchange (session cookies of the same login), concurrency ${r.concurrency}`);
 console.log(`  CPU ${fmt(r.cpu_ms_per_exchange, 3)} ms per exchange: ${fmt(r.cpu_ratio_to_jose)} x jose's exchange, ${fmt(r.cpu_ratio_to_first)} x our first exchange`);
 console.log(`  subrequests per exchange ${fmt(r.subrequests_per_exchange)} (Stytch ${fmt(r.stytch_calls_per_exchange)}, JWKS fetches ${r.jwks_fetches}, KV reads ${r.kv_reads}), ${fmt(r.rps, 0)} requests/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, errors ${r.errors}`);
+console.log(`\ntwo providers (PROVIDERS: Supabase preset + an Auth0-like issuer by OpenID configuration), concurrency ${REPEAT_C}`);
+for (const [p, v] of Object.entries(twoProviders2)) {
+  console.log(`  ${p.padEnd(9)} token: CPU ${fmt(v.cpu_ms_per_exchange, 3)} ms per exchange (${fmt(v.cpu_ratio_to_single)} x the single-provider worker's), ${fmt(v.rps, 0)} requests/s, ${v.errors} errors`);
+}
 console.log("\nlatency with the Stytch stub answering after 100 ms (median of 3 rounds of 5 s)");
 console.log("  exchange            c   p50 ms   p99 ms   subrequests");
 for (const [k, v] of Object.entries(latencySummary)) {
@@ -209,6 +242,7 @@ const results = {
   seconds: SECONDS,
   summary,
   repeat: repeatSummary,
+  two_providers: twoProviders2,
   latency: latencySummary,
   samples,
   sizes: Object.fromEntries(Object.entries(bundles).map(([n, b]) => [n, b.sizes])),
@@ -218,4 +252,4 @@ writeFileSync(path.join(ROOT, "bench", "results.json"), JSON.stringify(results, 
 console.log("\nwrote bench/results.json");
 
 for (const w of Object.values(workers)) await w.stop();
-await Promise.all([supabase.close(), stytch.close(), kv.close()]);
+await Promise.all([supabase.close(), auth0.close(), stytch.close(), kv.close()]);

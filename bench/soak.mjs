@@ -16,13 +16,12 @@
 // and belongs to that token's user; the worker's memory before and after. Reported: answers by
 // status, latency, key-set fetches and Stytch calls per exchange. Writes docs/soak.md and exits
 // non-zero on any failed check.
-import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
-import { startSupabase, startStytch } from "../dev/standins.mjs";
+import { startSupabase, startStytch, userIdOf } from "../dev/standins.mjs";
 import { bundle, startKv, startWorkerd } from "./harness.mjs";
 
 const N = Number(process.env.SOAK_EXCHANGES ?? 20_000);
@@ -69,7 +68,6 @@ for (let i = 0; ; i++) {
 }
 
 // Users, their tokens (per signing key) and the cookies of their last session.
-const userOf = (sub) => "user-test-" + createHash("sha256").update(String(sub)).digest("hex").slice(0, 32);
 let signingKid = "es-1";
 const users = Array.from({ length: USERS }, (_, i) => ({
   sub: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
@@ -169,7 +167,7 @@ async function one() {
   if (ms > BOUND_MS[repeat ? "repeat" : "first"]) failures.push(`answered after ${ms} ms (bound ${BOUND_MS[repeat ? "repeat" : "first"]} ms), status ${res.status}`);
   if (res.status !== 200) return;
   const answer = JSON.parse(text);
-  const expected = userOf(u.sub);
+  const expected = userIdOf(u.email);
   if (answer.user_id !== expected) failures.push(`a 200 for ${u.sub} named user ${answer.user_id}, expected ${expected}`);
   if (answer.reused) {
     // Answered from the cookies this request sent: it must be that very session, still held.

@@ -288,7 +288,7 @@ export async function startIssuer({ flavor, port = 0, host = "127.0.0.1" }) {
       const now = Math.floor(Date.now() / 1000);
       const base =
         flavor === "auth0"
-          ? { iss: api.issuer, sub, aud: [api.audience, `${api.issuer}userinfo`], iat: now, exp: now + expiresIn, azp: "client-1", scope: "openid email", email: `${sub.replace(/\W/g, "")}@example.com`, email_verified: true }
+          ? { iss: api.issuer, sub, aud: [api.audience, `${api.issuer}userinfo`], iat: now, exp: now + expiresIn, azp: "client-1", scope: "openid email", sid: `sid-${sub.replace(/\W/g, "")}`, email: `${sub.replace(/\W/g, "")}@example.com`, email_verified: true }
           : { iss: api.issuer, aud: api.audience, sub, user_id: sub, auth_time: now, iat: now, exp: now + expiresIn, email: `${sub}@example.com`, email_verified: true, firebase: { identities: {}, sign_in_provider: "password" } };
       const payload = { ...base, ...claims };
       for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
@@ -300,6 +300,9 @@ export async function startIssuer({ flavor, port = 0, host = "127.0.0.1" }) {
   };
   return api;
 }
+
+/** The stand-in's Stytch user id for an email: the same person, the same user. */
+export const userIdOf = (email) => "user-test-" + createHash("sha256").update(String(email)).digest("hex").slice(0, 32);
 
 const STYTCH_ERRORS = {
   unauthorized_credentials: [401, "Unauthorized credentials."],
@@ -329,9 +332,14 @@ const SESSION_CLAIM = "https://stytch.com/session";
  * that much later), { raw } (a 200 whose body is that text). When nothing is queued,
  * `state.chaos()` (if set) may return such a step: faults at a rate, for the soak.
  *
- * Trusted Auth Token profiles: `profiles`, a list of { profileId, issuer, audience, jwks() }
- * (each attest is checked against the profile it names, as Stytch does), or the one of
- * `profileId` for the `supabase` stand-in.
+ * Trusted Auth Token profiles: `profiles`, a list of { profileId, issuer, audience, jwks(),
+ * attributeMapping? } (each attest is checked against the profile it names, as Stytch does),
+ * or the one of `profileId` for the `supabase` stand-in. The attribute mapping names the
+ * token's claims for Stytch's two required attributes, `email` and `token_id` (default
+ * Stytch's Supabase recipe: email → email, token_id → session_id); a token without either is
+ * refused (assumed: Stytch calls both required, its answer for a missing one is not
+ * documented). The user is the one of the mapped email, as Stytch identifies users by email,
+ * so one person arriving through two providers is one Stytch user.
  *
  * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
  * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
@@ -345,6 +353,7 @@ const SESSION_CLAIM = "https://stytch.com/session";
  */
 export async function startStytch({ projectId, secret, profileId, supabase, profiles, port = 0, host = "127.0.0.1" }) {
   profiles ??= [{ profileId, issuer: supabase.issuer, audience: "authenticated", jwks: supabase.jwks }];
+  const SUPABASE_MAPPING = { email: "email", token_id: "session_id" };
   const calls = [];
   const queue = [];
   const sessions = new Map(); // session_token -> session
@@ -476,7 +485,11 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
       } catch {
         return fail(res, "invalid_trusted_auth_token");
       }
-      const userId = "user-test-" + createHash("sha256").update(String(claims.sub)).digest("hex").slice(0, 32);
+      const mapping = profile.attributeMapping ?? SUPABASE_MAPPING;
+      const email = claims[mapping.email];
+      const tokenId = claims[mapping.token_id];
+      if (typeof email !== "string" || !email || typeof tokenId !== "string" || !tokenId) return fail(res, "invalid_trusted_auth_token");
+      const userId = userIdOf(email);
       const now = Date.now();
       const factor = {
         type: "trusted_auth_token",
@@ -484,7 +497,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
         last_authenticated_at: iso(now),
         created_at: iso(now),
         updated_at: iso(now),
-        trusted_auth_token_factor: { token_id: String(claims.session_id ?? claims.jti ?? "") },
+        trusted_auth_token_factor: { token_id: tokenId },
       };
       let session;
       let sessionToken;
@@ -505,7 +518,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
         session = {
           session_id: `session-test-${randomUUID()}`,
           user_id: userId,
-          email: claims.email,
+          email,
           started_at: iso(now),
           last_accessed_at: iso(now),
           expires_at: iso(now + (minutes ?? 0) * 60_000),
@@ -524,7 +537,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
         status_code: 200,
         request_id: requestId(),
         user_id: userId,
-        user: userOf({ ...session, user_id: userId, email: claims.email }),
+        user: userOf({ ...session, user_id: userId, email }),
         session_token: hasSession ? sessionToken : "",
         session_jwt: hasSession ? await mintJwt(session) : "",
         ...(hasSession ? { session: publicSession(session) } : {}),

@@ -40,7 +40,6 @@ fn providers() -> Value {
             "name": "auth0",
             "issuer": provider("auth0")["issuer"],
             "audiences": [provider("auth0")["audience"]],
-            "required_claims": { "email_verified": true },
             "stytch_profile_id": "profile-auth0"
         },
         {
@@ -49,7 +48,6 @@ fn providers() -> Value {
             "jwks_url": FIREBASE_JWKS,
             "audiences": [provider("firebase")["audience"]],
             "anonymous_users": "firebase",
-            "required_claims": { "email_verified": true },
             "stytch_profile_id": "profile-firebase"
         }
     ])
@@ -279,6 +277,85 @@ fn anonymous_users_of_a_provider_can_be_allowed() {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
+fn provider_session(name: &str) -> String {
+    fixtures()["providers"]["sessions"][name]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A repeat exchange is answered at the edge only from a Stytch session made for the same
+/// provider's same login: the link holds the provider's issuer, and its session claim (`sid`
+/// for an OpenID Connect provider); a provider whose tokens name no login links by user.
+#[test]
+fn repeat_exchanges_reuse_only_the_same_providers_login() {
+    let auth0 = case("auth0_valid")["token"].as_str().unwrap().to_owned();
+    let firebase = case("firebase_valid")["token"].as_str().unwrap().to_owned();
+    let cookie = |jwt: &str| format!("stytch_session=old-token; stytch_session_jwt={jwt}");
+    for (token, session, reused, prior) in [
+        (&auth0, "auth0_same_login", true, "reusable"),
+        (&auth0, "auth0_other_login", false, "link_mismatch"),
+        (&auth0, "auth0_user_only", false, "link_mismatch"),
+        (&auth0, "firebase_user", false, "link_mismatch"),
+        (&auth0, "supabase_login", false, "link_mismatch"),
+        (&firebase, "firebase_user", true, "reusable"),
+        (&firebase, "auth0_same_login", false, "link_mismatch"),
+    ] {
+        let w = world();
+        w.stytch_ok();
+        let r = w.exchange_with_cookies(token, &cookie(&provider_session(session)));
+        assert_eq!(r.status, 200, "{session}: {}", r.body);
+        assert_eq!(body_json(&r)["reused"], reused, "{session}");
+        let log = w.platform.last_log();
+        assert_eq!(log["prior"], prior, "{session}");
+        let attests = w.http.stytch_calls();
+        if reused {
+            assert!(attests.is_empty(), "{session}: nothing reached Stytch");
+        } else {
+            let body = attest_body_sent(&w);
+            assert!(
+                body.get("session_token").is_none(),
+                "{session}: another login's session is never extended"
+            );
+        }
+    }
+    // The link an Auth0 exchange sends records its sid as the login.
+    let w = world();
+    w.stytch_ok();
+    assert_eq!(w.exchange(&auth0).status, 200);
+    assert_eq!(
+        attest_body_sent(&w)["session_custom_claims"]["edge_attest"],
+        json!({ "iss": provider("auth0")["issuer"], "sub": "auth0|64f1c2d3e4b5a6978877", "session_id": "auth0-login-7f3a" })
+    );
+    // With session_claim false, the same token links by user alone, and a session made for
+    // the user is reused.
+    let mut p = providers();
+    p[1]["session_claim"] = json!(false);
+    let w = world().var("PROVIDERS", &p.to_string());
+    let r = w.exchange_with_cookies(&auth0, &cookie(&provider_session("auth0_user_only")));
+    assert_eq!(body_json(&r)["reused"], true, "{}", r.body);
+}
+
+/// `email_verified: true` is required unless the provider says otherwise; `{}` opts out.
+#[test]
+fn a_verified_email_is_required_unless_opted_out() {
+    let unverified = case("firebase_unverified_email")["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let w = world();
+    assert_eq!(w.exchange(&unverified).status, 401);
+    assert_eq!(
+        w.platform.last_log()["detail"],
+        "required_claim: email_verified"
+    );
+    let mut p = providers();
+    p[2]["required_claims"] = json!({});
+    let w = world().var("PROVIDERS", &p.to_string());
+    w.stytch_ok();
+    assert_eq!(w.exchange(&unverified).status, 200);
+}
+
 // ---- the variable ----
 
 fn parse(providers: &str) -> Result<Config, edge_attest::config::ConfigError> {
@@ -314,12 +391,23 @@ fn providers_are_read_into_their_rules() {
         "RS256 unless said otherwise"
     );
     assert_eq!(auth0.policy.anonymous, None);
+    assert_eq!(
+        auth0.policy.required_claims,
+        [("email_verified".to_owned(), json!(true))],
+        "a verified email unless said otherwise"
+    );
     assert_eq!(firebase.keys, KeySource::Jwks(FIREBASE_JWKS.into()));
     assert_eq!(
         firebase.policy.anonymous,
         Some(AnonymousRule::FirebaseSignInProvider)
     );
     assert_eq!(firebase.stytch_profile_id, "profile-firebase");
+    // Logins are told apart by Supabase's session_id, by OpenID Connect's sid elsewhere.
+    assert_eq!(supabase.session_claim.as_deref(), Some("session_id"));
+    assert_eq!(auth0.session_claim.as_deref(), Some("sid"));
+    let c = parse(r#"[{"name":"k","issuer":"https://id.example.com/","audiences":["app"],"session_claim":"origin_jti","stytch_profile_id":"p"},{"name":"n","issuer":"https://n.example.com/","audiences":["app"],"session_claim":false,"stytch_profile_id":"p"}]"#).unwrap();
+    assert_eq!(c.providers[0].session_claim.as_deref(), Some("origin_jti"));
+    assert_eq!(c.providers[1].session_claim, None);
     // Without a trailing slash, discovery adds one.
     let c = parse(r#"[{"name":"k","issuer":"https://id.example.com/realms/app","audiences":["app"],"stytch_profile_id":"p"}]"#).unwrap();
     assert_eq!(
@@ -404,6 +492,14 @@ fn invalid_providers_are_500_naming_the_provider_and_field() {
         (
             r#"[{"name":"a","issuer":"https://a.example/","audiences":["x"],"allow_anonymous":"yes","stytch_profile_id":"p"}]"#,
             "provider a: allow_anonymous:",
+        ),
+        (
+            r#"[{"name":"a","issuer":"https://a.example/","audiences":["x"],"session_claim":"sub","stytch_profile_id":"p"}]"#,
+            "provider a: session_claim:",
+        ),
+        (
+            r#"[{"name":"a","issuer":"https://a.example/","audiences":["x"],"session_claim":true,"stytch_profile_id":"p"}]"#,
+            "provider a: session_claim:",
         ),
         (
             r#"[{"name":"a","preset":"auth0","stytch_profile_id":"p"}]"#,

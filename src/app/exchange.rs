@@ -66,7 +66,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         let after_verify = self.platform.now_ms();
         log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
         let verified = verified.map_err(failure)?;
-        let link = Link::of(&verified);
+        let link = Link::of(&verified, provider.session_claim.as_deref());
 
         // The session the browser holds, if its JWT verifies under Stytch's keys. A cookie
         // that does not verify only means a new session: never an error for a valid login.

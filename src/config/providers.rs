@@ -21,6 +21,16 @@ pub const MAX_PROVIDERS: usize = 16;
 pub const MAX_PROVIDERS_BYTES: usize = 32 * 1024;
 /// Where an OpenID Connect issuer publishes its configuration, after the issuer URL.
 pub const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
+/// The session claim of a provider that does not name one: OpenID Connect's session id
+/// (Front-Channel and Back-Channel Logout), which Auth0, Clerk and Keycloak put in their
+/// tokens. A token without it links by issuer and subject alone.
+pub const OIDC_SESSION_CLAIM: &str = "sid";
+/// Supabase's session claim: the login's id, the same in every refreshed access token.
+pub const SUPABASE_SESSION_CLAIM: &str = "session_id";
+/// The claim a provider's tokens must carry as `true` unless its `required_claims` say
+/// otherwise: Stytch finds (or creates) the user by the mapped email, so an address nobody
+/// proved they own would sign its owner's Stytch account in. `"required_claims": {}` opts out.
+pub const EMAIL_VERIFIED_CLAIM: &str = "email_verified";
 /// `REQUIRED_ROLE` value that accepts a token whatever its `role`.
 pub const ANY_ROLE: &str = "*";
 
@@ -35,6 +45,10 @@ pub struct Provider {
     pub keys: KeySource,
     /// The Stytch Trusted Auth Token profile that trusts this issuer.
     pub stytch_profile_id: String,
+    /// The claim naming the login a token belongs to, stable across its refreshes: recorded
+    /// in the session link so that a repeat exchange reuses only that login's Stytch session.
+    /// `None`: links name the user alone.
+    pub session_claim: Option<String>,
 }
 
 /// Where a provider's keys are published.
@@ -78,6 +92,7 @@ fn supabase(project_url: &str, skew_secs: i64, profile_id: String, name: String)
         },
         keys: KeySource::Jwks(format!("{issuer}/.well-known/jwks.json")),
         stytch_profile_id: profile_id,
+        session_claim: Some(SUPABASE_SESSION_CLAIM.to_owned()),
     }
 }
 
@@ -160,7 +175,7 @@ pub(super) fn from_json(text: &str, skew_secs: i64) -> Result<Vec<Provider>, Con
 }
 
 /// The members a provider object may have; anything else is a typo, and refused.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "name",
     "preset",
     "project_url",
@@ -172,6 +187,7 @@ const FIELDS: [&str; 11] = [
     "anonymous_users",
     "allow_anonymous",
     "stytch_profile_id",
+    "session_claim",
 ];
 
 /// One provider object; on error, its name (when known) and "field: problem".
@@ -256,10 +272,11 @@ fn provider(entry: &Value, skew_secs: i64) -> Result<Provider, (Option<String>, 
                     audiences,
                     algorithms: vec![Alg::Rs256],
                     skew_secs,
-                    required_claims: Vec::new(),
+                    required_claims: vec![(EMAIL_VERIFIED_CLAIM.to_owned(), Value::Bool(true))],
                     anonymous: None,
                 },
                 stytch_profile_id: profile_id,
+                session_claim: Some(OIDC_SESSION_CLAIM.to_owned()),
             }
         }
     };
@@ -293,6 +310,24 @@ fn provider(entry: &Value, skew_secs: i64) -> Result<Provider, (Option<String>, 
             return Err(fail(format!(
                 "anonymous_users: {other} is not a rule (supabase, firebase)"
             )));
+        }
+    }
+    match o.get("session_claim") {
+        None => {}
+        Some(Value::String(name))
+            if !name.is_empty()
+                && name.len() <= 64
+                && !matches!(name.as_str(), "iss" | "sub" | "aud" | "exp" | "nbf" | "iat") =>
+        {
+            p.session_claim = Some(name.clone());
+        }
+        // `false`: the provider's tokens have no claim that tells logins apart.
+        Some(Value::Bool(false)) => p.session_claim = None,
+        Some(_) => {
+            return Err(fail(
+                "session_claim: must be a claim name (not iss, sub, aud, exp, nbf or iat) or false"
+                    .into(),
+            ));
         }
     }
     match o.get("allow_anonymous") {

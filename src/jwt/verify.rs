@@ -177,7 +177,6 @@ impl Policy {
 pub struct VerifiedToken {
     issuer: String,
     subject: String,
-    session_id: Option<String>,
     expires_at: i64,
     alg: Alg,
     claims: Map<String, Value>,
@@ -191,10 +190,6 @@ impl VerifiedToken {
     /// `sub`: the Supabase user id (for a Stytch session JWT, the Stytch user id).
     pub fn subject(&self) -> &str {
         &self.subject
-    }
-    /// `session_id`, when the token has one and it is a string.
-    pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
     }
     /// `exp`, Unix seconds.
     pub fn expires_at(&self) -> i64 {
@@ -284,10 +279,6 @@ async fn verify_token<B: SignatureBackend>(
     Ok(VerifiedToken {
         issuer: text("iss"),
         subject: text("sub"),
-        session_id: claims
-            .get("session_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
         expires_at,
         alg,
         claims,

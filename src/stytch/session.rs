@@ -35,19 +35,24 @@ pub struct Link {
     pub iss: String,
     /// `sub` of the identity-provider token.
     pub sub: String,
-    /// `session_id` of the identity-provider token (Supabase's login session, stable across
-    /// token refreshes), when it has one.
+    /// The identity-provider login's own id, when its token names one: the value of the
+    /// provider's session claim (Supabase's `session_id`, OpenID Connect's `sid`), which stays
+    /// the same across the token refreshes of one login.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
 }
 
 impl Link {
-    /// The link for a verified identity-provider token.
-    pub fn of(token: &VerifiedToken) -> Self {
+    /// The link for a verified identity-provider token whose provider names its logins in
+    /// `session_claim` (a claim that is not a string counts as absent).
+    pub fn of(token: &VerifiedToken, session_claim: Option<&str>) -> Self {
         Self {
             iss: token.issuer().to_owned(),
             sub: token.subject().to_owned(),
-            session_id: token.session_id().map(str::to_owned),
+            session_id: session_claim
+                .and_then(|name| token.claim(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }
     }
 

@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { startSupabase, startStytch, startIssuer } from "../../dev/standins.mjs";
 import { startWorker } from "../../dev/worker.mjs";
-import { exchange, json, payloadOf } from "./helpers.mjs";
+import { exchange, json, payloadOf, cookieHeader } from "./helpers.mjs";
 
 const PROJECT_ID = "project-test-providers";
 const SECRET = "secret-test-providers";
@@ -20,7 +20,7 @@ let ctx;
 function providersOf(s) {
   return [
     { name: "supabase", preset: "supabase", project_url: s.supabase.url, stytch_profile_id: "profile-supabase" },
-    { name: "auth0", issuer: s.auth0.issuer, audiences: [s.auth0.audience], required_claims: { email_verified: true }, stytch_profile_id: "profile-auth0" },
+    { name: "auth0", issuer: s.auth0.issuer, audiences: [s.auth0.audience], stytch_profile_id: "profile-auth0" },
     {
       name: "firebase",
       issuer: s.firebase.issuer,
@@ -50,8 +50,9 @@ before(async () => {
     secret: SECRET,
     profiles: [
       { profileId: "profile-supabase", issuer: supabase.issuer, audience: "authenticated", jwks: supabase.jwks },
-      { profileId: "profile-auth0", issuer: auth0.issuer, audience: auth0.audience, jwks: auth0.jwks },
-      { profileId: "profile-firebase", issuer: firebase.issuer, audience: firebase.audience, jwks: firebase.jwks },
+      // Attribute mappings as the README's worked examples set them.
+      { profileId: "profile-auth0", issuer: auth0.issuer, audience: auth0.audience, jwks: auth0.jwks, attributeMapping: { email: "email", token_id: "sid" } },
+      { profileId: "profile-firebase", issuer: firebase.issuer, audience: firebase.audience, jwks: firebase.jwks, attributeMapping: { email: "email", token_id: "sub" } },
     ],
   });
   s = { supabase, auth0, firebase, stytch };
@@ -96,7 +97,7 @@ test("cross-provider tokens and near-miss issuers are refused, never reaching St
     ["Auth0's issuer in upper case", await s.auth0.mint({ claims: { iss: s.auth0.issuer.toUpperCase() } }), /^unknown_issuer/],
     ["an issuer Auth0's is a prefix of", await s.auth0.mint({ claims: { iss: `${s.auth0.issuer}x/` } }), /^unknown_issuer/],
     ["a Firebase anonymous user", await s.firebase.mint({ claims: { firebase: { identities: {}, sign_in_provider: "anonymous" } } }), /^anonymous/],
-    ["an Auth0 user with an unverified email", await s.auth0.mint({ claims: { email_verified: false } }), /^required_claim: email_verified/],
+    ["an Auth0 user with an unverified email (refused by default)", await s.auth0.mint({ claims: { email_verified: false } }), /^required_claim: email_verified/],
   ]) {
     const before = fetches();
     const res = await exchange({ worker: ctx.worker }, token);
@@ -123,6 +124,40 @@ test("an OpenID configuration that points to plaintext, redirects elsewhere, is 
   }
   assert.equal(s.auth0.state.redirectHits, 0, "redirects are never followed");
   s.auth0.state.discoveryMode = "ok";
+});
+
+test("a repeat exchange is answered at the edge for the same provider's login only; one person through two providers is one Stytch user", async () => {
+  await startWith({ PROVIDERS: JSON.stringify(providersOf(s)) }); // a fresh isolate: no back-off left by the test before
+  // Ada signs in with Auth0 (sid names her login); her page reloads.
+  const email = "ada@example.com";
+  const first = await exchange({ worker: ctx.worker }, await s.auth0.mint({ sub: "auth0|ada", claims: { email } }));
+  const firstBody = await json(first);
+  assert.equal(first.status, 200, JSON.stringify(firstBody));
+  assert.equal(attests().at(-1).body.session_custom_claims.edge_attest.session_id, "sid-auth0ada", "the link records Auth0's sid");
+  const cookie = cookieHeader(first);
+  const n = attests().length;
+  const again = await exchange({ worker: ctx.worker }, await s.auth0.mint({ sub: "auth0|ada", claims: { email } }), { headers: { "content-type": "application/json", cookie } });
+  const againBody = await json(again);
+  assert.deepEqual([again.status, againBody.reused, againBody.session_id], [200, true, firstBody.session_id]);
+  assert.equal(attests().length, n, "answered at the edge");
+  // Another Auth0 login of hers (another sid) is not that session: a new one, the old token unsent.
+  const other = await exchange({ worker: ctx.worker }, await s.auth0.mint({ sub: "auth0|ada", claims: { email, sid: "sid-another-login" } }), { headers: { "content-type": "application/json", cookie } });
+  assert.equal((await json(other)).reused, false);
+  assert.equal(attests().at(-1).body.session_token, undefined);
+  assert.equal((await lastLog()).prior, "link_mismatch");
+  // The same person through Supabase (same email): the same Stytch user, but Auth0's session is
+  // not reused for a Supabase login.
+  const viaSupabase = await exchange({ worker: ctx.worker }, await s.supabase.mint(), { headers: { "content-type": "application/json", cookie } });
+  const viaSupabaseBody = await json(viaSupabase);
+  assert.equal(viaSupabase.status, 200, JSON.stringify(viaSupabaseBody));
+  assert.equal(viaSupabaseBody.reused, false);
+  assert.equal(viaSupabaseBody.user_id, firstBody.user_id, "Stytch knows users by email");
+  assert.equal((await lastLog()).prior, "link_mismatch");
+  // A Firebase token has no login id: its profile maps token_id to sub, its link is by user.
+  const fb = await exchange({ worker: ctx.worker }, await s.firebase.mint({ sub: "fbAda" }));
+  const fbCookie = cookieHeader(fb);
+  const fbAgain = await exchange({ worker: ctx.worker }, await s.firebase.mint({ sub: "fbAda" }), { headers: { "content-type": "application/json", cookie: fbCookie } });
+  assert.equal((await json(fbAgain)).reused, true);
 });
 
 /** A TOML inline value for a JSON one (strings, booleans, arrays, objects). */
