@@ -4,10 +4,15 @@
 //! differing "last one wins"/"first one wins" behaviour between parsers is a known source of
 //! confusion attacks (a duplicated `sub` or `role`). `serde_json::Value` silently keeps the
 //! last value, so this module parses through its own visitor and refuses any duplicate.
+//!
+//! It is also the crate's only JSON reader: upstream answers and KV entries are read with
+//! [`pick`] rather than serde-derived structs. Typed deserialization would pull in serde's
+//! type-mismatch messages, and with them the float formatting they use, for about 10 KB of
+//! gzipped WASM (measured); here every visitor accepts any JSON value.
 
-use serde::Deserialize as _;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+use std::cell::Cell;
 use std::fmt;
 
 /// Why a document was refused.
@@ -22,6 +27,7 @@ pub enum StrictJsonError {
 }
 
 const DUPLICATE_MARKER: &str = "duplicate member name";
+const NOT_OBJECT_MARKER: &str = "not an object";
 
 /// Parses `bytes` as a JSON object, refusing duplicate member names anywhere inside it.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError> {
@@ -33,72 +39,265 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError>
 
 /// Parses `bytes` as any JSON value, refusing duplicate member names anywhere inside it.
 pub fn parse_value(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    run(bytes, Strict(None))
+}
+
+/// The members `names` of the JSON object `bytes`, in that order, each parsed like
+/// [`parse_value`]. The other members are skipped without being built (a Stytch answer's
+/// user record costs no allocation); one of `names` appearing twice is a `DuplicateKey`.
+pub fn pick(bytes: &[u8], names: &[&str]) -> Result<Vec<Option<Value>>, StrictJsonError> {
+    run(
+        bytes,
+        Pick {
+            names,
+            items: false,
+        },
+    )
+    .map(|picked| picked.into_iter().map(|p| p.map(|(v, _)| v)).collect())
+}
+
+/// The member `name` of the JSON object `bytes` when it is an array, each element parsed on
+/// its own: an element naming a member twice (at any depth) is `Err(DuplicateKey)` and the
+/// others still parse, so that one ambiguous key does not sink a key set. `None` when the
+/// member is absent; `Err(NotAnObject)` when it is not an array.
+#[allow(clippy::type_complexity)]
+pub fn pick_items(
+    bytes: &[u8],
+    name: &str,
+) -> Result<Option<Vec<Result<Value, StrictJsonError>>>, StrictJsonError> {
+    let mut picked = run(
+        bytes,
+        Pick {
+            names: &[name],
+            items: true,
+        },
+    )?;
+    Ok(picked.pop().flatten().map(|(_, items)| items))
+}
+
+/// Deserializes all of `bytes` with `seed`, mapping serde_json's errors to ours.
+fn run<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+) -> Result<S::Value, StrictJsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    match StrictValue::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-        Ok(v) => Ok(v.0),
-        // The visitor's own error is the only one carrying this text; serde_json appends a
-        // position to it, so a prefix test is exact.
-        Err(e) if e.to_string().starts_with(DUPLICATE_MARKER) => Err(StrictJsonError::DuplicateKey),
-        Err(_) => Err(StrictJsonError::Syntax),
+    match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(v) => Ok(v),
+        // The visitors' own errors are the only ones carrying these texts; serde_json
+        // appends a position, so a prefix test is exact.
+        Err(e) => {
+            let text = e.to_string();
+            Err(if text.starts_with(DUPLICATE_MARKER) {
+                StrictJsonError::DuplicateKey
+            } else if text.starts_with(NOT_OBJECT_MARKER) {
+                StrictJsonError::NotAnObject
+            } else {
+                StrictJsonError::Syntax
+            })
+        }
     }
 }
 
-struct StrictValue(Value);
+/// Any JSON value, strictly. With a flag, a duplicated member is recorded there and skipped
+/// instead of failing the whole document.
+#[derive(Clone, Copy)]
+struct Strict<'c>(Option<&'c Cell<bool>>);
 
-impl<'de> serde::Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor)
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = StrictValue;
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Bool(v)))
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Number(v.into())))
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Number(v.into())))
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Number::from_f64(v)
-            .map(|n| StrictValue(Value::Number(n)))
+            .map(Value::Number)
             .ok_or_else(|| E::custom("non-finite number"))
     }
-    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(v.to_owned())))
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(v)))
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
     }
-    fn visit_unit<E>(self) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Null))
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
+        while let Some(v) = seq.next_element_seed(self)? {
             items.push(v);
         }
-        Ok(StrictValue(Value::Array(items)))
+        Ok(Value::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictValue, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
+        while let Some(key) = access.next_key_seed(Key)? {
             if map.contains_key(&key) {
-                return Err(de::Error::custom(DUPLICATE_MARKER));
+                let Some(flag) = self.0 else {
+                    return Err(de::Error::custom(DUPLICATE_MARKER));
+                };
+                flag.set(true);
+                access.next_value::<IgnoredAny>()?;
+                continue;
             }
-            let StrictValue(v) = access.next_value()?;
+            let v = access.next_value_seed(self)?;
             map.insert(key, v);
         }
-        Ok(StrictValue(Value::Object(map)))
+        Ok(Value::Object(map))
+    }
+}
+
+/// A member name. (`String`'s own `Deserialize` would bring serde's type-mismatch messages.)
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer
+            .deserialize_any(Strict(None))
+            .and_then(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(de::Error::custom("member name is not a string")),
+            })
+    }
+}
+
+/// The wanted members of an object; with `items`, the one wanted member's array elements,
+/// each strict on its own.
+struct Pick<'n> {
+    names: &'n [&'n str],
+    items: bool,
+}
+
+/// A picked value, and with `items` its elements.
+type Picked = (Value, Vec<Result<Value, StrictJsonError>>);
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = Vec<Option<Picked>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick<'_> {
+    type Value = Vec<Option<Picked>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut picked: Vec<Option<Picked>> = self.names.iter().map(|_| None).collect();
+        while let Some(key) = access.next_key_seed(Key)? {
+            let slot = self
+                .names
+                .iter()
+                .position(|n| *n == key)
+                .and_then(|i| picked.get_mut(i));
+            let Some(slot) = slot else {
+                access.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if slot.is_some() {
+                return Err(de::Error::custom(DUPLICATE_MARKER));
+            }
+            *slot = Some(if self.items {
+                (Value::Null, access.next_value_seed(Items)?)
+            } else {
+                (access.next_value_seed(Strict(None))?, Vec::new())
+            });
+        }
+        Ok(picked)
+    }
+}
+
+/// An array whose elements are parsed each on its own.
+struct Items;
+
+impl<'de> DeserializeSeed<'de> for Items {
+    type Value = Vec<Result<Value, StrictJsonError>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items {
+    type Value = Vec<Result<Value, StrictJsonError>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(NOT_OBJECT_MARKER))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let duplicate = Cell::new(false);
+            let Some(v) = seq.next_element_seed(Strict(Some(&duplicate)))? else {
+                return Ok(items);
+            };
+            items.push(if duplicate.get() {
+                Err(StrictJsonError::DuplicateKey)
+            } else {
+                Ok(v)
+            });
+        }
     }
 }
 
@@ -133,5 +332,58 @@ mod tests {
         assert_eq!(parse_object(b"[1]"), Err(StrictJsonError::NotAnObject));
         assert_eq!(parse_object(br#"{"a":1} x"#), Err(StrictJsonError::Syntax));
         assert_eq!(parse_object(b"\xff"), Err(StrictJsonError::Syntax));
+    }
+
+    #[test]
+    fn picks_the_named_members_strictly_and_skips_the_rest() {
+        let v = pick(
+            br#"{"user":{"x":1,"x":2},"b":"two","a":{"n":[1]},"user":0}"#,
+            &["a", "b", "c"],
+        );
+        assert_eq!(
+            v,
+            Ok(vec![
+                Some(serde_json::json!({"n":[1]})),
+                Some(Value::String("two".into())),
+                None
+            ])
+        );
+        assert_eq!(
+            pick(br#"{"a":1,"a":1}"#, &["a"]),
+            Err(StrictJsonError::DuplicateKey)
+        );
+        assert_eq!(
+            pick(br#"{"a":{"b":1,"b":2}}"#, &["a"]),
+            Err(StrictJsonError::DuplicateKey)
+        );
+        assert_eq!(pick(b"[1]", &["a"]), Err(StrictJsonError::NotAnObject));
+        assert_eq!(pick(b"\"a\"", &["a"]), Err(StrictJsonError::NotAnObject));
+        assert_eq!(pick(br#"{"a":1} x"#, &["a"]), Err(StrictJsonError::Syntax));
+    }
+
+    #[test]
+    fn picks_array_items_each_on_its_own() {
+        let items = pick_items(
+            br#"{"keys":[{"k":1},{"k":1,"k":2},{"n":{"m":1,"m":1}},3],"other":{"z":0,"z":0}}"#,
+            "keys",
+        );
+        assert_eq!(
+            items,
+            Ok(Some(vec![
+                Ok(serde_json::json!({"k":1})),
+                Err(StrictJsonError::DuplicateKey),
+                Err(StrictJsonError::DuplicateKey),
+                Ok(serde_json::json!(3)),
+            ]))
+        );
+        assert_eq!(pick_items(br#"{"x":[]}"#, "keys"), Ok(None));
+        assert_eq!(
+            pick_items(br#"{"keys":{}}"#, "keys"),
+            Err(StrictJsonError::NotAnObject)
+        );
+        assert_eq!(
+            pick_items(br#"{"keys":[],"keys":[]}"#, "keys"),
+            Err(StrictJsonError::DuplicateKey)
+        );
     }
 }

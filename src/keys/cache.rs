@@ -15,7 +15,7 @@
 use crate::formats::{json, urls};
 use crate::http::{HttpClient, Method, OutboundRequest, Platform};
 use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -192,13 +192,38 @@ fn parse_discovery(body: &[u8], issuer: &str) -> Result<String, String> {
     Ok(uri.clone())
 }
 
-#[derive(Serialize, Deserialize)]
+/// What KV holds for one document; read back member by member ([`JwksSnapshot::from_kv`]).
+#[derive(Serialize)]
 struct KvEntry {
     v: u8,
     url: String,
     fetched_at_ms: u64,
     fresh_until_ms: u64,
     jwks: String,
+}
+
+impl KvEntry {
+    /// Every member present with its type, or nothing.
+    fn read(text: &[u8]) -> Option<Self> {
+        let picked = json::pick(
+            text,
+            &["v", "url", "fetched_at_ms", "fresh_until_ms", "jwks"],
+        )
+        .ok()?;
+        let [v, url, fetched, fresh, jwks] = <[_; 5]>::try_from(picked).ok()?;
+        let number = |v: Option<Value>| v.as_ref().and_then(Value::as_u64);
+        let string = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        Some(Self {
+            v: number(v).and_then(|v| u8::try_from(v).ok())?,
+            url: string(url)?,
+            fetched_at_ms: number(fetched)?,
+            fresh_until_ms: number(fresh)?,
+            jwks: string(jwks)?,
+        })
+    }
 }
 
 impl JwksSnapshot {
@@ -227,7 +252,7 @@ impl JwksSnapshot {
     /// freshness than [`FRESH_MAX_SECS`] (a forged `fresh_until_ms` would otherwise keep a
     /// key trusted forever).
     fn from_kv(text: &str, url: &str, now_ms: u64, kind: DocumentKind<'_>) -> Option<Self> {
-        let e: KvEntry = serde_json::from_str(text).ok()?;
+        let e = KvEntry::read(text.as_bytes())?;
         if e.v != 1 || e.url != url {
             return None;
         }

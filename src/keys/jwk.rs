@@ -9,8 +9,6 @@
 
 use crate::formats::b64;
 use crate::formats::json::{self, StrictJsonError};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::rc::Rc;
@@ -145,15 +143,6 @@ pub enum KeyLookupError {
     AlgMismatch,
 }
 
-/// The document's shape: one `keys` array whose entries are kept as text, to be parsed one
-/// by one. A second `keys` member is an error (serde refuses a duplicated field); other
-/// members (Stytch adds `request_id`, `status_code`) are ignored.
-#[derive(Deserialize)]
-struct Document<'a> {
-    #[serde(borrow)]
-    keys: Option<Vec<&'a RawValue>>,
-}
-
 impl KeySet {
     /// Parses a JWKS document, keeping the usable keys and reporting skipped ones.
     pub fn parse(bytes: &[u8]) -> Result<(Self, Vec<String>), JwksParseError> {
@@ -161,26 +150,29 @@ impl KeySet {
         if !text.trim_start().starts_with('{') {
             return Err(JwksParseError::NotJson);
         }
-        let doc: Document<'_> = serde_json::from_str(text).map_err(|e| {
-            if e.is_data() {
-                JwksParseError::NoKeysArray
-            } else {
-                JwksParseError::NotJson
+        // One `keys` array whose entries are parsed one by one. A second `keys` member is an
+        // error; other members (Stytch adds `request_id`, `status_code`) are skipped.
+        let entries = match json::pick_items(bytes, "keys") {
+            Ok(Some(entries)) => entries,
+            Ok(None) | Err(StrictJsonError::NotAnObject | StrictJsonError::DuplicateKey) => {
+                return Err(JwksParseError::NoKeysArray);
             }
-        })?;
-        let entries = doc.keys.ok_or(JwksParseError::NoKeysArray)?;
+            Err(StrictJsonError::Syntax) => return Err(JwksParseError::NotJson),
+        };
         if entries.len() > MAX_KEYS {
             return Err(JwksParseError::TooManyKeys(entries.len()));
         }
         let mut keys = Vec::with_capacity(entries.len());
         let mut skipped = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
+        for (i, entry) in entries.into_iter().enumerate() {
             // Each key as strictly as a token: a duplicated member makes it ambiguous, but
             // only that key.
-            let parsed = match json::parse_object(entry.get().as_bytes()) {
-                Ok(jwk) => parse_key(&jwk).map_err(|reason| (reason, jwk.get("kid").cloned())),
+            let parsed = match entry {
+                Ok(Value::Object(jwk)) => {
+                    parse_key(&jwk).map_err(|reason| (reason, jwk.get("kid").cloned()))
+                }
                 Err(StrictJsonError::DuplicateKey) => Err(("a member appears twice", None)),
-                Err(_) => Err(("not an object", None)),
+                _ => Err(("not an object", None)),
             };
             match parsed {
                 Ok(key) => keys.push(Rc::new(key)),

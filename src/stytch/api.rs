@@ -14,8 +14,8 @@ use crate::http::{
 };
 use crate::stytch::session::{LINK_CLAIM, Link};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
-use serde_json::value::RawValue;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 /// Attest Session, consumer endpoint.
 pub const ATTEST_PATH: &str = "/v1/sessions/attest";
@@ -256,7 +256,7 @@ pub fn read_session_answer(
         let (e, id) = classify_error(resp);
         return (Err(e), id);
     }
-    let parsed = serde_json::from_slice::<SessionAnswer>(&resp.body).ok();
+    let parsed = SessionAnswer::read(&resp.body);
     let request_id = parsed
         .as_ref()
         .and_then(|b| clean_id(b.request_id.as_deref()));
@@ -279,7 +279,7 @@ pub async fn revoke<H: HttpClient, P: Platform>(
     let (resp, attempts) = send(http, platform, cfg, REVOKE_PATH, to_json(&body)).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
-            let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
+            let parsed = ErrorBody::read(&resp.body);
             (
                 Ok(Revoked::Yes),
                 parsed.and_then(|b| clean_id(b.request_id.as_deref())),
@@ -344,7 +344,7 @@ fn transport_error(e: TransportError) -> StytchError {
 }
 
 fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
-    let body = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
+    let body = ErrorBody::read(&resp.body);
     let request_id = body
         .as_ref()
         .and_then(|b| clean_id(b.request_id.as_deref()));
@@ -382,7 +382,15 @@ pub(crate) fn clean_id(v: Option<&str>) -> Option<String> {
     .map(str::to_owned)
 }
 
-#[derive(Deserialize)]
+/// A member read as a string; any other type counts as absent (and fails the check that
+/// needs it).
+fn text(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
 struct ErrorBody {
     request_id: Option<String>,
     error_type: Option<String>,
@@ -390,9 +398,22 @@ struct ErrorBody {
     error: Option<String>,
 }
 
+impl ErrorBody {
+    fn read(body: &[u8]) -> Option<Self> {
+        let [request_id, error_type, error] =
+            <[_; 3]>::try_from(json::pick(body, &["request_id", "error_type", "error"]).ok()?)
+                .ok()?;
+        Some(Self {
+            request_id: text(request_id),
+            error_type: text(error_type),
+            error: text(error),
+        })
+    }
+}
+
 /// A 200 answer carrying a session: Attest Session and Authenticate Session. Attest puts the
-/// user id at the top level; Authenticate only in the session.
-#[derive(Deserialize)]
+/// user id at the top level; Authenticate only in the session. Only these members are read
+/// (the user record is skipped); `session` strictly, all of it.
 struct SessionAnswer {
     request_id: Option<String>,
     user_id: Option<String>,
@@ -401,17 +422,47 @@ struct SessionAnswer {
     session: Option<SessionBody>,
 }
 
-#[derive(Deserialize)]
 struct SessionBody {
     session_id: Option<String>,
     user_id: Option<String>,
     expires_at: Option<String>,
-    /// Kept as text and read by the strict parser already in the binary (a serde `Value`
-    /// map here instantiated serde_json's own `Value` deserializer: 8 KB of WASM).
-    custom_claims: Option<Box<RawValue>>,
+    custom_claims: Option<Value>,
 }
 
 impl SessionAnswer {
+    fn read(body: &[u8]) -> Option<Self> {
+        let [request_id, user_id, session_token, session_jwt, session] = <[_; 5]>::try_from(
+            json::pick(
+                body,
+                &[
+                    "request_id",
+                    "user_id",
+                    "session_token",
+                    "session_jwt",
+                    "session",
+                ],
+            )
+            .ok()?,
+        )
+        .ok()?;
+        let session = match session {
+            Some(Value::Object(mut s)) => Some(SessionBody {
+                session_id: text(s.remove("session_id")),
+                user_id: text(s.remove("user_id")),
+                expires_at: text(s.remove("expires_at")),
+                custom_claims: s.remove("custom_claims"),
+            }),
+            _ => None,
+        };
+        Some(Self {
+            request_id: text(request_id),
+            user_id: text(user_id),
+            session_token: text(session_token),
+            session_jwt: text(session_jwt),
+            session,
+        })
+    }
+
     fn into_attested(self) -> Result<Attested, StytchError> {
         use crate::cookies::is_cookie_value;
         let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
@@ -433,11 +484,13 @@ impl SessionAnswer {
             .ok_or(StytchError::Malformed("expires_at"))?;
         let expires_at_unix =
             parse_rfc3339(&expires_at).ok_or(StytchError::Malformed("expires_at"))?;
-        // Unreadable custom claims only mean no link: the session itself is fine.
-        let claims = session
-            .custom_claims
-            .and_then(|raw| json::parse_object(raw.get().as_bytes()).ok());
-        let link = Link::from_claim(claims.as_ref().and_then(|c| c.get(LINK_CLAIM)));
+        // Custom claims without a readable link only mean no link: the session is fine.
+        let link = Link::from_claim(
+            session
+                .custom_claims
+                .as_ref()
+                .and_then(|c| c.get(LINK_CLAIM)),
+        );
         Ok(Attested {
             user_id,
             session_id,
