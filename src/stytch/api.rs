@@ -539,4 +539,83 @@ mod tests {
         assert_eq!(v["session_token"], "tok");
         assert!(v.get("session_custom_claims").is_none());
     }
+
+    fn answer(body: Value) -> OutboundResponse {
+        OutboundResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn session_answer() -> Value {
+        serde_json::json!({
+            "request_id": "request-id-test-1",
+            "user_id": "user-test-1",
+            "user": { "emails": [], "trusted_metadata": {} },
+            "session_token": "token-1",
+            "session_jwt": "a.b.c",
+            "session": {
+                "session_id": "session-test-1",
+                "expires_at": "2026-12-01T00:00:00Z",
+                "custom_claims": { LINK_CLAIM: { "iss": "https://i", "sub": "s" } },
+                "authentication_factors": []
+            }
+        })
+    }
+
+    #[test]
+    fn a_session_answer_is_read_from_its_named_members_only() {
+        let (a, id) = read_session_answer(&answer(session_answer()));
+        let a = a.unwrap();
+        assert_eq!(
+            (a.user_id.as_str(), a.session_id.as_str()),
+            ("user-test-1", "session-test-1")
+        );
+        assert_eq!(a.link.map(|l| l.sub), Some("s".to_owned()));
+        assert_eq!(id.as_deref(), Some("request-id-test-1"));
+        // The user record is skipped unread: even a member named twice there is no concern.
+        let text = session_answer()
+            .to_string()
+            .replace(r#""trusted_metadata":{}"#, r#""x":1,"x":2"#);
+        let resp = OutboundResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: text.into_bytes(),
+        };
+        assert!(read_session_answer(&resp).0.is_ok());
+    }
+
+    #[test]
+    fn a_session_answer_naming_a_session_member_twice_is_malformed() {
+        for (from, to) in [
+            (
+                r#""session_id":"session-test-1""#,
+                r#""session_id":"session-test-1","session_id":"session-test-2""#,
+            ),
+            (r#""sub":"s""#, r#""sub":"s","sub":"t""#),
+            (
+                r#""session_token":"token-1""#,
+                r#""session_token":"token-1","session_token":"token-2""#,
+            ),
+        ] {
+            let text = session_answer().to_string().replace(from, to);
+            let resp = OutboundResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: text.into_bytes(),
+            };
+            assert!(
+                matches!(read_session_answer(&resp).0, Err(StytchError::Malformed(_))),
+                "{to}"
+            );
+        }
+        // A member of the wrong type is a missing one.
+        let mut v = session_answer();
+        v["user_id"] = serde_json::json!(7);
+        assert!(matches!(
+            read_session_answer(&answer(v)).0,
+            Err(StytchError::Malformed("user_id"))
+        ));
+    }
 }
