@@ -199,17 +199,17 @@ fn a_supabase_token_with_another_issuer_is_unknown_before_any_fetch() {
 fn the_openid_configuration_is_cached_like_a_key_set() {
     let w = world();
     let auth0 = case("auth0_valid")["token"].as_str().unwrap().to_owned();
+    let fetched = |w: &World| {
+        (
+            w.http.calls_of(AUTH0_DISCOVERY),
+            w.http.calls_of(AUTH0_JWKS),
+        )
+    };
     for _ in 0..3 {
         w.stytch_ok();
         assert_eq!(w.exchange(&auth0).status, 200);
     }
-    assert_eq!(
-        (
-            w.http.calls_of(AUTH0_DISCOVERY),
-            w.http.calls_of(AUTH0_JWKS)
-        ),
-        (1, 1)
-    );
+    assert_eq!(fetched(&w), (1, 1));
     assert!(
         w.kv.store
             .borrow()
@@ -224,13 +224,7 @@ fn the_openid_configuration_is_cached_like_a_key_set() {
     w.new_isolate();
     w.stytch_ok();
     assert_eq!(w.exchange(&auth0).status, 200);
-    assert_eq!(
-        (
-            w.http.calls_of(AUTH0_DISCOVERY),
-            w.http.calls_of(AUTH0_JWKS)
-        ),
-        (1, 1)
-    );
+    assert_eq!(fetched(&w), (1, 1));
     assert_eq!(w.platform.last_log()["kv_reads"], 2);
 }
 

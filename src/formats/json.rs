@@ -98,6 +98,31 @@ fn run<'de, S: DeserializeSeed<'de>>(
     }
 }
 
+/// The visits of the scalar JSON types, for a visitor that takes only a container: each an
+/// error of our own. (serde's default visits would build type-mismatch messages instead.)
+macro_rules! refuse_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_OBJECT_MARKER))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_OBJECT_MARKER))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_OBJECT_MARKER))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_OBJECT_MARKER))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_OBJECT_MARKER))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Err(E::custom(NOT_OBJECT_MARKER))
+        }
+    };
+}
+
 /// Any JSON value, strictly. With a flag, a duplicated member is recorded there and skipped
 /// instead of failing the whole document.
 #[derive(Clone, Copy)]
@@ -202,24 +227,7 @@ impl<'de> Visitor<'de> for Pick<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
+    refuse_scalars!();
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
         Err(de::Error::custom(NOT_OBJECT_MARKER))
     }
@@ -264,24 +272,7 @@ impl<'de> Visitor<'de> for Items {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON array")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT_MARKER))
-    }
+    refuse_scalars!();
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
         Err(de::Error::custom(NOT_OBJECT_MARKER))
     }
