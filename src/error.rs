@@ -6,6 +6,7 @@
 //! per code (plus Stytch's `error_type` where the spec asks for it); the detail goes to the
 //! log line, never to the client.
 
+use crate::app::limits;
 use crate::config::ConfigError;
 use crate::http::Response;
 use crate::jwt::verify::VerifyError;
@@ -47,6 +48,8 @@ pub enum ApiError {
         /// Seconds for `Retry-After`.
         retry_after_secs: u64,
     },
+    /// 429: a rate limit of this worker (which one: `ip` or `user`).
+    OverLimit(&'static str),
     /// 500: configuration is missing or invalid (detail names the variable).
     Misconfigured(String),
     /// 502: Stytch failed or answered nonsense.
@@ -73,7 +76,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::OverLimit(_) => 429,
             Self::Misconfigured(_) => 500,
             Self::Upstream { .. } => 502,
             Self::JwksUnavailable(_) => 503,
@@ -92,7 +95,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::OverLimit(_) => "rate_limited",
             Self::Misconfigured(_) => "misconfigured",
             Self::Upstream { .. } => "upstream_error",
             Self::JwksUnavailable(_) => "jwks_unavailable",
@@ -121,7 +124,9 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 "The request body must be JSON (application/json).".into()
             }
-            Self::RateLimited { .. } => "Too many sign-ins right now; try again shortly.".into(),
+            Self::RateLimited { .. } | Self::OverLimit(_) => {
+                "Too many sign-ins right now; try again shortly.".into()
+            }
             Self::Misconfigured(_) => "The service is misconfigured.".into(),
             Self::Upstream {
                 error_type: Some(t),
@@ -145,6 +150,7 @@ impl ApiError {
             }
             Self::Upstream { detail, .. } => Some(detail.clone()),
             Self::RejectedByStytch { error_type } => error_type.clone(),
+            Self::OverLimit(which) => Some(format!("{which} rate limit")),
             _ => None,
         }
     }
@@ -167,6 +173,9 @@ impl ApiError {
             }
             Self::JwksUnavailable(_) => {
                 headers.push(("retry-after".into(), JWKS_RETRY_AFTER_SECS.to_string()));
+            }
+            Self::OverLimit(_) => {
+                headers.push(("retry-after".into(), limits::RETRY_AFTER_SECS.to_string()));
             }
             _ => {}
         }

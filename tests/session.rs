@@ -11,24 +11,15 @@
 
 mod common;
 use common::fakes::*;
-use common::fixtures::{fixtures, now, token};
+use common::fixtures::{fixtures, now, session_case, session_jwt, token};
 use edge_attest::http::{OutboundResponse, Response, TransportError};
 use serde_json::{Value, json};
 
 /// The session token the browser holds next to the session JWT.
 const OLD_TOKEN: &str = "old-session-token-kept-in-the-browser";
 
-fn session_case(name: &str) -> &'static Value {
-    fixtures()["stytch"]["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no session case {name}"))
-}
-
 fn jwt(name: &str) -> String {
-    session_case(name)["token"].as_str().unwrap().to_owned()
+    session_jwt(name)
 }
 
 fn cookies(jwt: &str) -> String {

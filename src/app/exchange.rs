@@ -1,6 +1,7 @@
 //! `POST /api/exchange`: verify the identity provider's token, then answer from the Stytch
 //! session the browser already holds for that login, extend it, or create one.
 
+use super::limits::{self, Limit, RateLimiter};
 use super::session::SessionCookies;
 use super::{
     Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
@@ -31,7 +32,9 @@ struct ExchangeBody<'a> {
     user_id: &'a str,
 }
 
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+    Services<'_, H, K, B, P, L>
+{
     pub(super) async fn exchange<Body: BodySource>(
         &self,
         config: &Config,
@@ -39,6 +42,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         log: &mut RequestLog,
         cors: &[(String, String)],
     ) -> Result<Response, Failure> {
+        // Before the body is read: a client over its limit costs nothing more.
+        self.within_ip_limit(&req, log).await?;
         // Read before the body consumes the request.
         let cookies = SessionCookies::of(&req, &config.cookies);
         let token = extract_token(req).await.map_err(failure)?;
@@ -103,6 +108,10 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
                 cors.to_vec(),
             ));
         }
+
+        // A user's calls to Stytch are limited too (not the repeat exchanges answered above).
+        self.within_limit(Limit::User, &limits::user_key(&link.iss, &link.sub), log)
+            .await?;
 
         // Only a token that verified locally reaches Stytch. The old session token is sent
         // only for a session whose JWT verified and whose link is this very login.

@@ -4,6 +4,7 @@
 //! through [`Services`].
 
 mod exchange;
+pub mod limits;
 mod session;
 
 use crate::config::{Config, ConfigError, KeySource, Provider};
@@ -17,6 +18,7 @@ use crate::keys::cache::{
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::jwk::{Alg, PublicKey};
 use crate::stytch::api::{Attested, Call};
+use limits::{Limit, RateLimiter};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -30,7 +32,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The worker's I/O, as the glue (or a test) provides it.
 #[derive(Debug)]
-pub struct Services<'a, H, K, B, P> {
+pub struct Services<'a, H, K, B, P, L> {
     /// Outbound HTTP (key sets and Stytch).
     pub http: &'a H,
     /// Workers KV for the key sets.
@@ -41,6 +43,8 @@ pub struct Services<'a, H, K, B, P> {
     pub platform: &'a P,
     /// This isolate's key-set memory.
     pub jwks: &'a RefCell<JwksMemory>,
+    /// The rate limits in front of Stytch.
+    pub limits: &'a L,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,6 +116,9 @@ struct RequestLog {
     stytch_request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stytch_attempts: Option<u32>,
+    /// A rate limiter that failed (the request went on without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_error: Option<String>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -180,7 +187,9 @@ enum KeySetRole {
 }
 
 /// The request flow: routing and the checks every route shares.
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+    Services<'_, H, K, B, P, L>
+{
     /// The key for `token` from its provider's key set: at the configured URL, or at the one
     /// the provider's OpenID configuration names (itself cached like a key set).
     async fn provider_key(
@@ -239,6 +248,35 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
             .await;
         log.keys(trace, role);
         key
+    }
+
+    /// Counts this request against `limit` under `key`: 429 when it is over. No limiter
+    /// configured means no limit; a limiter that fails lets the request through, noted in
+    /// the log ([`limits`] says why).
+    async fn within_limit(
+        &self,
+        limit: Limit,
+        key: &str,
+        log: &mut RequestLog,
+    ) -> Result<(), Failure> {
+        match self.limits.check(limit, key).await {
+            Ok(Some(false)) => Err(failure(ApiError::OverLimit(limit.name()))),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                log.rate_limit_error = Some(format!("{}: {e}", limit.name()));
+                Ok(())
+            }
+        }
+    }
+
+    /// The per-address limit, for a request about to do what can reach Stytch.
+    async fn within_ip_limit<Body>(
+        &self,
+        req: &IncomingRequest<Body>,
+        log: &mut RequestLog,
+    ) -> Result<(), Failure> {
+        let key = limits::ip_key(req.header("cf-connecting-ip"));
+        self.within_limit(Limit::Ip, &key, log).await
     }
 
     /// Handles one request and writes its log line.

@@ -1,6 +1,7 @@
 //! The routes that work from the Stytch session cookies alone: `GET /api/session` and
 //! `POST /api/logout`, and the check of a session JWT cookie the exchange shares.
 
+use super::limits::RateLimiter;
 use super::{
     Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, json_response, unix_secs,
     with_session_cookies,
@@ -85,7 +86,9 @@ struct LogoutBody<'a> {
     revoked: bool,
 }
 
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H, K, B, P> {
+impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+    Services<'_, H, K, B, P, L>
+{
     /// Verifies a session JWT cookie under Stytch's keys (through the same key cache as the
     /// identity provider's), with the same strict parsing as any token, ignoring `exp`: the
     /// caller decides what an expired JWT of a live session is good for.
@@ -171,6 +174,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
                 None => (ApiError::InvalidSession, clearing_cookies(config)),
             });
         };
+        self.within_ip_limit(req, log).await?;
         let started = self.platform.now_ms();
         let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
         log.stytch(&call, self.platform.now_ms().saturating_sub(started));
@@ -213,6 +217,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform> Services<'_, H
         let (revoked, request_id) = match &cookies.token {
             None => (false, None),
             Some(token) => {
+                // Over the limit, the cookies stay: a retry can still revoke the session.
+                self.within_ip_limit(req, log).await?;
                 let started = self.platform.now_ms();
                 let call = stytch::revoke(self.http, self.platform, &config.stytch, token).await;
                 log.stytch(&call, self.platform.now_ms().saturating_sub(started));

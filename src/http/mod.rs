@@ -9,12 +9,13 @@ pub mod wire;
 use std::fmt;
 
 /// The request headers the handler reads; the glue fetches only these.
-pub const REQUEST_HEADERS: [&str; 5] = [
+pub const REQUEST_HEADERS: [&str; 6] = [
     "origin",
     "content-type",
     "content-length",
     "authorization",
     "cookie",
+    "cf-connecting-ip",
 ];
 /// The upstream response headers the core reads (JWKS freshness and type, Stytch's
 /// `Retry-After`).

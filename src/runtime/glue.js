@@ -92,3 +92,17 @@ export function kv_text(namespace, key, ms) {
   });
   return Promise.race([namespace.get(key, "text"), late]).finally(() => clearTimeout(timer));
 }
+
+// A Rate Limiting binding's verdict on one more request under `key`: a promise of true (go
+// on) or false (over the limit), or null when the worker has no binding of that name.
+export function rate_limit(env, name, key) {
+  const binding = env[name];
+  if (binding === undefined) return null;
+  return binding.limit({ key }).then((outcome) => outcome?.success === true);
+}
+// Whether `name` is bound to something that is not a Rate Limiting binding (a typo in
+// wrangler.toml that would otherwise silently mean "no limit").
+export function not_a_limiter(env, name) {
+  const binding = env[name];
+  return binding !== undefined && typeof binding?.limit !== "function";
+}

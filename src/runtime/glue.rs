@@ -7,6 +7,7 @@
 //! `worker` still provides `Env` and timers.
 
 use crate::app::Services;
+use crate::app::limits::{Limit, RateLimiter};
 use crate::config::{Config, ConfigError};
 use crate::http::wire;
 use crate::http::{
@@ -71,6 +72,11 @@ extern "C" {
     /// `namespace.get(key, "text")`, rejected after `ms`.
     #[wasm_bindgen(catch)]
     fn kv_text(namespace: &JsValue, key: &str, ms: u32) -> Result<Promise, JsValue>;
+    /// `env[name].limit({key})` as a promise of a boolean, or `null` without that binding.
+    #[wasm_bindgen(catch)]
+    fn rate_limit(env: &JsValue, name: &str, key: &str) -> Result<JsValue, JsValue>;
+    /// Whether `env[name]` exists but is no Rate Limiting binding.
+    fn not_a_limiter(env: &JsValue, name: &str) -> bool;
     /// `ctx.waitUntil(namespace.put(key, value, {expirationTtl}))`, failures logged.
     #[wasm_bindgen(catch)]
     fn kv_put_later(
@@ -120,11 +126,21 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
     STATE.with(|cell| {
         Rc::clone(cell.get_or_init(|| {
             let config = Config::from_lookup(&|name| env_string(env, name)).and_then(|c| {
-                env.kv(JWKS_BINDING).map(|_| ()).map_err(|_| ConfigError {
-                    variable: JWKS_BINDING,
-                    problem: "KV namespace binding is missing".into(),
+                let binding_error = |variable, problem: &str| ConfigError {
+                    variable,
+                    problem: problem.into(),
                     allowed_origins: Some(c.allowed_origins.clone()),
-                })?;
+                };
+                env.kv(JWKS_BINDING)
+                    .map_err(|_| binding_error(JWKS_BINDING, "KV namespace binding is missing"))?;
+                for limit in [Limit::Ip, Limit::User] {
+                    if not_a_limiter(env.as_ref(), limit.binding()) {
+                        return Err(binding_error(
+                            limit.binding(),
+                            "is bound, but not to a rate limiting binding ([[ratelimits]])",
+                        ));
+                    }
+                }
                 Ok(c)
             });
             if let Err(e) = &config {
@@ -220,6 +236,7 @@ async fn respond(
         backend,
         platform: &WorkerPlatform,
         jwks: &state.jwks,
+        limits: &WorkerLimits { env: &env },
     };
     let (method, url, headers) = REQUEST_NAMES.with(|(names, joined)| {
         request_head(&req, joined).map(|head| wire::split_request_head(&head, names))
@@ -388,6 +405,25 @@ impl KvStore for WorkerKv<'_> {
                 serde_json::to_string(&js_message(&e)).unwrap_or_default()
             );
         }
+    }
+}
+
+/// The Rate Limiting bindings, looked up when a check is made.
+struct WorkerLimits<'a> {
+    env: &'a Env,
+}
+
+impl RateLimiter for WorkerLimits<'_> {
+    async fn check(&self, limit: Limit, key: &str) -> Result<Option<bool>, String> {
+        let verdict =
+            rate_limit(self.env.as_ref(), limit.binding(), key).map_err(|e| js_message(&e))?;
+        if verdict.is_null() {
+            return Ok(None);
+        }
+        let allowed = settled(&Promise::from(verdict))
+            .await
+            .map_err(|e| js_message(&e))?;
+        Ok(Some(allowed.as_bool() == Some(true)))
     }
 }
 

@@ -3,6 +3,7 @@
 //! fails the test on any call nobody scripted; the clock only moves when told (or by sleep).
 
 use edge_attest::app::Services;
+use edge_attest::app::limits::{Limit, RateLimiter};
 use edge_attest::config::{Config, ConfigError};
 use edge_attest::http::{
     HttpClient, IncomingRequest, OutboundRequest, OutboundResponse, Platform, Response,
@@ -162,6 +163,50 @@ impl KvStore for FakeKv {
     }
 }
 
+/// The Rate Limiting bindings as the local runtime simulates them: a fixed window per
+/// binding (`floor(now / period)`), a counter per key, refused once the count reaches the
+/// limit. A binding left `None` is not configured.
+#[derive(Default)]
+pub struct FakeLimiter {
+    /// `(limit, period_secs)` of `IP_RATE_LIMITER`.
+    pub ip: Cell<Option<(u32, u64)>>,
+    /// `(limit, period_secs)` of `USER_RATE_LIMITER`.
+    pub user: Cell<Option<(u32, u64)>>,
+    /// Every check, in order.
+    pub calls: RefCell<Vec<(Limit, String)>>,
+    /// Every check fails (a broken binding).
+    pub failing: Cell<bool>,
+    counts: RefCell<HashMap<(&'static str, u64, String), u32>>,
+    clock: Option<std::rc::Rc<Cell<u64>>>,
+}
+
+impl RateLimiter for FakeLimiter {
+    async fn check(&self, limit: Limit, key: &str) -> Result<Option<bool>, String> {
+        self.calls.borrow_mut().push((limit, key.to_owned()));
+        let config = match limit {
+            Limit::Ip => self.ip.get(),
+            Limit::User => self.user.get(),
+        };
+        let Some((max, period)) = config else {
+            return Ok(None);
+        };
+        if self.failing.get() {
+            return Err("the binding threw".into());
+        }
+        let now = self.clock.as_ref().map_or(0, |c| c.get());
+        let window = now / (period * 1000);
+        let mut counts = self.counts.borrow_mut();
+        let count = counts
+            .entry((limit.binding(), window, key.to_owned()))
+            .or_default();
+        if *count >= max {
+            return Ok(Some(false));
+        }
+        *count += 1;
+        Ok(Some(true))
+    }
+}
+
 /// A clock that moves only when told or when the code sleeps.
 pub struct FakePlatform {
     pub now_ms: std::rc::Rc<Cell<u64>>,
@@ -226,6 +271,7 @@ pub fn json_reply(status: u16, body: serde_json::Value) -> Reply {
 pub struct World {
     pub http: FakeHttp,
     pub kv: FakeKv,
+    pub limits: FakeLimiter,
     pub platform: FakePlatform,
     pub jwks: RefCell<JwksMemory>,
     pub vars: HashMap<String, String>,
@@ -246,9 +292,14 @@ impl World {
             clock: Some(platform.now_ms.clone()),
             ..FakeKv::default()
         };
+        let limits = FakeLimiter {
+            clock: Some(platform.now_ms.clone()),
+            ..FakeLimiter::default()
+        };
         let w = Self {
             http: FakeHttp::default(),
             kv,
+            limits,
             platform,
             jwks: RefCell::default(),
             vars: [
@@ -306,13 +357,16 @@ impl World {
     }
 
     /// The handler's I/O: this world's fakes.
-    pub fn services(&self) -> Services<'_, FakeHttp, FakeKv, RustCryptoBackend, FakePlatform> {
+    pub fn services(
+        &self,
+    ) -> Services<'_, FakeHttp, FakeKv, RustCryptoBackend, FakePlatform, FakeLimiter> {
         Services {
             http: &self.http,
             kv: &self.kv,
             backend: &RustCryptoBackend,
             platform: &self.platform,
             jwks: &self.jwks,
+            limits: &self.limits,
         }
     }
 

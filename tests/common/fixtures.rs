@@ -44,6 +44,21 @@ pub fn case(name: &str) -> &'static Value {
         .unwrap_or_else(|| panic!("no fixture case {name}"))
 }
 
+/// A row of the session-JWT table (Stytch session JWTs signed by jose).
+pub fn session_case(name: &str) -> &'static Value {
+    fixtures()["stytch"]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no session case {name}"))
+}
+
+/// That row's session JWT.
+pub fn session_jwt(name: &str) -> String {
+    session_case(name)["token"].as_str().unwrap().to_owned()
+}
+
 /// The policy the fixture expectations are written for: all three algorithms allowed.
 pub fn policy() -> Policy {
     Policy {
