@@ -5,6 +5,7 @@
 
 mod exchange;
 pub mod limits;
+mod prewarm;
 mod session;
 
 use crate::config::{Config, ConfigError, KeySource, Provider};

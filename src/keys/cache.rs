@@ -62,6 +62,10 @@ pub const KV_MIN_TTL_SECS: u64 = 60;
 pub const KV_KEY_PREFIX: &str = "jwks:v1:";
 /// Prefix of an OpenID Connect configuration's KV key.
 pub const KV_DISCOVERY_PREFIX: &str = "oidc:v1:";
+/// How long before its expiry the scheduled prewarm renews a KV entry: the default schedule's
+/// period (five minutes) plus a minute for a late run and KV's propagation (up to 60 s), so
+/// that between two runs no entry expires and a cold isolate anywhere finds fresh keys.
+pub const PREWARM_AHEAD_SECS: u64 = 360;
 /// How far in the future a KV entry's `fetched_at_ms` may be and still be believed: the
 /// clocks of the machines that wrote and read it are close but not identical. Further ahead
 /// means the entry was not written by this worker, and it is ignored.
@@ -75,6 +79,28 @@ pub trait KvStore {
     /// Writes a value after the response has been sent (`ctx.waitUntil`), never on the
     /// request's critical path. Failures are logged by the implementation.
     fn put_after_response(&self, key: String, value: String, ttl_secs: u64);
+    /// Writes a value now, for work that has no response to wait for (the scheduled prewarm).
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), String>;
+}
+
+/// What the scheduled prewarm did for one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prewarmed {
+    /// `fetched` (and written to KV), `fresh` (KV's entry had long enough left) or `failed`
+    /// (KV's entry, if any, left as it was).
+    pub result: &'static str,
+    /// Usable keys in the set (a key set that was fetched or found fresh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<usize>,
+    /// How long KV's entry is fresh for now, in seconds (absent: KV holds no fresh entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_for_s: Option<u64>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// An OpenID configuration's key-set URL, for the caller to prewarm next.
+    #[serde(skip)]
+    pub jwks_uri: Option<String>,
 }
 
 /// Where this request's keys came from.
@@ -234,6 +260,31 @@ impl JwksSnapshot {
     fn stale_limit_ms(&self) -> u64 {
         self.fresh_until_ms
             .saturating_add(STALE_IF_ERROR_SECS * 1000)
+    }
+
+    /// The KV entry's TTL: through the stale-if-error window, at least KV's minimum.
+    fn kv_ttl_secs(&self, now_ms: u64) -> u64 {
+        (self.stale_limit_ms().saturating_sub(now_ms) / 1000).max(KV_MIN_TTL_SECS)
+    }
+
+    /// A prewarm report about this snapshot.
+    fn prewarmed(
+        &self,
+        result: &'static str,
+        fresh_for_s: Option<u64>,
+        error: Option<String>,
+    ) -> Prewarmed {
+        let (keys, jwks_uri) = match &self.contents {
+            Contents::Keys(k) => (Some(k.keys().len()), None),
+            Contents::JwksUri(u) => (None, Some(u.clone())),
+        };
+        Prewarmed {
+            result,
+            keys,
+            fresh_for_s,
+            error,
+            jwks_uri,
+        }
     }
 
     fn to_kv(&self) -> Option<String> {
@@ -558,6 +609,67 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
         Ok((snapshot, source))
     }
 
+    /// The scheduled prewarm of this document: fetched and written to KV (awaited) unless
+    /// KV's entry stays fresh for more than [`PREWARM_AHEAD_SECS`]; a failed fetch leaves
+    /// KV's entry as it is, to keep serving within its stale window. Under the same rules as
+    /// every fetch (timeout, size, type, parsing); the isolate's memory is updated too.
+    pub async fn prewarm(&self, now_ms: u64) -> Prewarmed {
+        let kv_key = self.kind.kv_key(self.url);
+        let existing = match self.kv.get(&kv_key, KV_READ_TIMEOUT_MS).await {
+            Ok(Some(text)) => JwksSnapshot::from_kv(&text, self.url, now_ms, self.kind),
+            _ => None,
+        };
+        let fresh_for = |s: &JwksSnapshot| s.fresh_until_ms.saturating_sub(now_ms) / 1000;
+        if let Some(s) = existing
+            .as_ref()
+            .filter(|s| fresh_for(s) > PREWARM_AHEAD_SECS)
+        {
+            return s.prewarmed("fresh", Some(fresh_for(s)), None);
+        }
+        let mut trace = JwksTrace::default();
+        let fetched = match self.fetch(now_ms, &mut trace).await {
+            Ok(s) => s,
+            // KV's entry stays; an OpenID configuration's still says where its keys are.
+            Err(e) => {
+                return match &existing {
+                    Some(s) => {
+                        let kept = Some(fresh_for(s)).filter(|f| *f > 0);
+                        Prewarmed {
+                            keys: None,
+                            ..s.prewarmed("failed", kept, Some(e))
+                        }
+                    }
+                    None => Prewarmed {
+                        result: "failed",
+                        keys: None,
+                        fresh_for_s: None,
+                        error: Some(e),
+                        jwks_uri: None,
+                    },
+                };
+            }
+        };
+        let snapshot = Rc::new(fetched);
+        {
+            let mut memory = self.memory.borrow_mut();
+            let set = memory.set(self.url);
+            set.snapshot = Some(Rc::clone(&snapshot));
+            set.last_failure_ms = None;
+        }
+        let written = match snapshot.to_kv() {
+            Some(value) => {
+                self.kv
+                    .put(&kv_key, &value, snapshot.kv_ttl_secs(now_ms))
+                    .await
+            }
+            None => Err("could not serialise the entry".into()),
+        };
+        match written {
+            Ok(()) => snapshot.prewarmed("fetched", Some(fresh_for(&snapshot)), None),
+            Err(e) => snapshot.prewarmed("failed", None, Some(format!("KV write failed: {e}"))),
+        }
+    }
+
     fn unknown_kid_refetch_allowed(&self, snapshot: &JwksSnapshot, now_ms: u64) -> bool {
         let last = self
             .memory
@@ -611,8 +723,7 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
                 set.last_failure_ms = None;
                 drop(memory);
                 if let Some(value) = snapshot.to_kv() {
-                    let ttl = (snapshot.stale_limit_ms().saturating_sub(now_ms) / 1000)
-                        .max(KV_MIN_TTL_SECS);
+                    let ttl = snapshot.kv_ttl_secs(now_ms);
                     self.kv
                         .put_after_response(self.kind.kv_key(self.url), value, ttl);
                 }

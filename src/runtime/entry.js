@@ -5,7 +5,7 @@
 // WorkerEntrypoint class, which workerd constructs for every request, behind Proxies that
 // re-wrap each method on every access. Measured in workerd, it cost about 19 µs CPU per
 // request (/healthz 125 -> 106 µs).
-import { fetch, __wbg_reset_state } from "./glue/index.js";
+import { fetch, scheduled, __wbg_reset_state } from "./glue/index.js";
 
 // A Rust panic is a WASM trap (`panic = "abort"`), after which the module's memory may be
 // half-updated. Whoever sees the RuntimeError (here, or the promise callbacks of
@@ -27,25 +27,52 @@ function internalError() {
   });
 }
 
+function freshInstanceIfTrapped() {
+  if (globalThis[TRAPPED]) {
+    globalThis[TRAPPED] = false;
+    __wbg_reset_state();
+    console.error(JSON.stringify({ wasm_reinitialized: "after a panic" }));
+  }
+}
+
+function trapped(e) {
+  if (e instanceof WebAssembly.RuntimeError) {
+    globalThis[TRAPPED] = true;
+    globalThis[FAIL_IN_FLIGHT]?.();
+    return true;
+  }
+  return false;
+}
+
 export default {
   fetch(request, env, ctx) {
-    if (globalThis[TRAPPED]) {
-      globalThis[TRAPPED] = false;
-      __wbg_reset_state();
-      console.error(JSON.stringify({ wasm_reinitialized: "after a panic" }));
-    }
+    freshInstanceIfTrapped();
     try {
       const answer = fetch(request, env, ctx);
       // Attached here, in this request's context: a rejection (this instance failed under
       // the request) becomes this request's own error answer.
       return answer instanceof Promise ? answer.catch(internalError) : answer;
     } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) {
-        globalThis[TRAPPED] = true;
-        globalThis[FAIL_IN_FLIGHT]?.();
-        return internalError();
-      }
+      if (trapped(e)) return internalError();
       throw e;
+    }
+  },
+
+  // A cron trigger: the key-set prewarm (src/app/prewarm.rs), which writes its own log line.
+  // A run that could not renew every key set fails, so that Cloudflare's list of past cron
+  // events shows it; it is not retried, the next scheduled run comes soon enough.
+  async scheduled(controller, env, ctx) {
+    freshInstanceIfTrapped();
+    let ok;
+    try {
+      ok = await scheduled(controller.cron ?? "", env, ctx);
+    } catch (e) {
+      trapped(e);
+      throw e;
+    }
+    if (!ok) {
+      controller.noRetry?.();
+      throw new Error("key-set prewarm incomplete: see the run's log line");
     }
   },
 };

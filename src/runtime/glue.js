@@ -33,6 +33,10 @@ export function kv_put_later(ctx, namespace, key, value, ttl) {
       .catch((e) => console.error(JSON.stringify({ kv_put_error: String(e?.message ?? e) }))),
   );
 }
+// A KV write awaited by its caller (the scheduled prewarm, which has no response to wait for).
+export function kv_put(namespace, key, value, ttl) {
+  return namespace.put(key, value, { expirationTtl: ttl });
+}
 const ABSENT = '\0';
 function pick(headers, names) {
   let out = '';

@@ -72,6 +72,9 @@ extern "C" {
     /// `namespace.get(key, "text")`, rejected after `ms`.
     #[wasm_bindgen(catch)]
     fn kv_text(namespace: &JsValue, key: &str, ms: u32) -> Result<Promise, JsValue>;
+    /// `namespace.put(key, value, {expirationTtl})`.
+    #[wasm_bindgen(catch)]
+    fn kv_put(namespace: &JsValue, key: &str, value: &str, ttl: u32) -> Result<Promise, JsValue>;
     /// `env[name].limit({key})` as a promise of a boolean, or `null` without that binding.
     #[wasm_bindgen(catch)]
     fn rate_limit(env: &JsValue, name: &str, key: &str) -> Result<JsValue, JsValue>;
@@ -170,8 +173,44 @@ pub fn fetch(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> Result<JsValue, JsValue> {
+    run(respond(req, env, ctx))
+}
+
+/// The worker's scheduled handler (a cron trigger): the key-set prewarm. Resolves with
+/// whether every key set is fresh in KV; src/runtime/entry.js fails the run otherwise.
+#[wasm_bindgen]
+pub fn scheduled(
+    cron: String,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> Result<JsValue, JsValue> {
+    run(async move {
+        let state = isolate_state(&env);
+        let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
+        let kv = WorkerKv {
+            env: &env,
+            ctx: &ctx,
+        };
+        let services = Services {
+            http: &WorkerHttp,
+            kv: &kv,
+            backend,
+            platform: &WorkerPlatform,
+            jwks: &state.jwks,
+            limits: &WorkerLimits { env: &env },
+        };
+        let ok = services.prewarm(state.config.as_ref(), &cron).await;
+        Ok(JsValue::from_bool(ok))
+    })
+}
+
+/// Runs a handler's future on the request executor: its value at once when it needs no I/O,
+/// else a promise settled when it finishes.
+fn run(
+    future: impl Future<Output = Result<JsValue, JsValue>> + 'static,
+) -> Result<JsValue, JsValue> {
     crate::runtime::promise::init();
-    match task::start(respond(req, env, ctx)) {
+    match task::start(future) {
         Started::Done(answer) => answer,
         Started::Pending(later) => {
             let answer = deferred();
@@ -405,6 +444,15 @@ impl KvStore for WorkerKv<'_> {
                 serde_json::to_string(&js_message(&e)).unwrap_or_default()
             );
         }
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), String> {
+        let ttl = u32::try_from(ttl_secs).unwrap_or(u32::MAX);
+        let write = kv_put(&self.namespace()?, key, value, ttl).map_err(|e| js_message(&e))?;
+        settled(&write)
+            .await
+            .map(|_| ())
+            .map_err(|e| js_message(&e))
     }
 }
 

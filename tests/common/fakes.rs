@@ -133,6 +133,8 @@ pub struct FakeKv {
     /// The nth read stays under way for n times this many polls (other requests run
     /// meanwhile, and reads end at different times).
     pub pending_polls: Cell<u32>,
+    /// Every awaited write fails.
+    pub failing_puts: Cell<bool>,
 }
 
 impl FakeKv {
@@ -160,6 +162,20 @@ impl KvStore for FakeKv {
     }
     fn put_after_response(&self, key: String, value: String, ttl_secs: u64) {
         self.pending.borrow_mut().push((key, value, ttl_secs));
+    }
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), String> {
+        if self.failing_puts.get() {
+            return Err("KV put failed".into());
+        }
+        assert!(
+            ttl_secs >= 60,
+            "KV rejects expirationTtl under 60 s (got {ttl_secs})"
+        );
+        let now = self.clock.as_ref().map_or(0, |c| c.get());
+        self.store
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), now + ttl_secs * 1000));
+        Ok(())
     }
 }
 
@@ -368,6 +384,12 @@ impl World {
             jwks: &self.jwks,
             limits: &self.limits,
         }
+    }
+
+    /// One scheduled run (the key-set prewarm); whether it renewed everything.
+    pub fn prewarm(&self) -> bool {
+        let config = self.config();
+        futures_executor::block_on(self.services().prewarm(config.as_ref(), "*/5 * * * *"))
     }
 
     pub fn run<B: edge_attest::http::BodySource>(&self, req: IncomingRequest<B>) -> Response {

@@ -6,8 +6,11 @@ export const PROJECT_ID = "project-test-11111111-2222-3333-4444-555555555555";
 export const SECRET = "secret-test-integration-NEVER-LOGGED";
 export const PROFILE_ID = "trusted-auth-token-profile-test-66666666";
 
-/** Stand-ins plus one worker; `vars` override or (with undefined) remove variables. */
-export async function setup({ vars = {}, script } = {}) {
+/**
+ * Stand-ins plus one worker; `vars` override or (with undefined) remove variables; `config`
+ * is another wrangler config (bindings) than tests/integration/wrangler.toml.
+ */
+export async function setup({ vars = {}, script, config } = {}) {
   const supabase = await startSupabase();
   const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase });
   const ctx = { supabase, stytch, worker: null };
@@ -20,11 +23,11 @@ export async function setup({ vars = {}, script } = {}) {
     ...vars,
   };
   for (const [k, v] of Object.entries(ctx.baseVars)) if (v === undefined) delete ctx.baseVars[k];
-  ctx.worker = await startWorker({ vars: ctx.baseVars, script });
+  ctx.worker = await startWorker({ vars: ctx.baseVars, script, config });
   /** Restarts workerd: a fresh isolate, same KV storage. */
   ctx.restart = async ({ vars: more = {}, freshKv = false } = {}) => {
     await ctx.worker.stop();
-    ctx.worker = await startWorker({ vars: { ...ctx.baseVars, ...more }, script, persistDir: freshKv ? undefined : ctx.worker.persistDir });
+    ctx.worker = await startWorker({ vars: { ...ctx.baseVars, ...more }, script, config, persistDir: freshKv ? undefined : ctx.worker.persistDir });
   };
   ctx.close = async () => {
     await ctx.worker?.stop();

@@ -1,0 +1,165 @@
+// Operations in the real runtime: the scheduled key-set prewarm (fired through wrangler dev's
+// local scheduled-event endpoint) and the rate limits (wrangler dev's simulation of the Rate
+// Limiting binding, a fixed window per binding).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setup, exchange, json, post } from "./helpers.mjs";
+import { ROOT } from "../../dev/worker.mjs";
+
+/** A wrangler config for the compiled worker with these extra TOML lines. */
+function configWith(extra) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "edge-attest-ops-"));
+  const file = path.join(dir, "wrangler.toml");
+  writeFileSync(
+    file,
+    `name = "edge-attest-ops"
+main = ${JSON.stringify(path.join(ROOT, "build/index.js"))}
+compatibility_date = "2026-11-01"
+
+[[kv_namespaces]]
+binding = "JWKS_CACHE"
+id = "local-jwks-cache"
+${extra}`,
+  );
+  return file;
+}
+
+const LIMITS = `
+[[ratelimits]]
+name = "IP_RATE_LIMITER"
+namespace_id = "1001"
+simple = { limit = 4, period = 60 }
+
+[[ratelimits]]
+name = "USER_RATE_LIMITER"
+namespace_id = "1002"
+simple = { limit = 2, period = 60 }
+`;
+
+let ctx;
+before(async () => {
+  ctx = await setup({ config: configWith(LIMITS) });
+});
+after(async () => ctx?.close());
+
+/** Fires the cron trigger; the run's log line. */
+async function cron(expected = 200) {
+  const n = ctx.worker.logs.length;
+  const res = await fetch(`${ctx.worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`);
+  await res.arrayBuffer();
+  assert.equal(res.status, expected, "the run's status");
+  return ctx.worker.waitForLog((l, i = ctx.worker.logs.indexOf(l)) => l.route === "scheduled" && i >= n);
+}
+
+const setOf = (run, of) => run.sets.find((s) => s.of === of);
+
+test("a scheduled run fills an empty KV, and a cold isolate then exchanges with no key-set fetch", async () => {
+  await ctx.restart({ freshKv: true });
+  const fetches = ctx.supabase.state.fetches;
+  const run = await cron();
+  assert.equal(run.outcome, "ok");
+  assert.equal(run.cron, "*/5 * * * *");
+  assert.deepEqual(
+    run.sets.map((s) => [s.of, s.kind, s.result, s.keys, s.fresh_for_s]),
+    [
+      ["supabase", "key_set", "fetched", 3, 600],
+      ["stytch_sessions", "key_set", "fetched", 1, 600],
+    ],
+  );
+  assert.equal(ctx.supabase.state.fetches, fetches + 1);
+  // Another isolate (a restart, same KV): the keys come from KV, nothing is fetched.
+  await ctx.restart();
+  const n = ctx.worker.logs.length;
+  const res = await exchange(ctx, await ctx.supabase.mint(), { headers: { "content-type": "application/json", "cf-connecting-ip": "192.0.2.1" } });
+  assert.equal(res.status, 200, JSON.stringify(await json(res)));
+  const log = await ctx.worker.waitForLog((l) => l.route === "exchange" && ctx.worker.logs.indexOf(l) >= n);
+  assert.equal(log.cache, "kv");
+  assert.equal(log.jwks_fetches, undefined, "no key-set fetch");
+  assert.equal(ctx.supabase.state.fetches, fetches + 1);
+  // A run soon after finds every entry fresh enough and fetches nothing.
+  const again = await cron();
+  assert.deepEqual(again.sets.map((s) => s.result), ["fresh", "fresh"]);
+  assert.equal(ctx.supabase.state.fetches, fetches + 1);
+});
+
+test("a run that cannot fetch a key set keeps the old entry, and the run fails", async () => {
+  ctx.supabase.state.cacheControl = "public, max-age=300"; // inside the renewal window: every run fetches
+  try {
+    await ctx.restart({ freshKv: true });
+    assert.equal((await cron()).outcome, "ok");
+    ctx.supabase.state.mode = "fail";
+    const failed = await cron(500);
+    assert.equal(failed.outcome, "failed");
+    const supabase = setOf(failed, "supabase");
+    assert.equal(supabase.result, "failed");
+    assert.match(supabase.error, /HTTP 500/);
+    assert.ok(supabase.fresh_for_s > 250, "the entry written before is still there, still fresh");
+    assert.notEqual(setOf(failed, "stytch_sessions").result, "failed", "the other set is unaffected");
+    // A cold isolate still verifies from that entry while the key set is down.
+    await ctx.restart();
+    const res = await exchange(ctx, await ctx.supabase.mint(), { headers: { "content-type": "application/json", "cf-connecting-ip": "192.0.2.2" } });
+    assert.equal(res.status, 200, JSON.stringify(await json(res)));
+  } finally {
+    ctx.supabase.state.mode = "ok";
+    ctx.supabase.state.cacheControl = "public, max-age=600";
+  }
+});
+
+test("per address: over the limit is 429 with Retry-After, before the body, and nothing reaches Stytch", async () => {
+  await ctx.restart();
+  const from = (ip) => ({ "content-type": "application/json", "cf-connecting-ip": ip });
+  const attests = () => ctx.stytch.calls.filter((c) => c.path === "/v1/sessions/attest").length;
+  const n = attests();
+  // Four exchanges of four users from one address; the fifth is over.
+  for (let i = 0; i < 4; i++) {
+    const res = await exchange(ctx, await ctx.supabase.mint({ claims: { sub: `00000000-0000-4000-8000-00000000000${i}`, email: `ip${i}@example.com` } }), { headers: from("198.51.100.20") });
+    assert.equal(res.status, 200, JSON.stringify(await json(res)));
+  }
+  const over = await post(ctx, "/api/exchange", { body: "not even JSON", headers: from("198.51.100.20") });
+  const body = await json(over);
+  assert.equal(over.status, 429, JSON.stringify(body));
+  assert.equal(body.error, "rate_limited");
+  assert.equal(over.headers.get("retry-after"), "60");
+  assert.equal((await ctx.worker.lastLog("exchange")).detail, "ip rate limit");
+  assert.equal(attests(), n + 4);
+  // Another address is not affected.
+  const other = await exchange(ctx, await ctx.supabase.mint({ claims: { sub: "00000000-0000-4000-8000-000000000009", email: "ip9@example.com" } }), { headers: from("198.51.100.21") });
+  assert.equal(other.status, 200);
+});
+
+test("per user: Stytch calls are limited, repeat exchanges answered at the edge are not", async () => {
+  await ctx.restart();
+  const headers = (ip, cookie) => ({ "content-type": "application/json", "cf-connecting-ip": ip, ...(cookie ? { cookie } : {}) });
+  const user = { sub: "00000000-0000-4000-8000-0000000000aa", email: "limited@example.com" };
+  const login = { claims: user, sessionId: "7f6e5d4c-3b2a-4190-8877-665544332211" }; // one login, refreshed tokens
+  const first = await exchange(ctx, await ctx.supabase.mint(login), { headers: headers("203.0.113.30") });
+  assert.equal(first.status, 200);
+  const cookie = first.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  // Reloads with the session cookies: answered at the edge, however many.
+  for (let i = 0; i < 3; i++) {
+    const again = await exchange(ctx, await ctx.supabase.mint(login), { headers: headers(`203.0.113.${31 + i}`, cookie) });
+    assert.equal((await json(again)).reused, true);
+  }
+  // Without cookies each is a Stytch call: the second is the user's last, the third is over,
+  // whatever the address.
+  assert.equal((await exchange(ctx, await ctx.supabase.mint({ claims: user }), { headers: headers("203.0.113.40") })).status, 200);
+  const over = await exchange(ctx, await ctx.supabase.mint({ claims: user }), { headers: headers("203.0.113.41") });
+  assert.equal(over.status, 429);
+  assert.equal((await ctx.worker.lastLog("exchange")).detail, "user rate limit");
+});
+
+test("a rate-limit name bound to something else is a configuration error naming it", async () => {
+  const wrong = await setup({ config: configWith(`\n[[kv_namespaces]]\nbinding = "USER_RATE_LIMITER"\nid = "oops"\n`) });
+  try {
+    const res = await fetch(`${wrong.worker.url}/healthz`);
+    const body = await json(res);
+    assert.equal(res.status, 500);
+    assert.equal(body.error, "misconfigured");
+    assert.match((await wrong.worker.lastLog("healthz")).detail, /^USER_RATE_LIMITER: is bound, but not to a rate limiting binding/);
+  } finally {
+    await wrong.close();
+  }
+});
