@@ -108,6 +108,12 @@ mod tests {
     }
 
     #[test]
+    fn malformed_addresses_are_keyed_as_they_are() {
+        assert_eq!(ip_key(Some("1::2::3")), "ip:1::2::3");
+        assert_eq!(ip_key(Some("not an address")), "ip:not an address");
+    }
+
+    #[test]
     fn users_are_keyed_by_issuer_and_subject() {
         assert_ne!(user_key("https://a/", "1"), user_key("https://b/", "1"));
         assert_ne!(user_key("https://a/", "1"), user_key("https://a/", "2"));

@@ -40,8 +40,13 @@ struct SetLog {
     /// `key_set` or `openid_configuration`.
     kind: &'static str,
     url: String,
-    #[serde(flatten)]
-    prewarmed: Prewarmed,
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fresh_for_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// Whose the Stytch session key set is, in the log.
@@ -69,7 +74,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
                 log.detail = Some(e.to_string());
             }
         }
-        if log.sets.iter().any(|s| s.prewarmed.result == "failed") {
+        if log.sets.iter().any(|s| s.result == "failed") {
             log.outcome = "failed";
         }
         log.ms.total = self.platform.now_ms().saturating_sub(started);
@@ -131,11 +136,14 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
     }
 }
 
-fn push(sets: &mut Vec<SetLog>, of: &str, url: &str, prewarmed: Prewarmed, kind: &'static str) {
+fn push(sets: &mut Vec<SetLog>, of: &str, url: &str, p: Prewarmed, kind: &'static str) {
     sets.push(SetLog {
         of: of.to_owned(),
         kind,
         url: url.to_owned(),
-        prewarmed,
+        result: p.result,
+        keys: p.keys,
+        fresh_for_s: p.fresh_for_s,
+        error: p.error,
     });
 }

@@ -84,22 +84,18 @@ pub trait KvStore {
 }
 
 /// What the scheduled prewarm did for one document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prewarmed {
     /// `fetched` (and written to KV), `fresh` (KV's entry had long enough left) or `failed`
     /// (KV's entry, if any, left as it was).
     pub result: &'static str,
     /// Usable keys in the set (a key set that was fetched or found fresh).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub keys: Option<usize>,
     /// How long KV's entry is fresh for now, in seconds (absent: KV holds no fresh entry).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fresh_for_s: Option<u64>,
     /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// An OpenID configuration's key-set URL, for the caller to prewarm next.
-    #[serde(skip)]
     pub jwks_uri: Option<String>,
 }
 

@@ -173,7 +173,7 @@ pub fn fetch(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> Result<JsValue, JsValue> {
-    run(respond(req, env, ctx))
+    run(Box::pin(respond(req, env, ctx)))
 }
 
 /// The worker's scheduled handler (a cron trigger): the key-set prewarm. Resolves with
@@ -184,7 +184,7 @@ pub fn scheduled(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> Result<JsValue, JsValue> {
-    run(async move {
+    run(Box::pin(async move {
         let state = isolate_state(&env);
         let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
         let kv = WorkerKv {
@@ -201,14 +201,15 @@ pub fn scheduled(
         };
         let ok = services.prewarm(state.config.as_ref(), &cron).await;
         Ok(JsValue::from_bool(ok))
-    })
+    }))
 }
+
+/// A handler's future, boxed: both handlers share one instance of the executor's code.
+type Handler = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 /// Runs a handler's future on the request executor: its value at once when it needs no I/O,
 /// else a promise settled when it finishes.
-fn run(
-    future: impl Future<Output = Result<JsValue, JsValue>> + 'static,
-) -> Result<JsValue, JsValue> {
+fn run(future: Handler) -> Result<JsValue, JsValue> {
     crate::runtime::promise::init();
     match task::start(future) {
         Started::Done(answer) => answer,
