@@ -19,5 +19,8 @@ echo "== build: the worker, and the self-test build used by the backend-agreemen
 bash scripts/build.sh
 OUT_DIR=build-selftest bash scripts/build.sh --features selftest
 
+echo "== the deployable bundle: wrangler deploy --dry-run of wrangler.toml (top level, staging, production)"
+bash scripts/dry-run.sh
+
 echo "== integration and browser tests: the compiled worker in workerd against the local stand-ins"
 PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 tests/integration/*.test.mjs tests/browser/*.test.mjs
