@@ -7,6 +7,8 @@
 // first, the median of its same-round CPU ratios to the first (the machine's drift cancels
 // out of those). ROUNDS (8), SECS (3), CONN (16), ROUTE (/api/exchange; /healthz also works),
 // REPEAT=1 (send the Stytch session cookies of the same login: the repeat exchange).
+// A build name ending in "+limits" (build+limits) runs that build with the two rate-limit
+// bindings (an in-memory stand-in, bench/harness.mjs): what the checks cost.
 import autocannon from "autocannon";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -33,14 +35,16 @@ const kv = await startKv();
 const vars = { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url };
 const workers = [];
 for (const n of names) {
-  let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" }[n];
+  const rateLimits = n.endsWith("+limits");
+  const dir = n.replace(/\+limits$/, "");
+  let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" }[dir];
   if (!config) {
     config = path.join(out, `${n}.toml`);
-    writeFileSync(config, `name = "ab"\nmain = "../../../${n}/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
+    writeFileSync(config, `name = "ab"\nmain = "../../../${dir}/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
   }
   const b = bundle(config, path.join(out, n));
-  const ownKv = n !== "jose" && n !== "floor";
-  workers.push({ n, w: await startWorkerd({ name: n, bundle: b, vars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`) }) });
+  const ownKv = dir !== "jose" && dir !== "floor";
+  workers.push({ n, w: await startWorkerd({ name: n, bundle: b, vars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
 }
 const token = await supabase.mint({ expiresIn: 6 * 3600 });
 const body = JSON.stringify({ access_token: token });

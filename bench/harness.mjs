@@ -137,8 +137,31 @@ export async function startStytchStub({ projectId = "project-test-bench" } = {})
 
 const capnpString = (s) => JSON.stringify(String(s));
 
-/** Writes a workerd config for a bundled worker and starts `workerd serve` on it. */
-export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [] }) {
+/**
+ * The Rate Limiting binding as production describes it (counters on the machine, no network
+ * wait): a fixed window per key in isolate memory, behind workerd's wrapped-binding mechanism
+ * as Miniflare provides the binding (whose local simulation instead goes through a Durable
+ * Object and would measure that). Its limits are set so high that nothing is refused: the
+ * benchmark measures what a check costs.
+ */
+const RATELIMIT_MODULE = `class Ratelimit {
+  constructor(env) { this.limitVal = env.limit; this.period = env.period; this.counts = new Map(); }
+  async limit({ key }) {
+    const k = Math.floor(Date.now() / (this.period * 1000)) + "\\n" + key;
+    const n = (this.counts.get(k) ?? 0) + 1;
+    this.counts.set(k, n);
+    if (this.counts.size > 10000) this.counts.clear();
+    return { success: n <= this.limitVal };
+  }
+}
+export default function (env) { return new Ratelimit(env); }
+`;
+
+/**
+ * Writes a workerd config for a bundled worker and starts `workerd serve` on it; with
+ * `rateLimits`, the two rate-limit bindings too.
+ */
+export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [], rateLimits = false }) {
   mkdirSync(workdir, { recursive: true });
   const port = await freePort();
   const modules = b.files
@@ -146,6 +169,14 @@ export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, ins
     .map((f) => (f.endsWith(".wasm") ? `(name = ${capnpString(f)}, wasm = embed ${capnpString(path.relative(workdir, path.join(b.outdir, f)))})` : `(name = ${capnpString(f)}, esModule = embed ${capnpString(path.relative(workdir, path.join(b.outdir, f)))})`));
   const bindings = Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`);
   if (kvPort) bindings.push(`(name = "JWKS_CACHE", kvNamespace = "kv")`);
+  let extensions = "";
+  if (rateLimits) {
+    writeFileSync(path.join(workdir, "ratelimit-bench.js"), RATELIMIT_MODULE);
+    extensions = `extensions = [ (modules = [ (name = "edge-attest-bench:ratelimit", esModule = embed "ratelimit-bench.js", internal = true) ]) ],`;
+    for (const limiter of ["IP_RATE_LIMITER", "USER_RATE_LIMITER"]) {
+      bindings.push(`(name = "${limiter}", wrapped = (moduleName = "edge-attest-bench:ratelimit", innerBindings = [ (name = "limit", json = "1000000000"), (name = "period", json = "60") ]))`);
+    }
+  }
   const services = [
     `(name = "main", worker = .worker)`,
     `(name = "internet", network = (allow = ["public", "private", "local"]))`,
@@ -156,6 +187,7 @@ const config :Workerd.Config = (
   services = [ ${services.join(",\n    ")} ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
   v8Flags = [ ${v8Flags.map(capnpString).join(", ")} ],
+  ${extensions}
 );
 const worker :Workerd.Worker = (
   modules = [ ${modules.join(",\n    ")} ],

@@ -98,15 +98,14 @@ export function kv_text(namespace, key, ms) {
 }
 
 // A Rate Limiting binding's verdict on one more request under `key`: a promise of true (go
-// on) or false (over the limit), or null when the worker has no binding of that name.
+// on) or false (over the limit).
 export function rate_limit(env, name, key) {
-  const binding = env[name];
-  if (binding === undefined) return null;
-  return binding.limit({ key }).then((outcome) => outcome?.success === true);
+  return env[name].limit({ key }).then((outcome) => outcome?.success === true);
 }
-// Whether `name` is bound to something that is not a Rate Limiting binding (a typo in
-// wrangler.toml that would otherwise silently mean "no limit").
-export function not_a_limiter(env, name) {
+// What `name` is bound to: 0 nothing, 1 a Rate Limiting binding, 2 something else (a typo
+// in wrangler.toml that would otherwise silently mean "no limit").
+export function limiter_kind(env, name) {
   const binding = env[name];
-  return binding !== undefined && typeof binding?.limit !== "function";
+  if (binding === undefined) return 0;
+  return typeof binding?.limit === "function" ? 1 : 2;
 }

@@ -75,11 +75,11 @@ extern "C" {
     /// `namespace.put(key, value, {expirationTtl})`.
     #[wasm_bindgen(catch)]
     fn kv_put(namespace: &JsValue, key: &str, value: &str, ttl: u32) -> Result<Promise, JsValue>;
-    /// `env[name].limit({key})` as a promise of a boolean, or `null` without that binding.
+    /// `env[name].limit({key})` as a promise of a boolean.
     #[wasm_bindgen(catch)]
-    fn rate_limit(env: &JsValue, name: &str, key: &str) -> Result<JsValue, JsValue>;
-    /// Whether `env[name]` exists but is no Rate Limiting binding.
-    fn not_a_limiter(env: &JsValue, name: &str) -> bool;
+    fn rate_limit(env: &JsValue, name: &str, key: &str) -> Result<Promise, JsValue>;
+    /// 0: `env[name]` is unset; 1: a Rate Limiting binding; 2: something else.
+    fn limiter_kind(env: &JsValue, name: &str) -> u8;
     /// `ctx.waitUntil(namespace.put(key, value, {expirationTtl}))`, failures logged.
     #[wasm_bindgen(catch)]
     fn kv_put_later(
@@ -99,6 +99,8 @@ pub(crate) struct IsolateState {
     pub(crate) config: Result<Config, ConfigError>,
     pub(crate) jwks: RefCell<JwksMemory>,
     pub(crate) backend: Result<WebCryptoBackend, String>,
+    /// Which rate-limit bindings exist (`[ip, user]`): without one, no check crosses to JS.
+    pub(crate) limiters: [bool; 2],
 }
 
 thread_local! {
@@ -137,7 +139,7 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
                 env.kv(JWKS_BINDING)
                     .map_err(|_| binding_error(JWKS_BINDING, "KV namespace binding is missing"))?;
                 for limit in [Limit::Ip, Limit::User] {
-                    if not_a_limiter(env.as_ref(), limit.binding()) {
+                    if limiter_kind(env.as_ref(), limit.binding()) == 2 {
                         return Err(binding_error(
                             limit.binding(),
                             "is bound, but not to a rate limiting binding ([[ratelimits]])",
@@ -153,10 +155,12 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
                     serde_json::to_string(&e.to_string()).unwrap_or_default()
                 );
             }
+            let bound = |limit: Limit| limiter_kind(env.as_ref(), limit.binding()) == 1;
             Rc::new(IsolateState {
                 config,
                 jwks: RefCell::default(),
                 backend: WebCryptoBackend::new(),
+                limiters: [bound(Limit::Ip), bound(Limit::User)],
             })
         }))
     })
@@ -197,7 +201,10 @@ pub fn scheduled(
             backend,
             platform: &WorkerPlatform,
             jwks: &state.jwks,
-            limits: &WorkerLimits { env: &env },
+            limits: &WorkerLimits {
+                env: &env,
+                bound: state.limiters,
+            },
         };
         let ok = services.prewarm(state.config.as_ref(), &cron).await;
         Ok(JsValue::from_bool(ok))
@@ -276,7 +283,10 @@ async fn respond(
         backend,
         platform: &WorkerPlatform,
         jwks: &state.jwks,
-        limits: &WorkerLimits { env: &env },
+        limits: &WorkerLimits {
+            env: &env,
+            bound: state.limiters,
+        },
     };
     let (method, url, headers) = REQUEST_NAMES.with(|(names, joined)| {
         request_head(&req, joined).map(|head| wire::split_request_head(&head, names))
@@ -457,21 +467,25 @@ impl KvStore for WorkerKv<'_> {
     }
 }
 
-/// The Rate Limiting bindings, looked up when a check is made.
+/// The Rate Limiting bindings, as the isolate found them.
 struct WorkerLimits<'a> {
     env: &'a Env,
+    /// `[ip, user]`: whether each is bound.
+    bound: [bool; 2],
 }
 
 impl RateLimiter for WorkerLimits<'_> {
     async fn check(&self, limit: Limit, key: &str) -> Result<Option<bool>, String> {
-        let verdict =
-            rate_limit(self.env.as_ref(), limit.binding(), key).map_err(|e| js_message(&e))?;
-        if verdict.is_null() {
+        let bound = match limit {
+            Limit::Ip => self.bound[0],
+            Limit::User => self.bound[1],
+        };
+        if !bound {
             return Ok(None);
         }
-        let allowed = settled(&Promise::from(verdict))
-            .await
-            .map_err(|e| js_message(&e))?;
+        let verdict =
+            rate_limit(self.env.as_ref(), limit.binding(), key).map_err(|e| js_message(&e))?;
+        let allowed = settled(&verdict).await.map_err(|e| js_message(&e))?;
         Ok(Some(allowed.as_bool() == Some(true)))
     }
 }
