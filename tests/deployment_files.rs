@@ -106,3 +106,29 @@ fn the_readme_documents_every_variable() {
         );
     }
 }
+
+#[test]
+fn wrangler_toml_schedules_the_prewarm_binds_the_limits_and_keeps_logs() {
+    let toml = include_str!("../wrangler.toml");
+    assert!(
+        toml.contains("crons = [\"*/5 * * * *\"]"),
+        "the prewarm's schedule"
+    );
+    for binding in [
+        edge_attest::app::limits::IP_BINDING,
+        edge_attest::app::limits::USER_BINDING,
+    ] {
+        // Top level and both environments (wrangler does not inherit bindings).
+        assert_eq!(
+            toml.matches(&format!("name = \"{binding}\"")).count(),
+            3,
+            "{binding}"
+        );
+    }
+    assert!(toml.contains("[observability]\nenabled = true"));
+    for env in ["staging", "production"] {
+        assert!(toml.contains(&format!(
+            "[[env.{env}.kv_namespaces]]\nbinding = \"JWKS_CACHE\""
+        )));
+    }
+}
