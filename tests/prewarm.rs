@@ -40,6 +40,11 @@ fn summary(log: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Each document's result in the last run.
+fn results(w: &World) -> Vec<String> {
+    summary(&run_log(w)).into_iter().map(|s| s.2).collect()
+}
+
 #[test]
 fn a_run_fills_an_empty_kv_and_a_cold_isolate_then_fetches_nothing() {
     let w = World::new();
@@ -83,24 +88,12 @@ fn entries_fresh_past_the_next_run_are_left_alone_and_the_others_renewed() {
     // A minute on, 540 s of the 600 are left: more than the renewal window (360 s).
     w.platform.advance_secs(60);
     assert!(w.prewarm());
-    assert_eq!(
-        summary(&run_log(&w))
-            .iter()
-            .map(|s| s.2.as_str())
-            .collect::<Vec<_>>(),
-        ["fresh", "fresh"]
-    );
+    assert_eq!(results(&w), ["fresh", "fresh"]);
     assert_eq!(w.http.calls.borrow().len(), calls, "nothing fetched");
     // Five minutes on, 300 s left: renewed.
     w.platform.advance_secs(240);
     assert!(w.prewarm());
-    assert_eq!(
-        summary(&run_log(&w))
-            .iter()
-            .map(|s| s.2.as_str())
-            .collect::<Vec<_>>(),
-        ["fetched", "fetched"]
-    );
+    assert_eq!(results(&w), ["fetched", "fetched"]);
 }
 
 #[test]

@@ -190,29 +190,53 @@ pub fn scheduled(
 ) -> Result<JsValue, JsValue> {
     run(Box::pin(async move {
         let state = isolate_state(&env);
-        let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
-        let kv = WorkerKv {
-            env: &env,
-            ctx: &ctx,
-        };
-        let services = Services {
-            http: &WorkerHttp,
-            kv: &kv,
-            backend,
-            platform: &WorkerPlatform,
-            jwks: &state.jwks,
-            limits: &WorkerLimits {
-                env: &env,
-                bound: state.limiters,
-            },
-        };
-        let ok = services.prewarm(state.config.as_ref(), &cron).await;
+        let io = Io::new(&env, &ctx, &state);
+        let ok = io
+            .services(&state)?
+            .prewarm(state.config.as_ref(), &cron)
+            .await;
         Ok(JsValue::from_bool(ok))
     }))
 }
 
 /// A handler's future, boxed: both handlers share one instance of the executor's code.
 type Handler = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// The runtime's I/O for one invocation, as the core's traits want it.
+struct Io<'a> {
+    kv: WorkerKv<'a>,
+    limits: WorkerLimits<'a>,
+}
+
+impl<'a> Io<'a> {
+    fn new(env: &'a Env, ctx: &'a worker::worker_sys::Context, state: &IsolateState) -> Self {
+        Self {
+            kv: WorkerKv { env, ctx },
+            limits: WorkerLimits {
+                env,
+                bound: state.limiters,
+            },
+        }
+    }
+
+    /// The handler's services over this I/O and the isolate's state.
+    fn services<'s>(
+        &'s self,
+        state: &'s IsolateState,
+    ) -> Result<
+        Services<'s, WorkerHttp, WorkerKv<'a>, WebCryptoBackend, WorkerPlatform, WorkerLimits<'a>>,
+        JsValue,
+    > {
+        Ok(Services {
+            http: &WorkerHttp,
+            kv: &self.kv,
+            backend: state.backend.as_ref().map_err(|e| JsValue::from_str(e))?,
+            platform: &WorkerPlatform,
+            jwks: &state.jwks,
+            limits: &self.limits,
+        })
+    }
+}
 
 /// Runs a handler's future on the request executor: its value at once when it needs no I/O,
 /// else a promise settled when it finishes.
@@ -272,22 +296,8 @@ async fn respond(
                 .map_err(|e| JsValue::from_str(&e.to_string()));
         }
     }
-    let backend = state.backend.as_ref().map_err(|e| JsValue::from_str(e))?;
-    let kv = WorkerKv {
-        env: &env,
-        ctx: &ctx,
-    };
-    let services = Services {
-        http: &WorkerHttp,
-        kv: &kv,
-        backend,
-        platform: &WorkerPlatform,
-        jwks: &state.jwks,
-        limits: &WorkerLimits {
-            env: &env,
-            bound: state.limiters,
-        },
-    };
+    let io = Io::new(&env, &ctx, &state);
+    let services = io.services(&state)?;
     let (method, url, headers) = REQUEST_NAMES.with(|(names, joined)| {
         request_head(&req, joined).map(|head| wire::split_request_head(&head, names))
     })?;
