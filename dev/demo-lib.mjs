@@ -11,11 +11,20 @@ export const SECRET = "secret-test-demo-only";
 export const PROFILE_ID = "trusted-auth-token-profile-test-demo";
 
 const PAGE = readFileSync(new URL("./demo-page.html", import.meta.url), "utf8");
+/** What the page loads besides itself: supabase-js (its browser build) and the client module. */
+const ASSETS = {
+  "/vendor/supabase.js": new URL("../node_modules/@supabase/supabase-js/dist/umd/supabase.js", import.meta.url),
+  "/client/index.js": new URL("../client/index.js", import.meta.url),
+};
 
-/** Serves the demo page with `window.DEMO = config()` filled in. */
+/** Serves the demo page with `window.DEMO = config()` filled in, and its scripts. */
 function servePage(port, config) {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url, "http://x").pathname;
+    if (ASSETS[path]) {
+      res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" });
+      return res.end(readFileSync(ASSETS[path]));
+    }
     if (path !== "/" && path !== "/index.html") {
       res.writeHead(404, { "content-type": "text/plain" });
       return res.end("not found");

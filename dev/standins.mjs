@@ -108,8 +108,30 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
     cacheControl: "public, max-age=600",
     fetches: 0,
     redirectHits: 0,
+    tokensIssued: 0,
   };
   const jwks = () => ({ keys: [...state.published].map((kid) => keys.get(kid).jwk) });
+  const userOf = (email) => ({
+    id: subFor(email),
+    aud: "authenticated",
+    role: "authenticated",
+    email,
+    email_confirmed_at: "2026-01-01T00:00:00Z",
+    app_metadata: { provider: "email", providers: ["email"] },
+    user_metadata: {},
+    identities: [],
+    created_at: "2026-01-01T00:00:00Z",
+    updated_at: "2026-01-01T00:00:00Z",
+    is_anonymous: false,
+  });
+  /** The claims of the request's bearer token, read without a check (a stand-in's shortcut). */
+  const bearerClaims = (req) => {
+    try {
+      return JSON.parse(Buffer.from((req.headers.authorization ?? "").replace(/^Bearer /i, "").split(".")[1], "base64url"));
+    } catch {
+      return null;
+    }
+  };
   const logins = new Map(); // refresh token -> { email, sessionId }
 
   const server = http.createServer(async (req, res) => {
@@ -150,19 +172,34 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       state.redirectHits++;
       return sendJson(res, 200, jwks());
     }
-    if (path === "/auth/v1/token" && req.method === "OPTIONS") {
-      // The demo page calls this from its own origin, as a browser app calls Supabase.
+    if (path.startsWith("/auth/v1/") && req.method === "OPTIONS") {
+      // Browser apps (the demo page, supabase-js) call Supabase Auth from their own origin.
       res.writeHead(204, {
         "access-control-allow-origin": "*",
-        "access-control-allow-methods": "POST",
-        "access-control-allow-headers": "content-type",
+        "access-control-allow-methods": "GET, POST",
+        "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "content-type",
+        "access-control-max-age": "600",
       });
       return res.end();
     }
+    if (path === "/auth/v1/logout" && req.method === "POST") {
+      // supabase-js signOut(): the login session ends, its refresh tokens with it.
+      const sessionId = bearerClaims(req)?.session_id;
+      for (const [refresh, login] of logins) if (login.sessionId === sessionId) logins.delete(refresh);
+      res.writeHead(204, { "access-control-allow-origin": "*" });
+      return res.end();
+    }
+    if (path === "/auth/v1/user" && req.method === "GET") {
+      const claims = bearerClaims(req);
+      if (!claims) return sendJson(res, 401, { code: 401, error_code: "no_authorization", msg: "This endpoint requires a valid Bearer token" }, { "access-control-allow-origin": "*" });
+      return sendJson(res, 200, userOf(claims.email), { "access-control-allow-origin": "*" });
+    }
     if (path === "/auth/v1/token" && req.method === "POST") {
-      // A login, as Supabase Auth's token endpoint answers one: a new login session (sign-in),
-      // or, with grant_type=refresh_token, a new access token for the same login session
-      // (Supabase keeps session_id across refreshes). `expired` and `alg` are demo knobs.
+      // A login, as Supabase Auth's token endpoint answers one (the shape supabase-js reads):
+      // a new login session (grant_type=password: any password), or, with
+      // grant_type=refresh_token, a new access token for the same login session (Supabase
+      // keeps session_id across refreshes; a refresh token is used once). `expired` and `alg`
+      // are demo knobs.
       let opts = {};
       try {
         opts = JSON.parse((await readBody(req)) || "{}");
@@ -182,9 +219,13 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       logins.set(refreshToken, login);
       const expiresIn = opts.expired ? -3600 : 3600;
       const token = await api.mint({ alg: opts.alg || "ES256", claims: { email: login.email, sub: subFor(login.email) }, sessionId: login.sessionId, expiresIn });
-      return sendJson(res, 200, { access_token: token, token_type: "bearer", expires_in: expiresIn, refresh_token: refreshToken, user: { id: subFor(login.email), email: login.email } }, {
-        "access-control-allow-origin": "*",
-      });
+      state.tokensIssued++;
+      return sendJson(
+        res,
+        200,
+        { access_token: token, token_type: "bearer", expires_in: expiresIn, expires_at: Math.floor(Date.now() / 1000) + expiresIn, refresh_token: refreshToken, user: userOf(login.email) },
+        { "access-control-allow-origin": "*" },
+      );
     }
     sendJson(res, 404, { error: "not_found" });
   });

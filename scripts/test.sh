@@ -12,6 +12,10 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-features --locked -- -D warnings
 
+echo "== the client module's declarations, and a supabase-js app using them (tsc)"
+PATH="$PWD/node_modules/.bin:$PATH" tsc -p client/tsconfig.declarations.json
+PATH="$PWD/node_modules/.bin:$PATH" tsc -p client
+
 echo "== native tests (the runtime-free core)"
 cargo test --locked
 
@@ -22,5 +26,5 @@ OUT_DIR=build-selftest bash scripts/build.sh --features selftest
 echo "== the deployable bundle: wrangler deploy --dry-run of wrangler.toml (top level, staging, production)"
 bash scripts/dry-run.sh
 
-echo "== integration and browser tests: the compiled worker in workerd against the local stand-ins"
-PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 tests/integration/*.test.mjs tests/browser/*.test.mjs
+echo "== integration, client and browser tests: the compiled worker in workerd against the local stand-ins"
+PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 tests/integration/*.test.mjs tests/client/*.test.mjs tests/browser/*.test.mjs

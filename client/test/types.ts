@@ -1,0 +1,28 @@
+// Compile-time check (`tsc -p client`): the declared types accept a real supabase-js client
+// and give apps what they expect. Never run.
+import { createClient } from "@supabase/supabase-js";
+import { attachEdgeAttest, type EdgeAttestState } from "@edge-attest/client";
+
+const supabase = createClient("https://abcd.supabase.co", "anon-key");
+const edge = attachEdgeAttest(supabase, { url: "https://app.example.com", maxAttempts: 3 });
+const stop: () => void = edge.subscribe((s: Readonly<EdgeAttestState>) => {
+  if (s.status === "signed_in") {
+    const user: string | null = s.user_id;
+    const reused: boolean | null = s.reused;
+    void [user, reused];
+  }
+  if (s.error) {
+    const code: string = s.error.error;
+    void code;
+  }
+});
+async function use(): Promise<void> {
+  const after = await edge.exchange();
+  const again: EdgeAttestState["status"] = (await edge.logout()).status;
+  void [after.expires_at, again, (await edge.checkSession()).session_id];
+  stop();
+  edge.detach();
+}
+void use;
+// @ts-expect-error: not a supabase client
+attachEdgeAttest({}, {});
