@@ -82,11 +82,15 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (exited !== null) throw new Error(`wrangler dev exited (${exited}):\n${output.join("\n")}`);
-    try {
-      const r = await fetch(`${url}/healthz`);
-      await r.arrayBuffer();
-      break;
-    } catch {}
+    // Ready only when wrangler says it listens on *our* port: freePort's port can be taken by
+    // another process before wrangler binds it, and a probe would then be answered by that one.
+    if (output.some((l) => l.includes(`Ready on ${url}`))) {
+      try {
+        const r = await fetch(`${url}/healthz`);
+        await r.arrayBuffer();
+        break;
+      } catch {}
+    }
     if (Date.now() > deadline) {
       process.kill(-child.pid, "SIGKILL");
       throw new Error(`wrangler dev did not start:\n${output.join("\n")}`);

@@ -58,8 +58,8 @@ async function inOneWindow() {
 async function cron(expected = 200) {
   const n = ctx.worker.logs.length;
   const res = await fetch(`${ctx.worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`);
-  await res.arrayBuffer();
-  assert.equal(res.status, expected, "the run's status");
+  const body = await res.text();
+  assert.equal(res.status, expected, `the run's status: ${body.slice(0, 200)}`);
   return ctx.worker.waitForLog((l, i = ctx.worker.logs.indexOf(l)) => l.route === "scheduled" && i >= n);
 }
 
