@@ -45,9 +45,13 @@ export interface EdgeAttestState {
    * (see `error`, and `retry_at` when another attempt is scheduled).
    */
   status: "signed_out" | "exchanging" | "signed_in" | "error";
-  /** The Stytch user id. */
+  /** The Stytch user id (a consumer project; `null` in a B2B one). */
   user_id: string | null;
-  /** The Stytch session id. */
+  /** The Stytch member id (a B2B project; `null` in a consumer one). */
+  member_id: string | null;
+  /** The organization the member session is in (a B2B project). */
+  organization_id: string | null;
+  /** The Stytch session id (B2B: the member session id). */
   session_id: string | null;
   /** When the Stytch session ends (RFC 3339). */
   expires_at: string | null;

@@ -39,6 +39,8 @@ const DEFAULTS = {
 const SIGNED_OUT = Object.freeze({
   status: "signed_out",
   user_id: null,
+  member_id: null,
+  organization_id: null,
   session_id: null,
   expires_at: null,
   reused: null,
@@ -298,6 +300,8 @@ function signedIn(body) {
   return {
     status: "signed_in",
     user_id: body.user_id ?? null,
+    member_id: body.member_id ?? null,
+    organization_id: body.organization_id ?? null,
     session_id: body.session_id ?? null,
     expires_at: body.expires_at ?? null,
     reused: typeof body.reused === "boolean" ? body.reused : null,

@@ -109,15 +109,19 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
     fetches: 0,
     redirectHits: 0,
     tokensIssued: 0,
+    /** Extra `app_metadata` of a user, by email (Supabase puts app_metadata in its tokens):
+     * a B2B tenant id such as { org_id }, set through the admin API in a real project. */
+    appMetadataFor: (email) => ({}),
   };
   const jwks = () => ({ keys: [...state.published].map((kid) => keys.get(kid).jwk) });
+  const appMetadataOf = (email) => ({ provider: "email", providers: ["email"], ...state.appMetadataFor(email) });
   const userOf = (email) => ({
     id: subFor(email),
     aud: "authenticated",
     role: "authenticated",
     email,
     email_confirmed_at: "2026-01-01T00:00:00Z",
-    app_metadata: { provider: "email", providers: ["email"] },
+    app_metadata: appMetadataOf(email),
     user_metadata: {},
     identities: [],
     created_at: "2026-01-01T00:00:00Z",
@@ -218,7 +222,7 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       const refreshToken = randomBytes(12).toString("base64url");
       logins.set(refreshToken, login);
       const expiresIn = opts.expired ? -3600 : 3600;
-      const token = await api.mint({ alg: opts.alg || "ES256", claims: { email: login.email, sub: subFor(login.email) }, sessionId: login.sessionId, expiresIn });
+      const token = await api.mint({ alg: opts.alg || "ES256", claims: { email: login.email, sub: subFor(login.email), app_metadata: appMetadataOf(login.email) }, sessionId: login.sessionId, expiresIn });
       state.tokensIssued++;
       return sendJson(
         res,
@@ -357,6 +361,13 @@ const STYTCH_ERRORS = {
   // session_token of another user's session, is not documented.
   invalid_session_custom_claims: [400, "Custom claims are invalid or larger than 4 KB."],
   session_user_mismatch: [400, "The session belongs to another user."],
+  // B2B (Stytch's error-type list; statuses assumed from their kind).
+  token_missing_organization_id_claim: [400, "The trusted auth token has no organization ID claim, and no organization_id was given."],
+  invalid_token_organization_id_claim: [400, "The token's organization ID claim does not match the organization."],
+  organization_not_found: [404, "Organization could not be found."],
+  member_not_found: [404, "Member could not be found."],
+  // Not a confirmed name, as session_user_mismatch.
+  session_member_mismatch: [400, "The session belongs to another member or organization."],
   too_many_requests: [429, "Too many requests have been made."],
   internal_server_error: [500, "Oops, something seems to have gone wrong."],
   bad_request: [400, "Bad request."],
@@ -364,6 +375,9 @@ const STYTCH_ERRORS = {
 /** Claims Stytch keeps for itself (its SDK doc: "will be ignored"). */
 const RESERVED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]);
 const SESSION_CLAIM = "https://stytch.com/session";
+const ORGANIZATION_CLAIM = "https://stytch.com/organization";
+/** A claim at a dot path (`app_metadata.org_id`). */
+const claimAt = (claims, path) => path.split(".").reduce((v, k) => (v && typeof v === "object" ? v[k] : undefined), claims);
 
 /**
  * Starts the Stytch stand-in. `script(...steps)` queues behaviours for the next calls (the
@@ -391,14 +405,28 @@ const SESSION_CLAIM = "https://stytch.com/session";
  * `status_code` members). `state.jwtLifetimeSecs` (300, as Stytch's) shortens or backdates
  * the JWTs minted from now on, so tests can reach expiry without waiting; `state.jwksMode`
  * "fail" makes the key set answer 500.
+ *
+ * B2B (the same, under /v1/b2b/sessions/*, shapes from stytch-node `lib/b2b/sessions.ts`):
+ * attest puts the token's member in an organization, named by the request's `organization_id`
+ * (an id or a slug) or by the token's claim at the profile's `attributeMapping.organization_id`
+ * (a dot path here; whether Stytch maps nested claims is not documented). Neither:
+ * `token_missing_organization_id_claim`; both, naming different organizations:
+ * `invalid_token_organization_id_claim`; an unknown one: `organization_not_found`. The member
+ * is the mapped email's in that organization, created on first sight when the profile allows
+ * JIT provisioning (`canJitProvision`, default true), else `member_not_found` unless listed in
+ * `state.members` ("<organization_id>:<email>"). Answers carry `member_id`, `member_session`
+ * (`member_session_id`, `organization_id`, `organization_slug`, …), `member` and
+ * `organization`; session JWTs carry `sub` = member id and `https://stytch.com/organization`.
+ * `organizations`: [{ organization_id, organization_slug, organization_name }].
  */
-export async function startStytch({ projectId, secret, profileId, supabase, profiles, port = 0, host = "127.0.0.1" }) {
+export async function startStytch({ projectId, secret, profileId, supabase, profiles, organizations = [], port = 0, host = "127.0.0.1" }) {
   profiles ??= [{ profileId, issuer: supabase.issuer, audience: "authenticated", jwks: supabase.jwks }];
   const SUPABASE_MAPPING = { email: "email", token_id: "session_id" };
   const calls = [];
   const queue = [];
   const sessions = new Map(); // session_token -> session
-  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0, chaos: null };
+  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0, chaos: null, members: new Set() };
+  const orgOf = (ref) => organizations.find((o) => o.organization_id === ref || o.organization_slug === ref);
   const kid = `jwk-test-${randomUUID()}`;
   const { publicKey, privateKey: jwtKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
   const jwk = {
@@ -433,8 +461,10 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     const exp = now + state.jwtLifetimeSecs;
     const iat = Math.min(now, exp - 300);
     const claims = Object.fromEntries(Object.entries(session.custom_claims).filter(([k]) => !RESERVED_CLAIMS.has(k)));
+    const org = session.organization_id ? orgOf(session.organization_id) : null;
     return new SignJWT({
       ...claims,
+      ...(org ? { [ORGANIZATION_CLAIM]: { organization_id: org.organization_id, slug: org.organization_slug } } : {}),
       [SESSION_CLAIM]: {
         id: session.session_id,
         started_at: session.started_at,
@@ -472,9 +502,21 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
 
   const userOf = (session) => ({ user_id: session.user_id, emails: [{ email_id: "email-test-1", email: session.email, verified: true }], status: "active", name: {}, roles: ["stytch_user"] });
   const publicSession = (session) => {
-    const { email, ...rest } = session;
+    const { email, product, ...rest } = session;
     return rest;
   };
+  /** A member session as Stytch's B2B API shows it. */
+  const memberSession = (session) => {
+    const { session_id, user_id, email, product, attributes, extensions, ...rest } = session;
+    return { member_session_id: session_id, member_id: user_id, ...rest, organization_slug: orgOf(session.organization_id)?.organization_slug };
+  };
+  const memberOf = (session) => ({ member_id: session.user_id, organization_id: session.organization_id, email_address: session.email, status: "active", name: "", roles: [] });
+  const organizationOf = (session) => ({ ...orgOf(session.organization_id) });
+  /** The answer members of a session: the consumer API's, or the B2B API's. */
+  const sessionMembers = async (session, token) =>
+    session.product === "b2b"
+      ? { member_session: memberSession(session), session_token: token, session_jwt: await mintJwt(session), member: memberOf(session), organization: organizationOf(session) }
+      : { session: publicSession(session), session_token: token, session_jwt: await mintJwt(session), user: userOf(session) };
 
   const server = http.createServer(async (req, res) => {
     const path = new URL(req.url, "http://x").pathname;
@@ -485,11 +527,12 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     } catch {}
     calls.push({ path, method: req.method, authorization: req.headers.authorization, contentType: req.headers["content-type"], body, at: Date.now() });
 
-    if (req.method === "GET" && path.startsWith("/v1/sessions/jwks/")) {
+    const jwksPrefix = ["/v1/sessions/jwks/", "/v1/b2b/sessions/jwks/"].find((p) => path.startsWith(p));
+    if (req.method === "GET" && jwksPrefix) {
       // Public, like Stytch's: no credentials, and not subject to scripted failures.
       state.jwksFetches++;
       if (state.jwksMode === "fail") return fail(res, "internal_server_error");
-      if (path !== `/v1/sessions/jwks/${projectId}`) return fail(res, "project_not_found", 404);
+      if (path !== `${jwksPrefix}${projectId}`) return fail(res, "project_not_found", 404);
       return sendJson(res, 200, { keys: [jwk], request_id: requestId(), status_code: 200 });
     }
 
@@ -508,7 +551,10 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     if (step?.error_type) return fail(res, step.error_type, step.status);
     if (req.method !== "POST" || !body || typeof body !== "object") return fail(res, "bad_request");
 
-    if (path === "/v1/sessions/attest") {
+    const b2b = path.startsWith("/v1/b2b/");
+    const product = b2b ? "b2b" : "consumer";
+    const route = b2b ? path.replace("/v1/b2b/", "/v1/") : path;
+    if (route === "/v1/sessions/attest") {
       const profile = profiles.find((p) => p.profileId === body.profile_id);
       if (!profile) return fail(res, "trusted_token_profile_not_found");
       const minutes = body.session_duration_minutes;
@@ -530,7 +576,25 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
       const email = claims[mapping.email];
       const tokenId = claims[mapping.token_id];
       if (typeof email !== "string" || !email || typeof tokenId !== "string" || !tokenId) return fail(res, "invalid_trusted_auth_token");
-      const userId = userIdOf(email);
+      let organizationId;
+      let userId = userIdOf(email);
+      if (b2b) {
+        // The organization: the request's, the token's mapped claim, and they must agree.
+        const fromClaim = mapping.organization_id ? claimAt(claims, mapping.organization_id) : undefined;
+        const named = body.organization_id;
+        if (named === undefined && fromClaim === undefined) return fail(res, "token_missing_organization_id_claim");
+        const org = orgOf(named ?? fromClaim);
+        if (!org) return fail(res, "organization_not_found");
+        if (named !== undefined && fromClaim !== undefined && orgOf(fromClaim) !== org) return fail(res, "invalid_token_organization_id_claim");
+        organizationId = org.organization_id;
+        userId = "member-test-" + createHash("sha256").update(`${organizationId}:${email}`).digest("hex").slice(0, 32);
+        const known = state.members.has(`${organizationId}:${email}`) || [...sessions.values()].some((x) => x.user_id === userId);
+        if (!known) {
+          if (profile.canJitProvision === false) return fail(res, "member_not_found");
+          if (fromClaim === undefined) return fail(res, "token_missing_organization_id_claim"); // JIT needs the claim
+          state.members.add(`${organizationId}:${email}`);
+        }
+      }
       const now = Date.now();
       const factor = {
         type: "trusted_auth_token",
@@ -545,7 +609,8 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
       if (body.session_token !== undefined) {
         // Add the factor to the named session and extend it (Stytch's attest doc).
         session = sessions.get(body.session_token);
-        if (!live(session)) return fail(res, "session_not_found");
+        if (!live(session) || session.product !== product) return fail(res, "session_not_found");
+        if (b2b && (session.user_id !== userId || session.organization_id !== organizationId)) return fail(res, "session_member_mismatch");
         if (session.user_id !== userId) return fail(res, "session_user_mismatch");
         sessionToken = body.session_token;
         const same = session.authentication_factors.find((f) => f.type === factor.type && f.trusted_auth_token_factor?.token_id === factor.trusted_auth_token_factor.token_id);
@@ -557,15 +622,17 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
       } else {
         sessionToken = randomBytes(33).toString("base64url");
         session = {
-          session_id: `session-test-${randomUUID()}`,
+          session_id: `${b2b ? "member-session" : "session"}-test-${randomUUID()}`,
           user_id: userId,
           email,
+          product,
+          ...(b2b ? { organization_id: organizationId } : {}),
           started_at: iso(now),
           last_accessed_at: iso(now),
           expires_at: iso(now + (minutes ?? 0) * 60_000),
           attributes: { ip_address: "", user_agent: "" },
           authentication_factors: [factor],
-          roles: ["stytch_user"],
+          roles: [b2b ? "stytch_member" : "stytch_user"],
           custom_claims: {},
           extensions: 0,
         };
@@ -574,6 +641,14 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
       // Without session_duration_minutes (and no session named) Stytch creates no session.
       const hasSession = minutes !== undefined || body.session_token !== undefined;
       if (hasSession) sessions.set(sessionToken, session);
+      if (b2b) {
+        // B2B always has a session (60 minutes when no duration is given).
+        if (!hasSession) {
+          session.expires_at = iso(now + 60 * 60_000);
+          sessions.set(sessionToken, session);
+        }
+        return sendJson(res, 200, { status_code: 200, request_id: requestId(), member_id: userId, ...(await sessionMembers(session, sessionToken)) });
+      }
       return sendJson(res, 200, {
         status_code: 200,
         request_id: requestId(),
@@ -584,7 +659,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
         ...(hasSession ? { session: publicSession(session) } : {}),
       });
     }
-    if (path === "/v1/sessions/authenticate") {
+    if (route === "/v1/sessions/authenticate") {
       const named = ["session_token", "session_jwt"].filter((k) => body[k] !== undefined);
       if (named.length === 0) return fail(res, "no_session_arguments");
       if (named.length > 1) return fail(res, "too_many_session_arguments");
@@ -603,23 +678,17 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
         }
       }
       const session = sessions.get(token);
-      if (!live(session)) return fail(res, "session_not_found");
+      if (!live(session) || session.product !== product) return fail(res, "session_not_found");
       session.last_accessed_at = iso(Date.now());
       if (body.session_duration_minutes !== undefined) session.expires_at = iso(Date.now() + body.session_duration_minutes * 60_000);
-      return sendJson(res, 200, {
-        status_code: 200,
-        request_id: requestId(),
-        session: publicSession(session),
-        session_token: token,
-        session_jwt: await mintJwt(session),
-        user: userOf(session),
-      });
+      return sendJson(res, 200, { status_code: 200, request_id: requestId(), ...(await sessionMembers(session, token)) });
     }
-    if (path === "/v1/sessions/revoke") {
-      const named = ["session_id", "session_token", "session_jwt"].filter((k) => body[k]);
+    if (route === "/v1/sessions/revoke") {
+      const idField = b2b ? "member_session_id" : "session_id";
+      const named = [idField, "session_token", "session_jwt"].filter((k) => body[k]);
       if (named.length !== 1) return fail(res, "bad_request");
-      const token = body.session_token ?? [...sessions].find(([, s]) => s.session_id === body.session_id)?.[0];
-      if (!token || !sessions.delete(token)) return fail(res, "session_not_found");
+      const token = body.session_token ?? [...sessions].find(([, s]) => s.session_id === body[idField])?.[0];
+      if (!token || sessions.get(token)?.product !== product || !sessions.delete(token)) return fail(res, "session_not_found");
       return sendJson(res, 200, { status_code: 200, request_id: requestId() });
     }
     return fail(res, "bad_request", 404);
@@ -632,8 +701,8 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     sessions,
     state,
     kid,
-    /** Calls to the API (not the public key set). */
-    apiCalls: () => calls.filter((c) => !c.path.startsWith("/v1/sessions/jwks/")),
+    /** Calls to the API (not the public key sets). */
+    apiCalls: () => calls.filter((c) => !c.path.includes("/sessions/jwks/")),
     script: (...steps) => queue.push(...steps),
     pending: () => queue.length,
     close: () => closeServer(server, sockets),

@@ -20,7 +20,8 @@ use edge_attest::jwt::token::{MAX_KID_BYTES, MAX_TOKEN_BYTES, UnverifiedToken};
 use edge_attest::jwt::verify::{self, AnonymousRule, Policy};
 use edge_attest::keys::crypto::RustCryptoBackend;
 use edge_attest::keys::jwk::{Alg, KeyMaterial, KeySet, MAX_KEYS, RSA_BITS};
-use edge_attest::stytch::api::read_session_answer;
+use edge_attest::stytch::api::{Product, read_session_answer};
+use edge_attest::stytch::organization::is_organization_ref;
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -205,10 +206,16 @@ pub fn request_head(data: &[u8]) {
     }
 }
 
-/// The Stytch answer parser: whatever it accepts is safe to put in cookies, bodies and logs.
+/// The Stytch answer parser, consumer and B2B: whatever it accepts is safe to put in cookies,
+/// bodies and logs.
 pub fn stytch_answer(data: &[u8]) {
     let (status_byte, body) = data.split_first().unwrap_or((&0, &[]));
     let status = [200, 200, 200, 400, 401, 404, 429, 500][usize::from(*status_byte % 8)];
+    let product = if status_byte & 0x80 == 0 {
+        Product::Consumer
+    } else {
+        Product::B2b
+    };
     let resp = OutboundResponse {
         status,
         headers: vec![(
@@ -217,7 +224,7 @@ pub fn stytch_answer(data: &[u8]) {
         )],
         body: body.to_vec(),
     };
-    let (result, request_id) = read_session_answer(&resp);
+    let (result, request_id) = read_session_answer(&resp, product);
     let clean = |s: &str| {
         !s.is_empty()
             && s.len() <= 96
@@ -237,6 +244,15 @@ pub fn stytch_answer(data: &[u8]) {
                 edge_attest::formats::time::parse_rfc3339(&session.expires_at),
                 Some(session.expires_at_unix)
             );
+            // A member session always names its organization, a user session never does.
+            match (&session.organization, product) {
+                (Some(org), Product::B2b) => {
+                    assert!(clean(&org.id));
+                    assert!(org.slug.as_deref().is_none_or(is_organization_ref));
+                }
+                (None, Product::Consumer) => {}
+                other => panic!("organization {other:?}"),
+            }
         }
         Err(e) => {
             if let Some(t) = e.error_type() {

@@ -51,7 +51,7 @@ fn the_variable_list_is_complete() {
     }
 }
 
-const VARIABLES: [&str; 22] = [
+const VARIABLES: [&str; 25] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -74,6 +74,9 @@ const VARIABLES: [&str; 22] = [
     "SESSION_REUSE_MIN_SECONDS",
     "STYTCH_SESSION_ISSUERS",
     "PROVIDERS",
+    "STYTCH_PRODUCT",
+    "STYTCH_ORGANIZATION_ID",
+    "STYTCH_ORGANIZATION_ID_CLAIM",
 ];
 
 #[test]

@@ -8,8 +8,10 @@ const edge = attachEdgeAttest(supabase, { url: "https://app.example.com", maxAtt
 const stop: () => void = edge.subscribe((s: Readonly<EdgeAttestState>) => {
   if (s.status === "signed_in") {
     const user: string | null = s.user_id;
+    const member: string | null = s.member_id;
+    const organization: string | null = s.organization_id;
     const reused: boolean | null = s.reused;
-    void [user, reused];
+    void [user, member, organization, reused];
   }
   if (s.error) {
     const code: string = s.error.error;

@@ -16,20 +16,65 @@ use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::KvStore;
 use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{self as stytch, AttestArgs, Attested, Call};
+use crate::stytch::organization::{Organization, OrganizationSource};
 use crate::stytch::session::{Link, Prior, VerifiedSession, assess};
 use serde::Serialize;
 use serde_json::Value;
 
 /// The exchange's 200 body (typed: serialising it costs less than building a JSON value;
-/// members in the order the other bodies have, alphabetical).
+/// members in the order the other bodies have, alphabetical). A consumer session names its
+/// user; a B2B member session its member and organization instead.
 #[derive(Serialize)]
 struct ExchangeBody<'a> {
     expires_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_id: Option<&'a str>,
     request_id: Option<&'a str>,
     /// Answered from the browser's live session, without calling Stytch.
     reused: bool,
     session_id: &'a str,
-    user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+}
+
+/// Where an exchange's session came from.
+#[derive(Debug, Clone, Copy)]
+enum Answered<'a> {
+    /// The browser's own live session, with no Stytch call (so no `request_id`).
+    AtTheEdge,
+    /// Stytch, with its `request_id` when it gave a well-formed one.
+    ByStytch(Option<&'a str>),
+}
+
+impl<'a> ExchangeBody<'a> {
+    /// The body for a session of `subject` (user or member) in `organization` (B2B only);
+    /// answered at the edge or by Stytch.
+    fn new(
+        subject: &'a str,
+        session_id: &'a str,
+        expires_at: &'a str,
+        organization: Option<&'a Organization>,
+        answered: Answered<'a>,
+    ) -> Self {
+        let (user_id, member_id) = match organization {
+            None => (Some(subject), None),
+            Some(_) => (None, Some(subject)),
+        };
+        Self {
+            expires_at,
+            member_id,
+            organization_id: organization.map(|o| o.id.as_str()),
+            request_id: match answered {
+                Answered::AtTheEdge => None,
+                Answered::ByStytch(id) => id,
+            },
+            reused: matches!(answered, Answered::AtTheEdge),
+            session_id,
+            user_id,
+        }
+    }
 }
 
 impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
@@ -71,7 +116,11 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         let after_verify = self.platform.now_ms();
         log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
         let verified = verified.map_err(failure)?;
-        let link = Link::of(&verified, provider.session_claim.as_deref());
+        // B2B: the organization this login asks for, when the provider names one; a token
+        // without the claim that should name it goes no further.
+        let organization = OrganizationSource::resolve(provider.organization.as_ref(), &verified)
+            .map_err(failure)?;
+        let link = Link::of(&verified, provider.session_claim.as_deref(), organization);
 
         // The session the browser holds, if its JWT verifies under Stytch's keys. A cookie
         // that does not verify only means a new session: never an error for a valid login.
@@ -98,13 +147,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             log.session = Some("reused");
             return Ok(json_response(
                 200,
-                &ExchangeBody {
-                    expires_at: &session.expires_at,
-                    request_id: None,
-                    reused: true,
-                    session_id: &session.session_id,
-                    user_id: &session.user_id,
-                },
+                &ExchangeBody::new(
+                    &session.user_id,
+                    &session.session_id,
+                    &session.expires_at,
+                    session.organization.as_ref(),
+                    Answered::AtTheEdge,
+                ),
                 cors.to_vec(),
             ));
         }
@@ -124,6 +173,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             token: &token,
             link: link.fits().then_some(&link),
             session_token: extend.map(|(_, t)| t),
+            organization_id: link.organization.as_deref(),
         };
         let mut call = self.timed_attest(config, args, log).await;
         let mut outcome = if extend.is_some() {
@@ -147,19 +197,29 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             outcome = "created";
         }
         let session = call.result.map_err(failure)?;
+        // A member session in another organization than the one asked for is not this
+        // login's: no cookie is set for it.
+        if let (Some(requested), Some(org)) = (&link.organization, &session.organization)
+            && !org.is(requested)
+        {
+            return Err(failure(ApiError::Upstream {
+                error_type: None,
+                detail: "stytch_malformed: answered for another organization".into(),
+            }));
+        }
         log.session = Some(outcome);
 
         let headers =
             with_session_cookies(config, cors, &session, unix_secs(self.platform.now_ms()));
         Ok(json_response(
             200,
-            &ExchangeBody {
-                expires_at: &session.expires_at,
-                request_id: call.request_id.as_deref(),
-                reused: false,
-                session_id: &session.session_id,
-                user_id: &session.user_id,
-            },
+            &ExchangeBody::new(
+                &session.user_id,
+                &session.session_id,
+                &session.expires_at,
+                session.organization.as_ref(),
+                Answered::ByStytch(call.request_id.as_deref()),
+            ),
             headers,
         ))
     }

@@ -15,6 +15,7 @@ use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::{KvStore, ResolveError};
 use crate::keys::crypto::SignatureBackend;
 use crate::stytch::api::{self as stytch, Revoked};
+use crate::stytch::organization::Organization;
 use crate::stytch::session::{Link, VerifiedSession};
 use serde::Serialize;
 
@@ -68,15 +69,44 @@ impl From<VerifyError> for CookieProblem {
     }
 }
 
-/// `GET /api/session`'s 200 body (alphabetical, as the other bodies).
+/// `GET /api/session`'s 200 body (alphabetical, as the other bodies): a consumer session's
+/// user, or a B2B session's member and organization.
 #[derive(Serialize)]
 struct SessionBody<'a> {
     expires_at: &'a str,
     /// The login the session was created for; `null` for a session this worker did not
     /// create.
     link: Option<&'a Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_id: Option<&'a str>,
     session_id: &'a str,
-    user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+}
+
+impl<'a> SessionBody<'a> {
+    fn new(
+        subject: &'a str,
+        session_id: &'a str,
+        expires_at: &'a str,
+        link: Option<&'a Link>,
+        organization: Option<&'a Organization>,
+    ) -> Self {
+        let (user_id, member_id) = match organization {
+            None => (Some(subject), None),
+            Some(_) => (None, Some(subject)),
+        };
+        Self {
+            expires_at,
+            link,
+            member_id,
+            organization_id: organization.map(|o| o.id.as_str()),
+            session_id,
+            user_id,
+        }
+    }
 }
 
 /// `POST /api/logout`'s 200 body.
@@ -123,7 +153,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             unix_secs(now_ms),
         )
         .await?;
-        VerifiedSession::from_token(&verified)
+        VerifiedSession::from_token(&verified, config.session.product)
             .map_err(|e| CookieProblem::Invalid(e.kind().to_owned()))
     }
 
@@ -149,12 +179,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             match found {
                 Ok(s) if s.is_live(now, config.session.policy.skew_secs) => {
                     log.session = Some("local");
-                    let body = SessionBody {
-                        expires_at: &s.expires_at,
-                        link: s.link.as_ref(),
-                        session_id: &s.session_id,
-                        user_id: &s.user_id,
-                    };
+                    let body = SessionBody::new(
+                        &s.user_id,
+                        &s.session_id,
+                        &s.expires_at,
+                        s.link.as_ref(),
+                        s.organization.as_ref(),
+                    );
                     return Ok(json_response(200, &body, cors.to_vec()));
                 }
                 Ok(s) if s.expires_at_unix <= now => log.prior = Some("session_expired".into()),
@@ -181,12 +212,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         match call.result {
             Ok(s) => {
                 log.session = Some("refreshed");
-                let body = SessionBody {
-                    expires_at: &s.expires_at,
-                    link: s.link.as_ref(),
-                    session_id: &s.session_id,
-                    user_id: &s.user_id,
-                };
+                let body = SessionBody::new(
+                    &s.user_id,
+                    &s.session_id,
+                    &s.expires_at,
+                    s.link.as_ref(),
+                    s.organization.as_ref(),
+                );
                 let headers =
                     with_session_cookies(config, cors, &s, unix_secs(self.platform.now_ms()));
                 Ok(json_response(200, &body, headers))

@@ -10,6 +10,7 @@ use crate::cookies::{self, CookiePolicy, SameSite};
 use crate::formats::urls::{self, UrlParts};
 use crate::jwt::verify::Policy;
 use crate::keys::jwk::Alg;
+use crate::stytch::api::Product;
 pub use providers::{ANY_ROLE, KeySource, Provider};
 use std::fmt;
 
@@ -24,8 +25,6 @@ pub const MAX_REUSE_MIN_SECS: i64 = 240;
 /// Default `SESSION_REUSE_MIN_SECONDS`: a reused JWT still has a minute to live, long enough
 /// for the page that asked to use it before Stytch's frontend SDK refreshes it.
 pub const DEFAULT_REUSE_MIN_SECS: i64 = 60;
-/// Path of Stytch's session key set, followed by the project id (public, no credentials).
-pub const STYTCH_SESSION_JWKS_PATH: &str = "/v1/sessions/jwks/";
 const STYTCH_LIVE: &str = "https://api.stytch.com";
 const STYTCH_TEST: &str = "https://test.stytch.com";
 
@@ -54,8 +53,11 @@ pub struct SessionConfig {
     /// What a Stytch session JWT must satisfy: RS256, one of Stytch's issuers for this
     /// project, the project id in `aud`, and the time claims with `CLOCK_SKEW_SECONDS`.
     pub policy: Policy,
-    /// Stytch's session key set: `{STYTCH_API_BASE}/v1/sessions/jwks/{project_id}`.
+    /// Stytch's session key set: `{STYTCH_API_BASE}/v1/sessions/jwks/{project_id}` (B2B:
+    /// `/v1/b2b/sessions/jwks/`).
     pub jwks_url: String,
+    /// The project's product: what a session JWT must carry, and what reuse must match.
+    pub product: Product,
 }
 
 /// The Stytch half of the configuration.
@@ -70,6 +72,8 @@ pub struct StytchConfig {
     authorization: String,
     /// Sent with every attest call; without it Stytch creates no session.
     pub session_duration_minutes: u32,
+    /// Consumer or B2B: which endpoints, and which answers.
+    pub product: Product,
 }
 
 impl StytchConfig {
@@ -78,6 +82,7 @@ impl StytchConfig {
         project_id: String,
         secret: &str,
         session_duration_minutes: u32,
+        product: Product,
     ) -> Self {
         let raw = format!("{project_id}:{secret}");
         let authorization = format!(
@@ -89,6 +94,7 @@ impl StytchConfig {
             project_id,
             authorization,
             session_duration_minutes,
+            product,
         }
     }
 
@@ -105,6 +111,7 @@ impl fmt::Debug for StytchConfig {
             .field("project_id", &self.project_id)
             .field("authorization", &"<redacted>")
             .field("session_duration_minutes", &self.session_duration_minutes)
+            .field("product", &self.product)
             .finish()
     }
 }
@@ -169,11 +176,25 @@ impl Config {
             0..=MAX_SKEW_SECS,
             30,
         )?;
+        // The product of the Stytch project: `STYTCH_PRODUCT`, or what the providers say.
+        let default_product = match opt("STYTCH_PRODUCT") {
+            None => None,
+            Some(name) => Some(
+                Product::parse(&name)
+                    .ok_or_else(|| err("STYTCH_PRODUCT", "must be consumer or b2b"))?,
+            ),
+        };
         // With PROVIDERS, that is the complete list; without, the Supabase project of
         // SUPABASE_URL and the variables that refine it.
-        let providers = match opt("PROVIDERS") {
-            Some(text) => providers::from_json(&text, skew_secs)?,
-            None => vec![providers::from_variables(&opt, skew_secs)?],
+        let (providers, product) = match opt("PROVIDERS") {
+            Some(text) => providers::from_json(&text, skew_secs, default_product)?,
+            None => {
+                let product = default_product.unwrap_or(Product::Consumer);
+                (
+                    vec![providers::from_variables(&opt, skew_secs, product)?],
+                    product,
+                )
+            }
         };
 
         let project_id = required("STYTCH_PROJECT_ID")?;
@@ -278,12 +299,19 @@ impl Config {
                 required_claims: Vec::new(),
                 anonymous: None,
             },
-            jwks_url: format!("{api_base}{STYTCH_SESSION_JWKS_PATH}{project_id}"),
+            jwks_url: format!("{api_base}{}{project_id}", product.session_jwks_path()),
+            product,
         };
 
         Ok(Self {
             providers,
-            stytch: StytchConfig::new(api_base, project_id, &secret, session_duration_minutes),
+            stytch: StytchConfig::new(
+                api_base,
+                project_id,
+                &secret,
+                session_duration_minutes,
+                product,
+            ),
             allowed_origins,
             cookies: CookiePolicy {
                 session_name,

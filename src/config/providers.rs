@@ -6,12 +6,15 @@
 //! preset `{"name": …, "preset": "supabase", "project_url": …, "stytch_profile_id": …}`.
 //! Without it, the zero-configuration Supabase provider of `SUPABASE_URL` and the variables
 //! that refine it (`JWT_ISSUER`, `JWKS_URL`, `JWT_AUDIENCE`, `JWT_ALGORITHMS`,
-//! `REQUIRED_ROLE`, `ALLOW_ANONYMOUS`, `STYTCH_PROFILE_ID`), exactly as before providers.
+//! `REQUIRED_ROLE`, `ALLOW_ANONYMOUS`, `STYTCH_PROFILE_ID`, and for a B2B project
+//! `STYTCH_ORGANIZATION_ID` or `STYTCH_ORGANIZATION_ID_CLAIM`), exactly as before providers.
 
 use super::{ConfigError, base_url, checked_url, comma_list, err, parse_algorithms};
 use crate::formats::json;
 use crate::jwt::verify::{AnonymousRule, Policy};
 use crate::keys::jwk::Alg;
+use crate::stytch::api::Product;
+use crate::stytch::organization::{ClaimPath, OrganizationSource, is_organization_ref};
 use serde_json::{Map, Value};
 
 /// Most providers one worker may have: issuers are looked up one by one, and a migration
@@ -49,6 +52,9 @@ pub struct Provider {
     /// in the session link so that a repeat exchange reuses only that login's Stytch session.
     /// `None`: links name the user alone.
     pub session_claim: Option<String>,
+    /// B2B: the organization to put members in; `None` leaves it to the profile's mapping of
+    /// the token's own claim (and for a consumer project, there is none).
+    pub organization: Option<OrganizationSource>,
 }
 
 /// Where a provider's keys are published.
@@ -93,13 +99,16 @@ fn supabase(project_url: &str, skew_secs: i64, profile_id: String, name: String)
         keys: KeySource::Jwks(format!("{issuer}/.well-known/jwks.json")),
         stytch_profile_id: profile_id,
         session_claim: Some(SUPABASE_SESSION_CLAIM.to_owned()),
+        organization: None,
     }
 }
 
-/// The zero-configuration provider: `SUPABASE_URL` and the variables that refine it.
+/// The zero-configuration provider: `SUPABASE_URL` and the variables that refine it, for a
+/// Stytch project of `product`.
 pub(super) fn from_variables(
     opt: &dyn Fn(&str) -> Option<String>,
     skew_secs: i64,
+    product: Product,
 ) -> Result<Provider, ConfigError> {
     let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
     let project_url = base_url("SUPABASE_URL", &required("SUPABASE_URL")?)?;
@@ -132,11 +141,69 @@ pub(super) fn from_variables(
     if super::bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)? {
         p.policy.anonymous = None;
     }
+    p.organization = organization_source(
+        product,
+        opt("STYTCH_ORGANIZATION_ID"),
+        opt("STYTCH_ORGANIZATION_ID_CLAIM"),
+    )
+    .map_err(|(field, problem)| {
+        err(
+            match field {
+                ORGANIZATION_ID => "STYTCH_ORGANIZATION_ID",
+                _ => "STYTCH_ORGANIZATION_ID_CLAIM",
+            },
+            problem,
+        )
+    })?;
     Ok(p)
 }
 
-/// `PROVIDERS`: a JSON array of providers, the complete list.
-pub(super) fn from_json(text: &str, skew_secs: i64) -> Result<Vec<Provider>, ConfigError> {
+/// The provider field naming one organization.
+const ORGANIZATION_ID: &str = "organization_id";
+/// The provider field naming the token's organization claim.
+const ORGANIZATION_ID_CLAIM: &str = "organization_id_claim";
+
+/// A provider's organization, from a fixed id or slug or a claim path (at most one of them,
+/// and only in a B2B project); on error, the field at fault and the problem.
+fn organization_source(
+    product: Product,
+    id: Option<String>,
+    claim: Option<String>,
+) -> Result<Option<OrganizationSource>, (&'static str, String)> {
+    let field = if id.is_some() {
+        ORGANIZATION_ID
+    } else {
+        ORGANIZATION_ID_CLAIM
+    };
+    match (id, claim) {
+        (None, None) => Ok(None),
+        _ if product != Product::B2b => Err((
+            field,
+            "only for a B2B Stytch project (stytch_product b2b): consumer sessions have no organization".into(),
+        )),
+        (Some(_), Some(_)) => Err((
+            field,
+            "name the organization once: organization_id or organization_id_claim, not both"
+                .into(),
+        )),
+        (Some(id), None) if is_organization_ref(&id) => Ok(Some(OrganizationSource::Fixed(id))),
+        (Some(_), None) => Err((
+            field,
+            "must be an organization id or slug (letters, digits, - . _ ~; at most 128)".into(),
+        )),
+        (None, Some(path)) => ClaimPath::parse(&path)
+            .map(|p| Some(OrganizationSource::Claim(p)))
+            .map_err(|problem| (field, problem.into())),
+    }
+}
+
+/// `PROVIDERS`: a JSON array of providers, the complete list, and the product of the Stytch
+/// project they all use (`default_product`, `STYTCH_PRODUCT`, for those that do not say).
+pub(super) fn from_json(
+    text: &str,
+    skew_secs: i64,
+    default_product: Option<Product>,
+) -> Result<(Vec<Provider>, Product), ConfigError> {
     let fail = |problem: String| err("PROVIDERS", problem);
     if text.len() > MAX_PROVIDERS_BYTES {
         return Err(fail(format!("is longer than {MAX_PROVIDERS_BYTES} bytes")));
@@ -150,11 +217,26 @@ pub(super) fn from_json(text: &str, skew_secs: i64) -> Result<Vec<Provider>, Con
         return Err(fail(format!("must list 1 to {MAX_PROVIDERS} providers")));
     }
     let mut providers: Vec<Provider> = Vec::with_capacity(entries.len());
+    let mut project: Option<(Product, String)> = None;
     for (i, entry) in entries.iter().enumerate() {
-        let p = provider(entry, skew_secs).map_err(|(name, problem)| {
-            let who = name.unwrap_or_else(|| format!("#{i}"));
-            fail(format!("provider {who}: {problem}"))
-        })?;
+        let (p, product) =
+            provider(entry, skew_secs, default_product).map_err(|(name, problem)| {
+                let who = name.unwrap_or_else(|| format!("#{i}"));
+                fail(format!("provider {who}: {problem}"))
+            })?;
+        // One project, one product: its endpoints, key set and cookies serve every provider.
+        match &project {
+            Some((first, whose)) if *first != product => {
+                return Err(fail(format!(
+                    "provider {}: stytch_product: is {}, but provider {whose}'s is {} (a Stytch project is either consumer or b2b)",
+                    p.name,
+                    product.name(),
+                    first.name()
+                )));
+            }
+            Some(_) => {}
+            None => project = Some((product, p.name.clone())),
+        }
         if providers.iter().any(|q| q.name == p.name) {
             return Err(fail(format!("provider {}: name: is used twice", p.name)));
         }
@@ -171,11 +253,12 @@ pub(super) fn from_json(text: &str, skew_secs: i64) -> Result<Vec<Provider>, Con
         }
         providers.push(p);
     }
-    Ok(providers)
+    let product = project.map_or(Product::Consumer, |(product, _)| product);
+    Ok((providers, product))
 }
 
 /// The members a provider object may have; anything else is a typo, and refused.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 15] = [
     "name",
     "preset",
     "project_url",
@@ -188,10 +271,18 @@ const FIELDS: [&str; 12] = [
     "allow_anonymous",
     "stytch_profile_id",
     "session_claim",
+    "stytch_product",
+    ORGANIZATION_ID,
+    ORGANIZATION_ID_CLAIM,
 ];
 
-/// One provider object; on error, its name (when known) and "field: problem".
-fn provider(entry: &Value, skew_secs: i64) -> Result<Provider, (Option<String>, String)> {
+/// One provider object and its Stytch product; on error, its name (when known) and
+/// "field: problem".
+fn provider(
+    entry: &Value,
+    skew_secs: i64,
+    default_product: Option<Product>,
+) -> Result<(Provider, Product), (Option<String>, String)> {
     let Value::Object(o) = entry else {
         return Err((None, "is not a JSON object".into()));
     };
@@ -277,6 +368,7 @@ fn provider(entry: &Value, skew_secs: i64) -> Result<Provider, (Option<String>, 
                 },
                 stytch_profile_id: profile_id,
                 session_claim: Some(OIDC_SESSION_CLAIM.to_owned()),
+                organization: None,
             }
         }
     };
@@ -335,7 +427,18 @@ fn provider(entry: &Value, skew_secs: i64) -> Result<Provider, (Option<String>, 
         Some(Value::Bool(true)) => p.policy.anonymous = None,
         Some(_) => return Err(fail("allow_anonymous: must be true or false".into())),
     }
-    Ok(p)
+    let product = match text("stytch_product")? {
+        None => default_product.unwrap_or(Product::Consumer),
+        Some(name) => Product::parse(&name)
+            .ok_or_else(|| fail(format!("stytch_product: {name} is not consumer or b2b")))?,
+    };
+    p.organization = organization_source(
+        product,
+        text(ORGANIZATION_ID)?,
+        text(ORGANIZATION_ID_CLAIM)?,
+    )
+    .map_err(|(field, problem)| fail(format!("{field}: {problem}")))?;
+    Ok((p, product))
 }
 
 /// Exact-value claims: top-level names, any JSON value but null (a claim that must be absent

@@ -63,6 +63,9 @@ pub enum VerifyError {
     Anonymous,
     /// No configured provider has this `iss` (checked before any key is looked up).
     UnknownIssuer,
+    /// The provider takes a B2B member's organization from a claim, and the token has no
+    /// organization id or slug there (the claim path).
+    OrganizationClaim(String),
 }
 
 impl VerifyError {
@@ -90,6 +93,7 @@ impl VerifyError {
             Self::RequiredClaim(_) => "required_claim",
             Self::Anonymous => "anonymous",
             Self::UnknownIssuer => "unknown_issuer",
+            Self::OrganizationClaim(_) => "organization_claim",
         }
     }
 }
@@ -103,6 +107,7 @@ impl fmt::Display for VerifyError {
             Self::MissingClaim(c) => write!(f, "missing_claim: {c}"),
             Self::BadClaimType(c) => write!(f, "bad_claim_type: {c}"),
             Self::RequiredClaim(c) => write!(f, "required_claim: {c}"),
+            Self::OrganizationClaim(path) => write!(f, "organization_claim: {path}"),
             other => f.write_str(other.kind()),
         }
     }

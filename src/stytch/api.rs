@@ -12,17 +12,88 @@ use crate::formats::time::parse_rfc3339;
 use crate::http::{
     HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
 };
+use crate::stytch::organization::Organization;
 use crate::stytch::session::{LINK_CLAIM, Link};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-/// Attest Session, consumer endpoint.
-pub const ATTEST_PATH: &str = "/v1/sessions/attest";
-/// Revoke Session.
-pub const REVOKE_PATH: &str = "/v1/sessions/revoke";
-/// Authenticate Session: refreshes a session's JWT from its session token.
-pub const AUTHENTICATE_PATH: &str = "/v1/sessions/authenticate";
+/// Which of Stytch's two products the project is (a project is one or the other): the same
+/// calls under other paths, answering with a member in an organization instead of a user
+/// (shared/research/stytch.md §2; stytch-node `lib/b2b/sessions.ts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// Users: `/v1/sessions/*`.
+    Consumer,
+    /// Members of organizations: `/v1/b2b/sessions/*`.
+    B2b,
+}
+
+impl Product {
+    /// `consumer` or `b2b`, as configured.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "consumer" => Some(Self::Consumer),
+            "b2b" => Some(Self::B2b),
+            _ => None,
+        }
+    }
+
+    /// The configured name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Consumer => "consumer",
+            Self::B2b => "b2b",
+        }
+    }
+
+    /// Attest Session.
+    pub fn attest_path(self) -> &'static str {
+        match self {
+            Self::Consumer => "/v1/sessions/attest",
+            Self::B2b => "/v1/b2b/sessions/attest",
+        }
+    }
+
+    /// Authenticate Session: refreshes a session's JWT from its session token.
+    pub fn authenticate_path(self) -> &'static str {
+        match self {
+            Self::Consumer => "/v1/sessions/authenticate",
+            Self::B2b => "/v1/b2b/sessions/authenticate",
+        }
+    }
+
+    /// Revoke Session.
+    pub fn revoke_path(self) -> &'static str {
+        match self {
+            Self::Consumer => "/v1/sessions/revoke",
+            Self::B2b => "/v1/b2b/sessions/revoke",
+        }
+    }
+
+    /// The session key set, followed by the project id (public, no credentials).
+    pub fn session_jwks_path(self) -> &'static str {
+        match self {
+            Self::Consumer => "/v1/sessions/jwks/",
+            Self::B2b => "/v1/b2b/sessions/jwks/",
+        }
+    }
+
+    /// The members of a 200 answer carrying a session: the top-level subject id, the session
+    /// object, and the session's id and subject inside it.
+    fn answer_names(self) -> [&'static str; 4] {
+        match self {
+            Self::Consumer => ["user_id", "session", "session_id", "user_id"],
+            Self::B2b => [
+                "member_id",
+                "member_session",
+                "member_session_id",
+                "member_id",
+            ],
+        }
+    }
+}
+
 /// Per-attempt timeout. Stytch's SDKs default to minutes; a browser waiting on a login
 /// should not.
 pub const TIMEOUT_MS: u32 = 5_000;
@@ -44,9 +115,9 @@ const CONFIG_ERROR_TYPES: [&str; 3] = [
 /// A session as Stytch answered it (created or extended by Attest, or authenticated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attested {
-    /// Stytch user id.
+    /// Stytch user id; in a B2B project, the member id.
     pub user_id: String,
-    /// Stytch session id.
+    /// Stytch session id (B2B: `member_session_id`).
     pub session_id: String,
     /// Opaque session token (cookie only, never in a body or log).
     pub session_token: String,
@@ -58,6 +129,8 @@ pub struct Attested {
     pub expires_at_unix: i64,
     /// The login the session was created for (its [`LINK_CLAIM`] custom claim), if any.
     pub link: Option<Link>,
+    /// B2B: the organization the member session is in (always present in a B2B answer).
+    pub organization: Option<Organization>,
 }
 
 /// The result of Revoke.
@@ -161,6 +234,9 @@ pub struct AttestArgs<'a> {
     pub link: Option<&'a Link>,
     /// An existing session's token: Stytch adds the factor to it and extends it.
     pub session_token: Option<&'a str>,
+    /// B2B: the organization (id or slug) to put the member in; `None` leaves it to the
+    /// profile's mapping of the token's claim.
+    pub organization_id: Option<&'a str>,
 }
 
 /// The attest request body (typed: serialising it costs less than building a JSON value).
@@ -168,6 +244,8 @@ pub struct AttestArgs<'a> {
 struct AttestRequest<'a> {
     profile_id: &'a str,
     token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_id: Option<&'a str>,
     session_duration_minutes: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_custom_claims: Option<CustomClaims<'a>>,
@@ -208,11 +286,19 @@ pub async fn attest<H: HttpClient, P: Platform>(
     let body = AttestRequest {
         profile_id: args.profile_id,
         token: args.token,
+        organization_id: args.organization_id,
         session_duration_minutes: cfg.session_duration_minutes,
         session_custom_claims: args.link.map(CustomClaims),
         session_token: args.session_token,
     };
-    session_call(http, platform, cfg, ATTEST_PATH, to_json(&body)).await
+    session_call(
+        http,
+        platform,
+        cfg,
+        cfg.product.attest_path(),
+        to_json(&body),
+    )
+    .await
 }
 
 /// Authenticates a session by its token: the session as it is now, with a fresh JWT.
@@ -223,7 +309,8 @@ pub async fn authenticate<H: HttpClient, P: Platform>(
     session_token: &str,
 ) -> Call<Attested> {
     let body = SessionTokenRequest { session_token };
-    session_call(http, platform, cfg, AUTHENTICATE_PATH, to_json(&body)).await
+    let path = cfg.product.authenticate_path();
+    session_call(http, platform, cfg, path, to_json(&body)).await
 }
 
 /// A call whose 200 answer is a session (attest, authenticate).
@@ -236,7 +323,7 @@ async fn session_call<H: HttpClient, P: Platform>(
 ) -> Call<Attested> {
     let (resp, attempts) = send(http, platform, cfg, path, body).await;
     let (result, request_id) = match resp {
-        Ok(resp) => read_session_answer(&resp),
+        Ok(resp) => read_session_answer(&resp, cfg.product),
         Err(e) => (Err(transport_error(e)), None),
     };
     Call {
@@ -251,12 +338,13 @@ async fn session_call<H: HttpClient, P: Platform>(
 /// string that may reach a cookie, a body or a log is checked here.
 pub fn read_session_answer(
     resp: &OutboundResponse,
+    product: Product,
 ) -> (Result<Attested, StytchError>, Option<String>) {
     if resp.status != 200 {
         let (e, id) = classify_error(resp);
         return (Err(e), id);
     }
-    let parsed = SessionAnswer::read(&resp.body);
+    let parsed = SessionAnswer::read(&resp.body, product);
     let request_id = parsed
         .as_ref()
         .and_then(|b| clean_id(b.request_id.as_deref()));
@@ -276,7 +364,8 @@ pub async fn revoke<H: HttpClient, P: Platform>(
     session_token: &str,
 ) -> Call<Revoked> {
     let body = SessionTokenRequest { session_token };
-    let (resp, attempts) = send(http, platform, cfg, REVOKE_PATH, to_json(&body)).await;
+    let path = cfg.product.revoke_path();
+    let (resp, attempts) = send(http, platform, cfg, path, to_json(&body)).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
             let parsed = ErrorBody::read(&resp.body);
@@ -412,14 +501,16 @@ impl ErrorBody {
 }
 
 /// A 200 answer carrying a session: Attest Session and Authenticate Session. Attest puts the
-/// user id at the top level; Authenticate only in the session. Only these members are read
-/// (the user record is skipped); `session` strictly, all of it.
+/// user (member) id at the top level; Authenticate only in the session. Only these members
+/// are read (the user, member and organization records are skipped); the session strictly,
+/// all of it.
 struct SessionAnswer {
     request_id: Option<String>,
     user_id: Option<String>,
     session_token: Option<String>,
     session_jwt: Option<String>,
     session: Option<SessionBody>,
+    product: Product,
 }
 
 struct SessionBody {
@@ -427,30 +518,36 @@ struct SessionBody {
     user_id: Option<String>,
     expires_at: Option<String>,
     custom_claims: Option<Value>,
+    organization: Option<Organization>,
 }
 
 impl SessionAnswer {
-    fn read(body: &[u8]) -> Option<Self> {
-        let [request_id, user_id, session_token, session_jwt, session] = <[_; 5]>::try_from(
+    fn read(body: &[u8], product: Product) -> Option<Self> {
+        let [user, session, session_id, session_user] = product.answer_names();
+        let [
+            request_id,
+            user_id,
+            session_token,
+            session_jwt,
+            session_value,
+        ] = <[_; 5]>::try_from(
             json::pick(
                 body,
-                &[
-                    "request_id",
-                    "user_id",
-                    "session_token",
-                    "session_jwt",
-                    "session",
-                ],
+                &["request_id", user, "session_token", "session_jwt", session],
             )
             .ok()?,
         )
         .ok()?;
-        let session = match session {
+        let session = match session_value {
             Some(Value::Object(mut s)) => Some(SessionBody {
-                session_id: text(s.remove("session_id")),
-                user_id: text(s.remove("user_id")),
+                session_id: text(s.remove(session_id)),
+                user_id: text(s.remove(session_user)),
                 expires_at: text(s.remove("expires_at")),
                 custom_claims: s.remove("custom_claims"),
+                organization: Organization::read(
+                    s.get("organization_id"),
+                    s.get("organization_slug"),
+                ),
             }),
             _ => None,
         };
@@ -460,6 +557,7 @@ impl SessionAnswer {
             session_token: text(session_token),
             session_jwt: text(session_jwt),
             session,
+            product,
         })
     }
 
@@ -471,6 +569,15 @@ impl SessionAnswer {
             .ok_or(StytchError::Malformed("no session in the answer"))?;
         let user_id = clean_id(self.user_id.as_deref().or(session.user_id.as_deref()))
             .ok_or(StytchError::Malformed("user_id"))?;
+        // A member session is in an organization; one that does not say which is no answer.
+        let organization = match self.product {
+            Product::Consumer => None,
+            Product::B2b => Some(
+                session
+                    .organization
+                    .ok_or(StytchError::Malformed("organization_id"))?,
+            ),
+        };
         let session_id =
             clean_id(session.session_id.as_deref()).ok_or(StytchError::Malformed("session_id"))?;
         let session_token = non_empty(self.session_token)
@@ -499,6 +606,7 @@ impl SessionAnswer {
             expires_at,
             expires_at_unix,
             link,
+            organization,
         })
     }
 }
@@ -514,10 +622,12 @@ mod tests {
             iss: "https://abcd.supabase.co/auth/v1".into(),
             sub: "8d8a2b3c".into(),
             session_id: None,
+            organization: None,
         };
         let body = AttestRequest {
             profile_id: "p",
             token: "t",
+            organization_id: None,
             session_duration_minutes: 60,
             session_custom_claims: Some(CustomClaims(&link)),
             session_token: None,
@@ -566,7 +676,7 @@ mod tests {
 
     #[test]
     fn a_session_answer_is_read_from_its_named_members_only() {
-        let (a, id) = read_session_answer(&answer(session_answer()));
+        let (a, id) = read_session_answer(&answer(session_answer()), Product::Consumer);
         let a = a.unwrap();
         assert_eq!(
             (a.user_id.as_str(), a.session_id.as_str()),
@@ -583,7 +693,7 @@ mod tests {
             headers: Vec::new(),
             body: text.into_bytes(),
         };
-        assert!(read_session_answer(&resp).0.is_ok());
+        assert!(read_session_answer(&resp, Product::Consumer).0.is_ok());
     }
 
     #[test]
@@ -606,7 +716,10 @@ mod tests {
                 body: text.into_bytes(),
             };
             assert!(
-                matches!(read_session_answer(&resp).0, Err(StytchError::Malformed(_))),
+                matches!(
+                    read_session_answer(&resp, Product::Consumer).0,
+                    Err(StytchError::Malformed(_))
+                ),
                 "{to}"
             );
         }
@@ -614,8 +727,92 @@ mod tests {
         let mut v = session_answer();
         v["user_id"] = serde_json::json!(7);
         assert!(matches!(
-            read_session_answer(&answer(v)).0,
+            read_session_answer(&answer(v), Product::Consumer).0,
             Err(StytchError::Malformed("user_id"))
         ));
+    }
+
+    /// A B2B answer, shaped like stytch-node's `B2BSessionsAttestResponse`.
+    fn member_answer() -> Value {
+        serde_json::json!({
+            "request_id": "request-id-test-2",
+            "member_id": "member-test-1",
+            "member": { "member_id": "member-test-1", "email_address": "ada@example.com" },
+            "organization": { "organization_id": "organization-test-1", "organization_slug": "acme" },
+            "session_token": "token-2",
+            "session_jwt": "a.b.c",
+            "member_session": {
+                "member_session_id": "member-session-test-1",
+                "member_id": "member-test-1",
+                "expires_at": "2026-12-01T00:00:00Z",
+                "organization_id": "organization-test-1",
+                "organization_slug": "acme",
+                "custom_claims": { LINK_CLAIM: { "iss": "https://i", "sub": "s", "organization": "acme" } },
+                "authentication_factors": [],
+                "roles": ["stytch_member"]
+            }
+        })
+    }
+
+    #[test]
+    fn a_member_session_answer_is_read_from_the_b2b_names() {
+        let (a, id) = read_session_answer(&answer(member_answer()), Product::B2b);
+        let a = a.unwrap();
+        assert_eq!(
+            (a.user_id.as_str(), a.session_id.as_str()),
+            ("member-test-1", "member-session-test-1")
+        );
+        let org = a.organization.unwrap();
+        assert_eq!(
+            (org.id.as_str(), org.slug.as_deref()),
+            ("organization-test-1", Some("acme"))
+        );
+        assert_eq!(a.link.unwrap().organization.as_deref(), Some("acme"));
+        assert_eq!(id.as_deref(), Some("request-id-test-2"));
+        // Authenticate has no top-level member_id: the session's is read.
+        let mut v = member_answer();
+        v.as_object_mut().unwrap().remove("member_id");
+        assert!(read_session_answer(&answer(v), Product::B2b).0.is_ok());
+        // A consumer answer is not a member session, nor a member session a consumer one.
+        assert!(
+            read_session_answer(&answer(session_answer()), Product::B2b)
+                .0
+                .is_err()
+        );
+        assert!(
+            read_session_answer(&answer(member_answer()), Product::Consumer)
+                .0
+                .is_err()
+        );
+        // A member session without an organization is malformed.
+        let mut v = member_answer();
+        v["member_session"]
+            .as_object_mut()
+            .unwrap()
+            .remove("organization_id");
+        assert_eq!(
+            read_session_answer(&answer(v), Product::B2b).0,
+            Err(StytchError::Malformed("organization_id"))
+        );
+    }
+
+    #[test]
+    fn a_b2b_attest_names_its_organization_only_when_given() {
+        let body = AttestRequest {
+            profile_id: "p",
+            token: "t",
+            organization_id: Some("organization-test-1"),
+            session_duration_minutes: 60,
+            session_custom_claims: None,
+            session_token: None,
+        };
+        let v: Value = serde_json::from_str(&to_json(&body)).unwrap();
+        assert_eq!(v["organization_id"], "organization-test-1");
+        let v: Value = serde_json::from_str(&to_json(&AttestRequest {
+            organization_id: None,
+            ..body
+        }))
+        .unwrap();
+        assert!(v.get("organization_id").is_none());
     }
 }

@@ -13,7 +13,8 @@
 use crate::config::SessionConfig;
 use crate::formats::time::parse_rfc3339;
 use crate::jwt::verify::{VerifiedToken, is_expired};
-use crate::stytch::api::clean_id;
+use crate::stytch::api::{Product, clean_id};
+use crate::stytch::organization::Organization;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -40,12 +41,21 @@ pub struct Link {
     /// the same across the token refreshes of one login.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// B2B: the organization (id or slug) the worker asked Stytch to put the member in, when
+    /// it named one. A login reuses only a session made for the organization it asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 impl Link {
     /// The link for a verified identity-provider token whose provider names its logins in
-    /// `session_claim` (a claim that is not a string counts as absent).
-    pub fn of(token: &VerifiedToken, session_claim: Option<&str>) -> Self {
+    /// `session_claim` (a claim that is not a string counts as absent), asking for the B2B
+    /// `organization` when there is one.
+    pub fn of(
+        token: &VerifiedToken,
+        session_claim: Option<&str>,
+        organization: Option<String>,
+    ) -> Self {
         Self {
             iss: token.issuer().to_owned(),
             sub: token.subject().to_owned(),
@@ -53,6 +63,7 @@ impl Link {
                 .and_then(|name| token.claim(name))
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            organization,
         }
     }
 
@@ -63,31 +74,29 @@ impl Link {
 
     /// The link in a custom-claims map (a session JWT's payload, or a session's
     /// `custom_claims`): `None` when absent or not exactly a link (an object of string `iss`
-    /// and `sub`, optional string `session_id`, nothing else). Read by hand: a serde
-    /// `Deserialize` over `Value` cost 2.6 KB of WASM for these three members.
+    /// and `sub`, optional strings `session_id` and `organization`, nothing else). Read by
+    /// hand: a serde `Deserialize` over `Value` cost 2.6 KB of WASM for these members.
     pub fn from_claim(value: Option<&Value>) -> Option<Self> {
         let Some(Value::Object(members)) = value else {
             return None;
         };
         if members
             .keys()
-            .any(|k| !matches!(k.as_str(), "iss" | "sub" | "session_id"))
+            .any(|k| !matches!(k.as_str(), "iss" | "sub" | "session_id" | "organization"))
         {
             return None;
         }
-        let text = |name: &str| match members.get(name) {
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let session_id = match members.get("session_id") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return None,
+        // Some(None): absent; None: present but not a string (not a link).
+        let optional = |name: &str| match members.get(name) {
+            None => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => None,
         };
         Some(Self {
-            iss: text("iss")?,
-            sub: text("sub")?,
-            session_id,
+            iss: optional("iss")??,
+            sub: optional("sub")??,
+            session_id: optional("session_id")?,
+            organization: optional("organization")?,
         })
     }
 }
@@ -101,6 +110,8 @@ pub enum SessionClaimError {
     SessionId,
     /// The session claim's `expires_at` is missing or not RFC 3339.
     ExpiresAt,
+    /// B2B: no organization claim (`https://stytch.com/organization`) with an id.
+    Organization,
 }
 
 impl SessionClaimError {
@@ -110,6 +121,7 @@ impl SessionClaimError {
             Self::Subject => "session_claims: sub",
             Self::SessionId => "session_claims: id",
             Self::ExpiresAt => "session_claims: expires_at",
+            Self::Organization => "session_claims: organization",
         }
     }
 }
@@ -130,17 +142,24 @@ pub struct VerifiedSession {
     pub jwt_expires_at: i64,
     /// The login the session was created for, when it carries one.
     pub link: Option<Link>,
+    /// B2B: the organization the member session is in (its `https://stytch.com/organization`).
+    pub organization: Option<Organization>,
 }
 
 impl VerifiedSession {
-    /// Reads the session from a verified session JWT.
-    pub fn from_token(jwt: &VerifiedToken) -> Result<Self, SessionClaimError> {
+    /// Reads the session from a verified session JWT of `product`: `sub` is the user (B2B:
+    /// the member), and a member session must name its organization.
+    pub fn from_token(jwt: &VerifiedToken, product: Product) -> Result<Self, SessionClaimError> {
         let user_id = clean_id(Some(jwt.subject())).ok_or(SessionClaimError::Subject)?;
         let claim = jwt.claim(SESSION_CLAIM);
         let field = |name: &str| claim.and_then(|c| c.get(name)).and_then(Value::as_str);
         let session_id = clean_id(field("id")).ok_or(SessionClaimError::SessionId)?;
         let expires_at = field("expires_at").ok_or(SessionClaimError::ExpiresAt)?;
         let expires_at_unix = parse_rfc3339(expires_at).ok_or(SessionClaimError::ExpiresAt)?;
+        let organization = match product {
+            Product::Consumer => None,
+            Product::B2b => Some(Organization::of_jwt(jwt).ok_or(SessionClaimError::Organization)?),
+        };
         Ok(Self {
             user_id,
             session_id,
@@ -148,6 +167,7 @@ impl VerifiedSession {
             expires_at_unix,
             jwt_expires_at: jwt.expires_at(),
             link: Link::from_claim(jwt.claim(LINK_CLAIM)),
+            organization,
         })
     }
 
@@ -181,12 +201,23 @@ impl Prior {
 
 /// Decides what a repeat exchange for the login `link` does with the verified session
 /// `session` at `now` (Unix seconds). The link comes first: a session made for another
-/// login is never reused or extended, whatever its state.
+/// login, or in B2B for another organization, is never reused or extended, whatever its
+/// state. A B2B login whose organization the worker does not know (the profile maps it from
+/// the token) is never answered at the edge: the token may name another organization now.
 pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionConfig) -> Prior {
     match &session.link {
         None => return Prior::Replace("no_link"),
         Some(l) if l != link => return Prior::Replace("link_mismatch"),
         Some(_) => {}
+    }
+    if cfg.product == Product::B2b
+        && let Some(requested) = &link.organization
+        && !session
+            .organization
+            .as_ref()
+            .is_some_and(|o| o.is(requested))
+    {
+        return Prior::Replace("organization_mismatch");
     }
     if session.expires_at_unix <= now {
         return Prior::Replace("session_expired");
@@ -199,6 +230,9 @@ pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionCon
     }
     if !cfg.reuse {
         return Prior::Extend("reuse_disabled");
+    }
+    if cfg.product == Product::B2b && link.organization.is_none() {
+        return Prior::Extend("organization_unknown");
     }
     Prior::Reuse
 }
@@ -233,6 +267,7 @@ mod tests {
             iss: "https://abcd.supabase.co/auth/v1".into(),
             sub: "8d8a2b3c".into(),
             session_id: Some("0b6f8a52".into()),
+            organization: None,
         }
     }
 
@@ -244,7 +279,61 @@ mod tests {
             expires_at_unix: NOW + session_left,
             jwt_expires_at: NOW + jwt_left,
             link: Some(link()),
+            organization: None,
         }
+    }
+
+    /// A member session in organization `organization-test-1` (slug `acme`), made for the
+    /// login `link` asking for `requested`.
+    fn member_session(requested: Option<&str>) -> (VerifiedSession, Link) {
+        let link = Link {
+            organization: requested.map(str::to_owned),
+            ..link()
+        };
+        let session = VerifiedSession {
+            link: Some(link.clone()),
+            organization: Some(Organization {
+                id: "organization-test-1".into(),
+                slug: Some("acme".into()),
+            }),
+            ..session(300, 3600)
+        };
+        (session, link)
+    }
+
+    #[test]
+    fn a_member_session_is_reused_only_in_the_organization_asked_for() {
+        let b2b = SessionConfig {
+            product: Product::B2b,
+            ..cfg(&[])
+        };
+        for requested in ["organization-test-1", "acme"] {
+            let (s, l) = member_session(Some(requested));
+            assert_eq!(assess(&s, &l, NOW, &b2b), Prior::Reuse, "{requested}");
+        }
+        // The link asks for another organization than the one the session is in (a link
+        // Stytch would never have: the JWT is the judge).
+        let (s, l) = member_session(Some("organization-test-2"));
+        assert_eq!(
+            assess(&s, &l, NOW, &b2b),
+            Prior::Replace("organization_mismatch")
+        );
+        // The same login asking for another organization than the session's link.
+        let (s, _) = member_session(Some("acme"));
+        let other = Link {
+            organization: Some("globex".into()),
+            ..link()
+        };
+        assert_eq!(
+            assess(&s, &other, NOW, &b2b),
+            Prior::Replace("link_mismatch")
+        );
+        // No organization asked for (the profile maps it): never reused, only extended.
+        let (s, l) = member_session(None);
+        assert_eq!(
+            assess(&s, &l, NOW, &b2b),
+            Prior::Extend("organization_unknown")
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl FakeHttp {
         self.calls
             .borrow()
             .iter()
-            .filter(|c| c.url.contains("/v1/sessions/") && !c.url.contains(STYTCH_JWKS_PATH))
+            .filter(|c| c.url.contains(STYTCH_API) && !c.url.contains(STYTCH_JWKS_PATH))
             .cloned()
             .collect()
     }
@@ -112,7 +112,7 @@ impl HttpClient for FakeHttp {
                 .clone()
                 .unwrap_or_else(|| panic!("unexpected Stytch key-set fetch"));
         }
-        if req.url.contains("/v1/sessions/") {
+        if req.url.contains(STYTCH_API) {
             return self
                 .stytch
                 .borrow_mut()
@@ -293,7 +293,11 @@ pub struct World {
     pub vars: HashMap<String, String>,
 }
 
-pub const STYTCH_JWKS_PATH: &str = "/v1/sessions/jwks/";
+/// In the URL of Stytch's session key sets, consumer (`/v1/sessions/jwks/`) and B2B
+/// (`/v1/b2b/sessions/jwks/`).
+pub const STYTCH_JWKS_PATH: &str = "/sessions/jwks/";
+/// In the URL of every Stytch session call, consumer and B2B.
+pub const STYTCH_API: &str = "/sessions/";
 pub const SUPABASE: &str = "https://abcd.supabase.co";
 pub const JWKS_URL: &str = "https://abcd.supabase.co/auth/v1/.well-known/jwks.json";
 pub const PROJECT: &str = "project-test-11111111";
@@ -453,6 +457,14 @@ impl World {
         )
     }
 
+    /// Queues one successful B2B attest answer shaped like Stytch's (member in
+    /// `organization-test-44444444`, slug `acme`).
+    pub fn stytch_member_ok(&self) {
+        let exp_unix = self.platform.now_ms() / 1000 + 3600;
+        self.http
+            .push_stytch(json_reply(200, attest_member_body(exp_unix as i64)));
+    }
+
     /// Queues one successful attest answer shaped like Stytch's.
     pub fn stytch_ok(&self) {
         let exp_unix = self.platform.now_ms() / 1000 + 3600;
@@ -517,6 +529,35 @@ pub fn attest_body(expires_at: i64) -> serde_json::Value {
                 "trusted_auth_token_factor": { "token_id": "0b6f8a52" }
             }],
             "roles": []
+        }
+    })
+}
+
+/// A B2B attest answer (stytch-node `B2BSessionsAttestResponse`).
+pub fn attest_member_body(expires_at: i64) -> serde_json::Value {
+    let organization = serde_json::json!({
+        "organization_id": "organization-test-44444444",
+        "organization_slug": "acme",
+        "organization_name": "Acme"
+    });
+    serde_json::json!({
+        "status_code": 200,
+        "request_id": "request-id-test-66666666",
+        "member_id": "member-test-22222222",
+        "member": { "member_id": "member-test-22222222", "email_address": "ada@example.com", "status": "active" },
+        "organization": organization,
+        "session_token": "mZAYn5aLEqKUlZ_Ad9U_fWr38GaAQ1oFAhT8ds245v7Q",
+        "session_jwt": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtZW1iZXIifQ.c2ln",
+        "member_session": {
+            "member_session_id": "member-session-test-33333333",
+            "member_id": "member-test-22222222",
+            "started_at": rfc3339(expires_at - 3600),
+            "last_accessed_at": rfc3339(expires_at - 3600),
+            "expires_at": rfc3339(expires_at),
+            "authentication_factors": [],
+            "organization_id": "organization-test-44444444",
+            "organization_slug": "acme",
+            "roles": ["stytch_member"]
         }
     })
 }

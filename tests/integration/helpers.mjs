@@ -8,11 +8,12 @@ export const PROFILE_ID = "trusted-auth-token-profile-test-66666666";
 
 /**
  * Stand-ins plus one worker; `vars` override or (with undefined) remove variables; `config`
- * is another wrangler config (bindings) than tests/integration/wrangler.toml.
+ * is another wrangler config (bindings) than tests/integration/wrangler.toml; `stytch(supabase)`
+ * gives more options of the Stytch stand-in (profiles, organizations).
  */
-export async function setup({ vars = {}, script, config } = {}) {
+export async function setup({ vars = {}, script, config, stytch: stytchOptions = () => ({}) } = {}) {
   const supabase = await startSupabase();
-  const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase });
+  const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase, ...stytchOptions(supabase) });
   const ctx = { supabase, stytch, worker: null };
   ctx.baseVars = {
     SUPABASE_URL: supabase.url,

@@ -1,0 +1,197 @@
+//! Stytch B2B: the organization a member session is in, asked for and answered.
+//!
+//! A B2B attest puts the member in an organization. The worker names it (`organization_id`:
+//! Stytch accepts an organization's id or its slug wherever an id is expected) from the
+//! provider's configuration, either one organization for every token or the verified token's
+//! claim at a dot path; or it leaves the organization to the Trusted Auth Token profile,
+//! which maps the token's own claim (shared/research/stytch.md §2, §4). Stytch writes the
+//! organization of a member session into its JWT as [`ORGANIZATION_CLAIM`].
+
+use crate::jwt::verify::{VerifiedToken, VerifyError};
+use serde_json::Value;
+use std::fmt;
+
+/// Stytch's claim naming a B2B session JWT's organization: `{organization_id, slug}`
+/// (stytch-node `lib/b2b/sessions.ts`, `authenticateJwtLocal`).
+pub const ORGANIZATION_CLAIM: &str = "https://stytch.com/organization";
+/// Longest organization reference accepted: Stytch's slugs are 2 to 128 characters; its ids
+/// (`organization-test-<uuid>`) are shorter.
+pub const MAX_ORGANIZATION_BYTES: usize = 128;
+/// Most segments in an `organization_id_claim` path: real tokens nest a tenant id one or two
+/// levels deep (`app_metadata.org_id`, `https://example.com/claims.org`).
+pub const MAX_CLAIM_PATH_SEGMENTS: usize = 8;
+
+/// Whether `s` can name an organization: an id or a slug, which Stytch limits to letters,
+/// digits and `-` `.` `_` `~`. Anything else never reaches Stytch, a log or a body.
+pub fn is_organization_ref(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_ORGANIZATION_BYTES
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// A claim path: `app_metadata.org_id` is the member `org_id` of the object claim
+/// `app_metadata`. Segments are split on `.` only, so a claim whose name has a dot cannot be
+/// reached below the top level (documented).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Parses a dot path of 1 to [`MAX_CLAIM_PATH_SEGMENTS`] non-empty segments without
+    /// spaces; the problem otherwise.
+    pub fn parse(path: &str) -> Result<Self, &'static str> {
+        let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+        if segments.len() > MAX_CLAIM_PATH_SEGMENTS {
+            return Err("has more than 8 segments");
+        }
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || s.len() > 128 || s.chars().any(char::is_whitespace))
+        {
+            return Err("must be claim names joined by dots, like app_metadata.org_id");
+        }
+        if matches!(
+            segments.first().map(String::as_str),
+            Some("iss" | "sub" | "aud" | "exp" | "nbf" | "iat")
+        ) {
+            return Err("must not be a registered claim");
+        }
+        Ok(Self(segments))
+    }
+
+    /// The value at this path in a verified token, if there is one.
+    fn lookup<'a>(&self, token: &'a VerifiedToken) -> Option<&'a Value> {
+        let (first, rest) = self.0.split_first()?;
+        rest.iter()
+            .try_fold(token.claim(first)?, |v, segment| v.get(segment))
+    }
+}
+
+impl fmt::Display for ClaimPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("."))
+    }
+}
+
+/// Where a B2B provider's organization comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrganizationSource {
+    /// `organization_id`: every member this provider signs in joins this organization.
+    Fixed(String),
+    /// `organization_id_claim`: the organization the verified token names at this path.
+    Claim(ClaimPath),
+}
+
+impl OrganizationSource {
+    /// The organization to name in the attest, for a verified token: `None` without a source
+    /// (the profile maps the token's claim). A token without a usable value at the claim
+    /// path is refused here, before Stytch: it names no organization it could be admitted to.
+    pub fn resolve(
+        source: Option<&Self>,
+        token: &VerifiedToken,
+    ) -> Result<Option<String>, VerifyError> {
+        match source {
+            None => Ok(None),
+            Some(Self::Fixed(id)) => Ok(Some(id.clone())),
+            Some(Self::Claim(path)) => match path.lookup(token) {
+                Some(Value::String(s)) if is_organization_ref(s) => Ok(Some(s.clone())),
+                _ => Err(VerifyError::OrganizationClaim(path.to_string())),
+            },
+        }
+    }
+}
+
+/// The organization of a member session, as Stytch answered it or wrote it into the JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// `organization_id`.
+    pub id: String,
+    /// `organization_slug` (`slug` in the JWT claim), when given.
+    pub slug: Option<String>,
+}
+
+impl Organization {
+    /// Reads `{id_field: …, slug_field: …}` of an answer or a claim: the id must be a Stytch
+    /// identifier; a slug that is not a valid slug counts as absent.
+    pub fn read(id: Option<&Value>, slug: Option<&Value>) -> Option<Self> {
+        let id = id.and_then(Value::as_str).filter(|s| is_stytch_id(s))?;
+        Some(Self {
+            id: id.to_owned(),
+            slug: slug
+                .and_then(Value::as_str)
+                .filter(|s| is_organization_ref(s))
+                .map(str::to_owned),
+        })
+    }
+
+    /// The organization a session JWT names ([`ORGANIZATION_CLAIM`]).
+    pub fn of_jwt(jwt: &VerifiedToken) -> Option<Self> {
+        let claim = jwt.claim(ORGANIZATION_CLAIM)?;
+        Self::read(claim.get("organization_id"), claim.get("slug"))
+    }
+
+    /// Whether this is the organization `requested` names (its id, or its slug: Stytch takes
+    /// either).
+    pub fn is(&self, requested: &str) -> bool {
+        self.id == requested || self.slug.as_deref() == Some(requested)
+    }
+}
+
+/// A Stytch identifier: what [`crate::stytch::api::clean_id`] keeps.
+fn is_stytch_id(s: &str) -> bool {
+    crate::stytch::api::clean_id(Some(s)).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_paths_are_dot_separated_names() {
+        assert_eq!(
+            ClaimPath::parse("app_metadata.org_id").map(|p| p.to_string()),
+            Ok("app_metadata.org_id".to_owned())
+        );
+        assert!(ClaimPath::parse("org_id").is_ok());
+        for bad in [
+            "",
+            ".org",
+            "app_metadata.",
+            "a..b",
+            "a b",
+            "sub",
+            "a.b.c.d.e.f.g.h.i",
+        ] {
+            assert!(ClaimPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn organization_references_are_ids_or_slugs() {
+        for ok in ["organization-test-1234", "acme", "acme.corp_~x"] {
+            assert!(is_organization_ref(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", "ä", &"x".repeat(129)] {
+            assert!(!is_organization_ref(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_organization_is_named_by_its_id_or_slug() {
+        let org = Organization::read(
+            Some(&Value::from("organization-test-1")),
+            Some(&Value::from("acme")),
+        )
+        .unwrap();
+        assert!(org.is("organization-test-1") && org.is("acme"));
+        assert!(!org.is("organization-test-2") && !org.is("other"));
+        assert_eq!(Organization::read(Some(&Value::from("a b")), None), None);
+        let no_slug = Organization::read(
+            Some(&Value::from("organization-test-1")),
+            Some(&Value::from("not a slug")),
+        )
+        .unwrap();
+        assert_eq!(no_slug.slug, None);
+        assert!(!no_slug.is("not a slug"));
+    }
+}
