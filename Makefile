@@ -5,9 +5,10 @@
 test:
 	bash scripts/test.sh
 
-## Start the local stand-ins for Supabase and Stytch and the worker bound to them.
+## Start the local stand-ins for Supabase and Stytch and the worker bound to them
+## (`make demo B2B=1`: against a Stytch B2B project).
 demo:
-	bash scripts/demo.sh
+	B2B="$(B2B)" bash scripts/demo.sh
 
 ## Build the worker into build/.
 build:

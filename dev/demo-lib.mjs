@@ -44,15 +44,39 @@ function closeServer(server) {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** The demo's Stytch B2B organizations: users of globex.example are Globex's, everyone else Acme's. */
+export const ORGANIZATIONS = [
+  { organization_id: "organization-test-00000000-0000-4000-8000-00000000acme", organization_slug: "acme", organization_name: "Acme" },
+  { organization_id: "organization-test-00000000-0000-4000-8000-0000000globex", organization_slug: "globex", organization_name: "Globex" },
+];
+const orgOfEmail = (email) => (String(email).endsWith("@globex.example") ? "globex" : "acme");
+
 /**
- * Starts the demo; port 0 picks a free one. The page and the worker share the host name
+ * Starts the demo; port 0 picks a free one. `b2b`: a Stytch B2B project instead (members in
+ * organizations): Supabase users carry their organization's slug in `app_metadata.org_id`,
+ * the worker names it (`STYTCH_ORGANIZATION_ID_CLAIM`), the profile maps it too. The page and the worker share the host name
  * `localhost`: one site, two origins, so the worker's cookies are first-party for the page
  * and CORS is exercised. The disallowed page is served on `127.0.0.1`, another site.
  */
-export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, supabasePort = 0, stytchPort = 0, onWorkerLine } = {}) {
+export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, supabasePort = 0, stytchPort = 0, onWorkerLine, b2b = false } = {}) {
   const shared = {};
   const supabase = await startSupabase({ port: supabasePort });
-  const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase, port: stytchPort });
+  const b2bOptions = b2b
+    ? {
+        organizations: ORGANIZATIONS,
+        profiles: [
+          {
+            profileId: PROFILE_ID,
+            issuer: supabase.issuer,
+            audience: "authenticated",
+            jwks: supabase.jwks,
+            attributeMapping: { email: "email", token_id: "session_id", organization_id: "app_metadata.org_id" },
+          },
+        ],
+      }
+    : {};
+  if (b2b) supabase.state.appMetadataFor = (email) => ({ org_id: orgOfEmail(email) });
+  const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase, port: stytchPort, ...b2bOptions });
   const page = await servePage(pagePort, () => ({ ...shared, allowed: true }));
   const other = await servePage(otherPagePort, () => ({ ...shared, allowed: false }));
   const pageOrigin = `http://localhost:${page.address().port}`;
@@ -69,12 +93,14 @@ export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, s
       ALLOWED_ORIGINS: pageOrigin,
       // Readable by the page's JavaScript, as Stytch's browser SDK needs; the default is HttpOnly.
       COOKIE_HTTP_ONLY: "false",
+      ...(b2b ? { STYTCH_PRODUCT: "b2b", STYTCH_ORGANIZATION_ID_CLAIM: "app_metadata.org_id" } : {}),
     },
   });
   const workerUrl = `http://localhost:${worker.port}`;
-  Object.assign(shared, { workerUrl, issuerUrl: supabase.url, allowedOrigin: pageOrigin });
+  Object.assign(shared, { workerUrl, issuerUrl: supabase.url, allowedOrigin: pageOrigin, b2b });
 
   return {
+    b2b,
     supabase,
     stytch,
     worker,

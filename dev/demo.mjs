@@ -4,7 +4,10 @@
 import { startDemo } from "./demo-lib.mjs";
 
 const port = (name, fallback) => Number(process.env[name] ?? fallback);
+// `make demo B2B=1`: a Stytch B2B project (members in organizations) instead of a consumer one.
+const b2b = !["", "0", "false", undefined].includes(process.env.B2B);
 const demo = await startDemo({
+  b2b,
   workerPort: port("WORKER_PORT", 8787),
   pagePort: port("PAGE_PORT", 5173),
   otherPagePort: port("OTHER_PAGE_PORT", 5174),
@@ -25,7 +28,10 @@ const demo = await startDemo({
 });
 
 console.log(`
-edge-attest demo (everything local; no accounts, no network)
+edge-attest demo (everything local; no accounts, no network)${demo.b2b ? `
+
+  Stytch B2B: every Supabase user is a member of Acme, users @globex.example of Globex
+  (their app_metadata.org_id); the worker names that organization in each attest.` : ""}
 
   open the app      ${demo.pageUrl}
   the same page on a disallowed origin: ${demo.otherPageUrl}

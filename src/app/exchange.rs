@@ -4,7 +4,7 @@
 use super::limits::{self, Limit, RateLimiter};
 use super::session::SessionCookies;
 use super::{
-    Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, unix_secs,
+    Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, subject_ids, unix_secs,
     with_session_cookies,
 };
 use crate::config::Config;
@@ -58,14 +58,11 @@ impl<'a> ExchangeBody<'a> {
         organization: Option<&'a Organization>,
         answered: Answered<'a>,
     ) -> Self {
-        let (user_id, member_id) = match organization {
-            None => (Some(subject), None),
-            Some(_) => (None, Some(subject)),
-        };
+        let [user_id, member_id, organization_id] = subject_ids(subject, organization);
         Self {
             expires_at,
             member_id,
-            organization_id: organization.map(|o| o.id.as_str()),
+            organization_id,
             request_id: match answered {
                 Answered::AtTheEdge => None,
                 Answered::ByStytch(id) => id,

@@ -482,6 +482,18 @@ fn with_session_cookies(
 }
 
 /// `Set-Cookie` headers that delete the session cookies.
+/// Who a session is for, as the response bodies name it: `[user_id, member_id,
+/// organization_id]`, a consumer session's user, or a B2B session's member and organization.
+fn subject_ids<'a>(
+    subject: &'a str,
+    organization: Option<&'a crate::stytch::organization::Organization>,
+) -> [Option<&'a str>; 3] {
+    match organization {
+        None => [Some(subject), None, None],
+        Some(org) => [None, Some(subject), Some(org.id.as_str())],
+    }
+}
+
 fn clearing_cookies(config: &Config) -> Vec<(String, String)> {
     config
         .cookies

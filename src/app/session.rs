@@ -3,8 +3,8 @@
 
 use super::limits::RateLimiter;
 use super::{
-    Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, json_response, unix_secs,
-    with_session_cookies,
+    Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, json_response,
+    subject_ids, unix_secs, with_session_cookies,
 };
 use crate::config::Config;
 use crate::cookies::{CookiePolicy, find_cookie};
@@ -94,15 +94,12 @@ impl<'a> SessionBody<'a> {
         link: Option<&'a Link>,
         organization: Option<&'a Organization>,
     ) -> Self {
-        let (user_id, member_id) = match organization {
-            None => (Some(subject), None),
-            Some(_) => (None, Some(subject)),
-        };
+        let [user_id, member_id, organization_id] = subject_ids(subject, organization);
         Self {
             expires_at,
             link,
             member_id,
-            organization_id: organization.map(|o| o.id.as_str()),
+            organization_id,
             session_id,
             user_id,
         }
