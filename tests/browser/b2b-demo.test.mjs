@@ -5,21 +5,16 @@
 // user in another organization gets a session there, and sign-out revokes through B2B.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium, settled } from "./lib.mjs";
 import { startDemo, ORGANIZATIONS } from "../../dev/demo-lib.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const [ACME, GLOBEX] = ORGANIZATIONS;
 let demo;
 let browser;
 
 before(async () => {
   demo = await startDemo({ b2b: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -27,17 +22,6 @@ after(async () => {
 });
 
 const b2bCalls = (what) => demo.stytch.calls.filter((c) => c.path === `/v1/b2b/sessions/${what}`);
-
-async function settled(page, action, status) {
-  await page.waitForFunction(
-    ([a, s]) => {
-      const el = document.querySelector("#result .status");
-      return el?.dataset.action === a && el?.dataset.status === s;
-    },
-    [action, status],
-  );
-  return page.evaluate(() => window.edge.state);
-}
 
 test("B2B mode: a member session in the user's organization, reused at the edge, another organization for another user, revoked on sign-out", async () => {
   const context = await browser.newContext();

@@ -7,21 +7,16 @@
 // SCREENSHOT=docs/demo.png also saves a picture of the page after a successful exchange.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium, settled } from "./lib.mjs";
 import { startDemo } from "../../dev/demo-lib.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let demo;
 let browser;
 
 before(async () => {
   // For the README screenshot, use the ports `make demo` prints.
   demo = await startDemo(process.env.SCREENSHOT ? { workerPort: 8787, pagePort: 5173, otherPagePort: 5174 } : {});
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -37,18 +32,6 @@ async function workerCookies(context) {
   return (await context.cookies(demo.workerUrl)).filter((c) => c.name.startsWith("stytch_"));
 }
 const cookieValues = async (context) => Object.fromEntries((await workerCookies(context)).map((c) => [c.name, c.value]));
-
-/** Waits until the page shows the state of `action` with `status` (and returns that state). */
-async function settled(page, action, status) {
-  await page.waitForFunction(
-    ([a, s]) => {
-      const el = document.querySelector("#result .status");
-      return el?.dataset.action === a && el?.dataset.status === s;
-    },
-    [action, status],
-  );
-  return page.evaluate(() => window.edge.state);
-}
 
 /** Waits for `n` log lines of the worker after `seen` matching `pred`, then a little more. */
 async function quiet(seen, pred, n) {
