@@ -481,7 +481,6 @@ fn with_session_cookies(
     headers
 }
 
-/// `Set-Cookie` headers that delete the session cookies.
 /// Who a session is for, as the response bodies name it: `[user_id, member_id,
 /// organization_id]`, a consumer session's user, or a B2B session's member and organization.
 fn subject_ids<'a>(
@@ -494,6 +493,7 @@ fn subject_ids<'a>(
     }
 }
 
+/// `Set-Cookie` headers that delete the session cookies.
 fn clearing_cookies(config: &Config) -> Vec<(String, String)> {
     config
         .cookies

@@ -205,3 +205,31 @@ test("one organization for every member: existing members sign in, JIT needs the
     await ctx.restart();
   }
 });
+
+test("the product and the organization claim as provider fields (PROVIDERS) work the same", async () => {
+  const providers = JSON.stringify([
+    {
+      name: "supabase",
+      preset: "supabase",
+      project_url: ctx.supabase.url,
+      stytch_profile_id: "trusted-auth-token-profile-test-66666666",
+      stytch_product: "b2b",
+      organization_id_claim: CLAIM,
+    },
+  ]);
+  await ctx.restart({ vars: { STYTCH_PRODUCT: "", STYTCH_ORGANIZATION_ID_CLAIM: "", PROVIDERS: providers } });
+  try {
+    const next = login("globex");
+    const first = await exchange(ctx, await next());
+    const body = await json(first);
+    assert.equal(first.status, 200, JSON.stringify(body));
+    assert.equal(body.organization_id, GLOBEX.organization_id);
+    assert.equal(b2bCalls("attest").at(-1).body.organization_id, "globex");
+    const again = await exchange(ctx, await next(), withCookie(cookieHeader(first)));
+    assert.equal((await json(again)).reused, true);
+    const log = await ctx.worker.lastLog("exchange");
+    assert.equal(log.provider, "supabase");
+  } finally {
+    await ctx.restart();
+  }
+});
