@@ -174,20 +174,6 @@ fn a_member_answer_without_its_organization_is_malformed() {
     assert_eq!(w.exchange(&b2b_token("org_slug")).status, 502);
 }
 
-/// Stytch's B2B error answer.
-fn stytch_error(status: u16, error_type: &str) -> Reply {
-    json_reply(
-        status,
-        json!({
-            "status_code": status,
-            "request_id": "request-id-test-77777777",
-            "error_type": error_type,
-            "error_message": "x",
-            "error_url": "https://stytch.com/docs/api/errors"
-        }),
-    )
-}
-
 #[test]
 fn b2b_refusals_are_401_naming_stytchs_error_and_never_retried() {
     for (status, error_type) in [

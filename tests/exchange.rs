@@ -316,16 +316,6 @@ fn anonymous_users_pass_with_allow_anonymous() {
 
 // ---- Stytch failure mapping ----
 
-fn stytch_error(status: u16, error_type: &str) -> Reply {
-    json_reply(
-        status,
-        json!({
-            "status_code": status, "request_id": "request-id-test-err", "error_type": error_type,
-            "error_message": "x", "error_url": "https://stytch.com/docs/api/errors"
-        }),
-    )
-}
-
 #[test]
 fn stytch_rejecting_the_token_is_401_with_its_error_type_and_no_retry() {
     for (status, error_type) in [

@@ -226,13 +226,6 @@ fn without_the_token_cookie_an_expired_session_is_replaced() {
     assert_eq!(w.platform.last_log()["session"], "created");
 }
 
-fn stytch_error(status: u16, error_type: &str) -> Reply {
-    json_reply(
-        status,
-        json!({ "status_code": status, "request_id": "request-id-test-err", "error_type": error_type }),
-    )
-}
-
 #[test]
 fn a_session_stytch_no_longer_has_is_replaced_once() {
     let w = World::new();

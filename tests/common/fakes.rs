@@ -533,6 +533,17 @@ pub fn attest_body(expires_at: i64) -> serde_json::Value {
     })
 }
 
+/// Stytch's error answer (stytch-node `StytchErrorJSON`), request id `request-id-test-err`.
+pub fn stytch_error(status: u16, error_type: &str) -> Reply {
+    json_reply(
+        status,
+        serde_json::json!({
+            "status_code": status, "request_id": "request-id-test-err", "error_type": error_type,
+            "error_message": "x", "error_url": "https://stytch.com/docs/api/errors"
+        }),
+    )
+}
+
 /// A B2B attest answer (stytch-node `B2BSessionsAttestResponse`).
 pub fn attest_member_body(expires_at: i64) -> serde_json::Value {
     let organization = serde_json::json!({
