@@ -56,25 +56,35 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
   const output = [];
   let ready = false;
   const waiters = [];
-  const onData = (buf) => {
-    for (const line of buf.toString("utf8").split("\n")) {
-      if (!line.trim()) continue;
-      output.push(line);
-      if (ready) onLine?.(line);
-      const start = line.indexOf("{");
-      if (start >= 0) {
-        try {
-          const entry = JSON.parse(line.slice(start));
-          if (entry && typeof entry === "object" && ("route" in entry || "config_error" in entry)) {
-            logs.push(entry);
-            for (const w of [...waiters]) if (w.pred(entry)) w.resolve(entry);
-          }
-        } catch {}
-      }
+  const onLineOf = (line) => {
+    if (!line.trim()) return;
+    output.push(line);
+    if (ready) onLine?.(line);
+    const start = line.indexOf("{");
+    if (start >= 0) {
+      try {
+        const entry = JSON.parse(line.slice(start));
+        if (entry && typeof entry === "object" && ("route" in entry || "config_error" in entry)) {
+          logs.push(entry);
+          for (const w of [...waiters]) if (w.pred(entry)) w.resolve(entry);
+        }
+      } catch {}
     }
   };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
+  // A chunk can end in the middle of a line (a log line split in two would be lost): each
+  // stream keeps its unfinished last line until the rest arrives.
+  const lineReader = () => {
+    let carry = "";
+    return (text) => {
+      const lines = (carry + text).split("\n");
+      carry = lines.pop();
+      lines.forEach(onLineOf);
+    };
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding("utf8"); // no character split between chunks either
+    stream.on("data", lineReader());
+  }
   let exited = null;
   child.on("exit", (code) => (exited = code));
 
@@ -84,7 +94,7 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
     if (exited !== null) throw new Error(`wrangler dev exited (${exited}):\n${output.join("\n")}`);
     // Ready only when wrangler says it listens on *our* port: freePort's port can be taken by
     // another process before wrangler binds it, and a probe would then be answered by that one.
-    if (output.some((l) => l.includes(`Ready on ${url}`))) {
+    if (output.some((l) => new RegExp(`Ready on ${url.replace(/[.]/g, "\\.")}(?!\\d)`).test(l))) {
       try {
         const r = await fetch(`${url}/healthz`);
         await r.arrayBuffer();

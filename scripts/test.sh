@@ -27,4 +27,4 @@ echo "== the deployable bundle: wrangler deploy --dry-run of wrangler.toml (top 
 bash scripts/dry-run.sh
 
 echo "== integration, client and browser tests: the compiled worker in workerd against the local stand-ins"
-PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 tests/integration/*.test.mjs tests/client/*.test.mjs tests/browser/*.test.mjs
+PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 --test-timeout=180000 tests/integration/*.test.mjs tests/client/*.test.mjs tests/browser/*.test.mjs
