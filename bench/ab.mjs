@@ -8,13 +8,15 @@
 // out of those). ROUNDS (8), SECS (3), CONN (16), ROUTE (/api/exchange; /healthz also works),
 // REPEAT=1 (send the Stytch session cookies of the same login: the repeat exchange).
 // A build name ending in "+limits" (build+limits) runs that build with the two rate-limit
-// bindings (an in-memory stand-in, bench/harness.mjs): what the checks cost.
+// bindings (an in-memory stand-in, bench/harness.mjs): what the checks cost. "+b2b" runs it
+// as a Stytch B2B deployment (the organization from the token's app_metadata.org_id; the
+// stub answers member sessions): what B2B costs against the same build as consumer.
 import autocannon from "autocannon";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
-import { bundle, startKv, startStytchStub, startWorkerd, cpuSeconds } from "./harness.mjs";
+import { bundle, startKv, startStytchStub, startWorkerd, cpuSeconds, BENCH_ORG, B2B_VARS } from "./harness.mjs";
 
 const names = process.argv.slice(2);
 if (names.length < 2) {
@@ -35,8 +37,9 @@ const kv = await startKv();
 const vars = { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url };
 const workers = [];
 for (const n of names) {
-  const rateLimits = n.endsWith("+limits");
-  const dir = n.replace(/\+limits$/, "");
+  const rateLimits = n.includes("+limits");
+  const b2b = n.includes("+b2b");
+  const dir = n.replace(/\+(limits|b2b)/g, "");
   let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" }[dir];
   if (!config) {
     config = path.join(out, `${n}.toml`);
@@ -44,17 +47,22 @@ for (const n of names) {
   }
   const b = bundle(config, path.join(out, n));
   const ownKv = dir !== "jose" && dir !== "floor";
-  workers.push({ n, w: await startWorkerd({ name: n, bundle: b, vars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
+  const workerVars = b2b ? { ...vars, ...B2B_VARS } : vars;
+  workers.push({ n, b2b, w: await startWorkerd({ name: n, bundle: b, vars: workerVars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
 }
-const token = await supabase.mint({ expiresIn: 6 * 3600 });
+// One token for every worker: a consumer worker ignores the organization in app_metadata.
+const token = await supabase.mint({ expiresIn: 6 * 3600, claims: { app_metadata: { provider: "email", providers: ["email"], org_id: BENCH_ORG } } });
 const body = JSON.stringify({ access_token: token });
 const get = ROUTE === "/healthz";
-const cookie = process.env.REPEAT ? { cookie: await stytch.sessionCookie(token) } : {};
-const load = (w, duration) =>
+const cookies = {
+  consumer: process.env.REPEAT ? { cookie: await stytch.sessionCookie(token) } : {},
+  b2b: process.env.REPEAT ? { cookie: await stytch.sessionCookie(token, { b2b: true }) } : {},
+};
+const load = (w, duration, b2b) =>
   new Promise((res, rej) =>
-    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookie }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
+    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookies[b2b ? "b2b" : "consumer"] }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
   );
-for (const { n, w } of workers) {
+for (const { n, w, b2b } of workers) {
   for (let i = 0; ; i++) {
     try {
       await (await fetch(`${w.url}/healthz`)).arrayBuffer();
@@ -64,14 +72,14 @@ for (const { n, w } of workers) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  await load(w, 2);
+  await load(w, 2, b2b);
 }
 
 const res = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const { n, w } of r % 2 ? [...workers].reverse() : workers) {
+  for (const { n, w, b2b } of r % 2 ? [...workers].reverse() : workers) {
     const c0 = cpuSeconds(w.pid);
-    const x = await load(w, SECS);
+    const x = await load(w, SECS, b2b);
     res[n].push({ us: ((cpuSeconds(w.pid) - c0) * 1e6) / x["2xx"], rps: x["2xx"] / SECS, p99: x.latency.p99, bad: x.non2xx + x.errors });
   }
   console.log(`round ${r + 1}: ` + names.map((n) => { const s = res[n][r]; return `${n} ${s.us.toFixed(0)} µs ${s.rps.toFixed(0)}/s p99 ${s.p99} ms${s.bad ? ` ${s.bad} bad` : ""}`; }).join(" | "));

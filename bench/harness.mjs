@@ -79,14 +79,24 @@ export async function startKv() {
 export async function startStytchStub({ projectId = "project-test-bench" } = {}) {
   const { SignJWT, exportJWK, generateKeyPair } = await import("jose");
   const expiresAt = new Date(Date.now() + 3 * 3600_000).toISOString();
+  const tokens = { session_token: "bench-session-token-" + "x".repeat(24), session_jwt: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9." + "s".repeat(342) };
   const body = JSON.stringify({
     status_code: 200,
     request_id: "request-id-bench-0000",
     user_id: "user-test-bench",
     user: { user_id: "user-test-bench", status: "active" },
-    session_token: "bench-session-token-" + "x".repeat(24),
-    session_jwt: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9." + "s".repeat(342),
+    ...tokens,
     session: { session_id: "session-test-bench", user_id: "user-test-bench", expires_at: expiresAt, authentication_factors: [], roles: [] },
+  });
+  // A B2B project's answer (/v1/b2b/sessions/*): a member session in organization BENCH_ORG.
+  const memberBody = JSON.stringify({
+    status_code: 200,
+    request_id: "request-id-bench-0000",
+    member_id: "member-test-bench",
+    member: { member_id: "member-test-bench", status: "active" },
+    organization: { organization_id: "organization-test-bench", organization_slug: BENCH_ORG },
+    ...tokens,
+    member_session: { member_session_id: "member-session-test-bench", member_id: "member-test-bench", expires_at: expiresAt, organization_id: "organization-test-bench", organization_slug: BENCH_ORG, authentication_factors: [], roles: [] },
   });
   const { publicKey, privateKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
   const kid = "jwk-test-bench";
@@ -94,16 +104,17 @@ export async function startStytchStub({ projectId = "project-test-bench" } = {})
   const stats = { calls: 0, jwks: 0, delayMs: 0 };
   const server = http.createServer((req, res) => {
     stats.calls++;
-    if (req.method === "GET" && req.url.startsWith("/v1/sessions/jwks/")) {
+    if (req.method === "GET" && (req.url.startsWith("/v1/sessions/jwks/") || req.url.startsWith("/v1/b2b/sessions/jwks/"))) {
       stats.jwks++;
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(jwks) });
       return res.end(jwks);
     }
+    const answerBody = req.url.startsWith("/v1/b2b/") ? memberBody : body;
     req.resume();
     req.on("end", () => {
       const answer = () => {
-        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-        res.end(body);
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answerBody) });
+        res.end(answerBody);
       };
       if (stats.delayMs) setTimeout(answer, stats.delayMs);
       else answer();
@@ -114,26 +125,35 @@ export async function startStytchStub({ projectId = "project-test-bench" } = {})
   return {
     url: `http://127.0.0.1:${port}`,
     stats,
-    /** The `Cookie` header of a browser holding the session for `token`'s login (a fresh JWT). */
-    async sessionCookie(token) {
+    /**
+     * The `Cookie` header of a browser holding the session for `token`'s login (a fresh JWT);
+     * `b2b`: a member session in BENCH_ORG, made for a login asking for it.
+     */
+    async sessionCookie(token, { b2b = false } = {}) {
       const c = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
       const jwt = await new SignJWT({
-        "https://stytch.com/session": { id: "session-test-bench", started_at: new Date().toISOString(), last_accessed_at: new Date().toISOString(), expires_at: expiresAt, authentication_factors: [], roles: [] },
-        edge_attest: { iss: c.iss, sub: c.sub, session_id: c.session_id },
+        "https://stytch.com/session": { id: b2b ? "member-session-test-bench" : "session-test-bench", started_at: new Date().toISOString(), last_accessed_at: new Date().toISOString(), expires_at: expiresAt, authentication_factors: [], roles: [] },
+        ...(b2b ? { "https://stytch.com/organization": { organization_id: "organization-test-bench", slug: BENCH_ORG } } : {}),
+        edge_attest: { iss: c.iss, sub: c.sub, session_id: c.session_id, ...(b2b ? { organization: BENCH_ORG } : {}) },
       })
         .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
         .setIssuer(`stytch.com/${projectId}`)
         .setAudience([projectId])
-        .setSubject("user-test-bench")
+        .setSubject(b2b ? "member-test-bench" : "user-test-bench")
         .setIssuedAt()
         .setNotBefore("0s")
         .setExpirationTime("5m")
         .sign(privateKey);
-      return `stytch_session=bench-session-token-${"x".repeat(24)}; stytch_session_jwt=${jwt}`;
+      return `stytch_session=${tokens.session_token}; stytch_session_jwt=${jwt}`;
     },
     close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); },
   };
 }
+
+/** The organization (slug) of the benchmark's B2B runs: in the token's `app_metadata.org_id`. */
+export const BENCH_ORG = "acme-bench";
+/** A B2B worker's variables on top of a consumer one's. */
+export const B2B_VARS = { STYTCH_PRODUCT: "b2b", STYTCH_ORGANIZATION_ID_CLAIM: "app_metadata.org_id" };
 
 const capnpString = (s) => JSON.stringify(String(s));
 
