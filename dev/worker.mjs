@@ -90,11 +90,12 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
 
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
+  const readyLine = new RegExp(`Ready on ${url.replace(/[.]/g, "\\.")}(?!\\d)`);
   for (;;) {
     if (exited !== null) throw new Error(`wrangler dev exited (${exited}):\n${output.join("\n")}`);
     // Ready only when wrangler says it listens on *our* port: freePort's port can be taken by
     // another process before wrangler binds it, and a probe would then be answered by that one.
-    if (output.some((l) => new RegExp(`Ready on ${url.replace(/[.]/g, "\\.")}(?!\\d)`).test(l))) {
+    if (output.some((l) => readyLine.test(l))) {
       try {
         const r = await fetch(`${url}/healthz`);
         await r.arrayBuffer();

@@ -150,7 +150,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             unix_secs(now_ms),
         )
         .await?;
-        VerifiedSession::from_token(&verified, config.session.product)
+        VerifiedSession::from_token(&verified, config.stytch.product)
             .map_err(|e| CookieProblem::Invalid(e.kind().to_owned()))
     }
 

@@ -56,8 +56,6 @@ pub struct SessionConfig {
     /// Stytch's session key set: `{STYTCH_API_BASE}/v1/sessions/jwks/{project_id}` (B2B:
     /// `/v1/b2b/sessions/jwks/`).
     pub jwks_url: String,
-    /// The project's product: what a session JWT must carry, and what reuse must match.
-    pub product: Product,
 }
 
 /// The Stytch half of the configuration.
@@ -300,7 +298,6 @@ impl Config {
                 anonymous: None,
             },
             jwks_url: format!("{api_base}{}{project_id}", product.session_jwks_path()),
-            product,
         };
 
         Ok(Self {

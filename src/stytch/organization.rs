@@ -8,6 +8,7 @@
 //! organization of a member session into its JWT as [`ORGANIZATION_CLAIM`].
 
 use crate::jwt::verify::{VerifiedToken, VerifyError};
+use crate::stytch::api::clean_id;
 use serde_json::Value;
 use std::fmt;
 
@@ -111,12 +112,11 @@ pub struct Organization {
 }
 
 impl Organization {
-    /// Reads `{id_field: …, slug_field: …}` of an answer or a claim: the id must be a Stytch
-    /// identifier; a slug that is not a valid slug counts as absent.
+    /// Reads the id and slug members of an answer or a claim: the id must be a Stytch
+    /// identifier (what [`clean_id`] keeps); a slug that is not a valid slug counts as absent.
     pub fn read(id: Option<&Value>, slug: Option<&Value>) -> Option<Self> {
-        let id = id.and_then(Value::as_str).filter(|s| is_stytch_id(s))?;
         Some(Self {
-            id: id.to_owned(),
+            id: clean_id(id.and_then(Value::as_str))?,
             slug: slug
                 .and_then(Value::as_str)
                 .filter(|s| is_organization_ref(s))
@@ -135,11 +135,6 @@ impl Organization {
     pub fn is(&self, requested: &str) -> bool {
         self.id == requested || self.slug.as_deref() == Some(requested)
     }
-}
-
-/// A Stytch identifier: what [`crate::stytch::api::clean_id`] keeps.
-fn is_stytch_id(s: &str) -> bool {
-    crate::stytch::api::clean_id(Some(s)).is_some()
 }
 
 #[cfg(test)]

@@ -204,14 +204,15 @@ impl Prior {
 /// login, or in B2B for another organization, is never reused or extended, whatever its
 /// state. A B2B login whose organization the worker does not know (the profile maps it from
 /// the token) is never answered at the edge: the token may name another organization now.
+/// Which product is told by the two sides themselves: only a B2B login asks for an
+/// organization, and only a member session has one ([`VerifiedSession::from_token`]).
 pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionConfig) -> Prior {
     match &session.link {
         None => return Prior::Replace("no_link"),
         Some(l) if l != link => return Prior::Replace("link_mismatch"),
         Some(_) => {}
     }
-    if cfg.product == Product::B2b
-        && let Some(requested) = &link.organization
+    if let Some(requested) = &link.organization
         && !session
             .organization
             .as_ref()
@@ -231,7 +232,7 @@ pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionCon
     if !cfg.reuse {
         return Prior::Extend("reuse_disabled");
     }
-    if cfg.product == Product::B2b && link.organization.is_none() {
+    if session.organization.is_some() && link.organization.is_none() {
         return Prior::Extend("organization_unknown");
     }
     Prior::Reuse
@@ -303,10 +304,7 @@ mod tests {
 
     #[test]
     fn a_member_session_is_reused_only_in_the_organization_asked_for() {
-        let b2b = SessionConfig {
-            product: Product::B2b,
-            ..cfg(&[])
-        };
+        let b2b = cfg(&[]);
         for requested in ["organization-test-1", "acme"] {
             let (s, l) = member_session(Some(requested));
             assert_eq!(assess(&s, &l, NOW, &b2b), Prior::Reuse, "{requested}");
