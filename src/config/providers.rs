@@ -11,10 +11,11 @@
 
 use super::{ConfigError, base_url, checked_url, comma_list, err, parse_algorithms};
 use crate::formats::json;
+use crate::jwt::claims::ClaimPath;
 use crate::jwt::verify::{AnonymousRule, Policy};
 use crate::keys::jwk::Alg;
 use crate::stytch::api::Product;
-use crate::stytch::organization::{ClaimPath, OrganizationSource, is_organization_ref};
+use crate::stytch::organization::{OrganizationSource, is_organization_ref};
 use serde_json::{Map, Value};
 
 /// Most providers one worker may have: issuers are looked up one by one, and a migration

@@ -2,5 +2,6 @@
 //! signature is checked, and [`verify::verify`] is the only way to a
 //! [`verify::VerifiedToken`].
 
+pub mod claims;
 pub mod token;
 pub mod verify;

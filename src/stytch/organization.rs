@@ -7,10 +7,10 @@
 //! which maps the token's own claim (shared/research/stytch.md §2, §4). Stytch writes the
 //! organization of a member session into its JWT as [`ORGANIZATION_CLAIM`].
 
+use crate::jwt::claims::ClaimPath;
 use crate::jwt::verify::{VerifiedToken, VerifyError};
 use crate::stytch::api::clean_id;
 use serde_json::Value;
-use std::fmt;
 
 /// Stytch's claim naming a B2B session JWT's organization: `{organization_id, slug}`
 /// (stytch-node `lib/b2b/sessions.ts`, `authenticateJwtLocal`).
@@ -18,9 +18,6 @@ pub const ORGANIZATION_CLAIM: &str = "https://stytch.com/organization";
 /// Longest organization reference accepted: Stytch's slugs are 2 to 128 characters; its ids
 /// (`organization-test-<uuid>`) are shorter.
 pub const MAX_ORGANIZATION_BYTES: usize = 128;
-/// Most segments in an `organization_id_claim` path: real tokens nest a tenant id one or two
-/// levels deep (`app_metadata.org_id`, `https://example.com/claims.org`).
-pub const MAX_CLAIM_PATH_SEGMENTS: usize = 8;
 
 /// Whether `s` can name an organization: an id or a slug, which Stytch limits to letters,
 /// digits and `-` `.` `_` `~`. Anything else never reaches Stytch, a log or a body.
@@ -29,49 +26,6 @@ pub fn is_organization_ref(s: &str) -> bool {
         && s.len() <= MAX_ORGANIZATION_BYTES
         && s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// A claim path: `app_metadata.org_id` is the member `org_id` of the object claim
-/// `app_metadata`. Segments are split on `.` only, so a claim whose name has a dot cannot be
-/// reached below the top level (documented).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimPath(Vec<String>);
-
-impl ClaimPath {
-    /// Parses a dot path of 1 to [`MAX_CLAIM_PATH_SEGMENTS`] non-empty segments without
-    /// spaces; the problem otherwise.
-    pub fn parse(path: &str) -> Result<Self, &'static str> {
-        let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
-        if segments.len() > MAX_CLAIM_PATH_SEGMENTS {
-            return Err("has more than 8 segments");
-        }
-        if segments
-            .iter()
-            .any(|s| s.is_empty() || s.len() > 128 || s.chars().any(char::is_whitespace))
-        {
-            return Err("must be claim names joined by dots, like app_metadata.org_id");
-        }
-        if matches!(
-            segments.first().map(String::as_str),
-            Some("iss" | "sub" | "aud" | "exp" | "nbf" | "iat")
-        ) {
-            return Err("must not be a registered claim");
-        }
-        Ok(Self(segments))
-    }
-
-    /// The value at this path in a verified token, if there is one.
-    fn lookup<'a>(&self, token: &'a VerifiedToken) -> Option<&'a Value> {
-        let (first, rest) = self.0.split_first()?;
-        rest.iter()
-            .try_fold(token.claim(first)?, |v, segment| v.get(segment))
-    }
-}
-
-impl fmt::Display for ClaimPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("."))
-    }
 }
 
 /// Where a B2B provider's organization comes from.
@@ -140,26 +94,6 @@ impl Organization {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn claim_paths_are_dot_separated_names() {
-        assert_eq!(
-            ClaimPath::parse("app_metadata.org_id").map(|p| p.to_string()),
-            Ok("app_metadata.org_id".to_owned())
-        );
-        assert!(ClaimPath::parse("org_id").is_ok());
-        for bad in [
-            "",
-            ".org",
-            "app_metadata.",
-            "a..b",
-            "a b",
-            "sub",
-            "a.b.c.d.e.f.g.h.i",
-        ] {
-            assert!(ClaimPath::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn organization_references_are_ids_or_slugs() {
