@@ -368,6 +368,13 @@ const STYTCH_ERRORS = {
   member_not_found: [404, "Member could not be found."],
   // Not a confirmed name, as session_user_mismatch.
   session_member_mismatch: [400, "The session belongs to another member or organization."],
+  // A profile that no longer matches the tokens it is given (Stytch's error-type list; the
+  // statuses are assumed, no source gives them): the stand-in answers the first two when the
+  // token's iss or aud is not the profile's.
+  jwt_invalid_issuer: [400, "The JWT's issuer does not match the trusted token profile."],
+  jwt_invalid_audience: [400, "The JWT's audience does not match the trusted token profile."],
+  jwt_invalid_claims: [400, "The JWT's claims are invalid for the trusted token profile."],
+  trusted_token_profile_invalid_request: [400, "The request is invalid for this trusted token profile."],
   too_many_requests: [429, "Too many requests have been made."],
   internal_server_error: [500, "Oops, something seems to have gone wrong."],
   bad_request: [400, "Bad request."],
@@ -384,7 +391,8 @@ const claimAt = (claims, path) => path.split(".").reduce((v, k) => (v && typeof 
  * public key set excepted): { error_type } (status from Stytch's table), { status, error_type },
  * { status, body }, { hang: true }, { drop: true }, { gzipBomb: true } (a 200 of 50 KB of gzip
  * that inflates to 50 MB, with the compressed Content-Length), { delayMs } (answer as usual,
- * that much later), { raw } (a 200 whose body is that text). When nothing is queued,
+ * that much later), { raw } (a 200 whose body is that text), { error_type, retryAfter } (with a
+Retry-After header). When nothing is queued,
  * `state.chaos()` (if set) may return such a step: faults at a rate, for the soak.
  *
  * Trusted Auth Token profiles: `profiles`, a list of { profileId, issuer, audience, jwks(),
@@ -440,16 +448,21 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     x5tS256: randomBytes(32).toString("base64url"),
   };
   const requestId = () => `request-id-test-${randomUUID()}`;
-  const fail = (res, type, status) => {
+  const fail = (res, type, status, headers = {}) => {
     const [defaultStatus, message] = STYTCH_ERRORS[type] ?? [status ?? 400, type];
     const code = status ?? defaultStatus;
-    sendJson(res, code, {
-      status_code: code,
-      request_id: requestId(),
-      error_type: type,
-      error_message: message,
-      error_url: `https://stytch.com/docs/api/errors/${code}#${type}`,
-    });
+    sendJson(
+      res,
+      code,
+      {
+        status_code: code,
+        request_id: requestId(),
+        error_type: type,
+        error_message: message,
+        error_url: `https://stytch.com/docs/api/errors/${code}#${type}`,
+      },
+      headers,
+    );
   };
   const iso = (ms) => new Date(ms).toISOString();
   const live = (session) => session && Date.parse(session.expires_at) > Date.now();
@@ -548,7 +561,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     if (step?.drop) return req.socket.destroy();
     if (step?.gzipBomb) return sendGzipBomb(res);
     if (step?.body !== undefined) return sendJson(res, step.status ?? 200, step.body);
-    if (step?.error_type) return fail(res, step.error_type, step.status);
+    if (step?.error_type) return fail(res, step.error_type, step.status, step.retryAfter ? { "retry-after": step.retryAfter } : {});
     if (req.method !== "POST" || !body || typeof body !== "object") return fail(res, "bad_request");
 
     const b2b = path.startsWith("/v1/b2b/");
@@ -569,7 +582,10 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
           issuer: profile.issuer,
           audience: profile.audience,
         }));
-      } catch {
+      } catch (e) {
+        // A token whose issuer or audience is not the profile's: the profile's own error types.
+        if (e?.code === "ERR_JWT_CLAIM_VALIDATION_FAILED" && e.claim === "iss") return fail(res, "jwt_invalid_issuer");
+        if (e?.code === "ERR_JWT_CLAIM_VALIDATION_FAILED" && e.claim === "aud") return fail(res, "jwt_invalid_audience");
         return fail(res, "invalid_trusted_auth_token");
       }
       const mapping = profile.attributeMapping ?? SUPABASE_MAPPING;
@@ -701,6 +717,8 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     sessions,
     state,
     kid,
+    /** The Trusted Auth Token profiles, live: a test may change one as a dashboard edit would. */
+    profiles,
     /** Calls to the API (not the public key sets). */
     apiCalls: () => calls.filter((c) => !c.path.includes("/sessions/jwks/")),
     script: (...steps) => queue.push(...steps),

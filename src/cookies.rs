@@ -89,6 +89,22 @@ impl CookiePolicy {
         ]
     }
 
+    /// The cookies that delete the session cookies in every scope this worker can name: the
+    /// host-only pair and, with a `Domain`, the `Domain` pair too. For a browser holding two
+    /// cookies of one name (the worker's and one written by Stytch's frontend SDK or a sibling
+    /// app): which scope the other has is unknown, so both are cleared.
+    pub fn clearing_cookies_every_scope(&self) -> Vec<String> {
+        let host_only = CookiePolicy {
+            domain: None,
+            ..self.clone()
+        };
+        let mut all = host_only.clearing_cookies().to_vec();
+        if self.domain.is_some() {
+            all.extend(self.clearing_cookies());
+        }
+        all
+    }
+
     fn builder<'a>(&'a self, name: &'a str, value: &'a str) -> SetCookie<'a> {
         SetCookie {
             name,
@@ -149,6 +165,17 @@ pub fn is_cookie_name(s: &str) -> bool {
 pub fn is_cookie_value(s: &str) -> bool {
     s.bytes()
         .all(|c| matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e))
+}
+
+/// How many cookies named `name` a `Cookie` request header carries, whatever their values:
+/// more than one means the browser holds cookies of that name in several scopes, and which
+/// one a request means cannot be told.
+pub fn count_cookie(cookie_header: &str, name: &str) -> usize {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .count()
 }
 
 /// The value of the first cookie `name` in a `Cookie` request header, if it is a valid
@@ -236,6 +263,32 @@ mod tests {
             "one pair of quotes only"
         );
         assert_eq!(find_cookie("s=a\u{7f}b", "s"), None);
+    }
+
+    #[test]
+    fn counts_cookies_of_one_name() {
+        let h = "stytch_session=a; theme=x; stytch_session=b; stytch_session_jwt=";
+        assert_eq!(count_cookie(h, "stytch_session"), 2);
+        assert_eq!(
+            count_cookie(h, "stytch_session_jwt"),
+            1,
+            "empty values count"
+        );
+        assert_eq!(count_cookie(h, "stytch"), 0);
+    }
+
+    #[test]
+    fn clearing_in_every_scope_adds_the_domain_pair_only_with_a_domain() {
+        let host_only = policy().clearing_cookies_every_scope();
+        assert_eq!(host_only, policy().clearing_cookies().to_vec());
+        let p = CookiePolicy {
+            domain: Some("example.com".into()),
+            ..policy()
+        };
+        let all = p.clearing_cookies_every_scope();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all.iter().filter(|c| c.contains("Domain=")).count(), 2);
+        assert!(all.iter().all(|c| c.contains("Max-Age=0")));
     }
 
     #[test]

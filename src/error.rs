@@ -43,7 +43,7 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 415: a body that is not JSON.
     UnsupportedMediaType,
-    /// 429: Stytch rate-limited us, still after the retry.
+    /// 429: Stytch rate-limited us (not retried).
     RateLimited {
         /// Seconds for `Retry-After`.
         retry_after_secs: u64,
@@ -234,8 +234,16 @@ impl From<StytchError> for ApiError {
         match e {
             StytchError::Rejected { error_type, .. } => Self::RejectedByStytch { error_type },
             StytchError::Misconfigured { status, error_type } => Self::Misconfigured(format!(
-                "Stytch answered {status} {}: check STYTCH_PROJECT_ID, STYTCH_SECRET, STYTCH_PROFILE_ID and SESSION_DURATION_MINUTES",
+                "Stytch answered {status} {}: check STYTCH_PROJECT_ID, STYTCH_SECRET and SESSION_DURATION_MINUTES",
                 error_type.as_deref().unwrap_or("-")
+            )),
+            StytchError::ProfileMismatch {
+                status,
+                error_type,
+                profile_id,
+            } => Self::Misconfigured(format!(
+                "Stytch answered {status} {error_type} for Trusted Auth Token profile {}: the profile no longer matches the provider's tokens (its issuer, audience, key set or attribute mapping); every user is refused until it is fixed",
+                profile_id.as_deref().unwrap_or("-")
             )),
             StytchError::RateLimited { retry_after_secs } => Self::RateLimited {
                 retry_after_secs: retry_after_secs

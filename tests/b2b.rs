@@ -388,7 +388,7 @@ fn logout_revokes_through_the_b2b_endpoint() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         bodies(&w, "/v1/b2b/sessions/revoke"),
-        [json!({ "session_token": OLD_TOKEN })]
+        [json!({ "member_session_id": "member-session-test-33333333" })]
     );
     assert_eq!(w.http.stytch_calls().len(), 1);
 }

@@ -320,7 +320,7 @@ fn anonymous_users_pass_with_allow_anonymous() {
 fn stytch_rejecting_the_token_is_401_with_its_error_type_and_no_retry() {
     for (status, error_type) in [
         (400, "invalid_trusted_auth_token"),
-        (401, "jwt_invalid_issuer"),
+        (401, "invalid_trusted_auth_token"),
         (404, "user_not_found"),
     ] {
         let w = World::new();
@@ -352,6 +352,52 @@ fn bad_stytch_credentials_are_500_misconfigured() {
     let log = w.platform.last_log();
     assert!(log["detail"].as_str().unwrap().contains("STYTCH_SECRET"));
     assert!(!w.platform.logs.borrow().iter().any(|l| l.contains(SECRET)));
+}
+
+#[test]
+fn a_profile_that_no_longer_matches_is_500_misconfigured_naming_type_and_profile() {
+    // The worker checked issuer, audience, signature and expiry itself: Stytch refusing one
+    // of them is the profile's fault, and every user would get it.
+    for (status, error_type) in [
+        (400, "jwt_invalid_issuer"),
+        (401, "jwt_invalid_audience"),
+        (400, "jwt_invalid_claims"),
+        (400, "trusted_token_profile_invalid_request"),
+        (404, "trusted_token_profile_not_found"),
+    ] {
+        let w = World::new();
+        w.http.push_stytch(stytch_error(status, error_type));
+        let r = w.exchange(&token("valid_es256"));
+        assert_error(&r, 500, "misconfigured");
+        assert_eq!(r.header("www-authenticate"), None, "not a bad user token");
+        assert_eq!(
+            w.http.stytch_calls().len(),
+            1,
+            "{error_type}: never retried"
+        );
+        let log = w.platform.last_log();
+        let detail = log["detail"].as_str().unwrap();
+        assert!(detail.contains(error_type), "{detail}");
+        assert!(detail.contains(PROFILE), "{detail}");
+        assert_eq!(log["stytch_request_id"], "request-id-test-err");
+    }
+}
+
+#[test]
+fn a_refused_extension_never_retries_a_profile_error() {
+    let w = World::new();
+    w.http.push_stytch(stytch_error(400, "jwt_invalid_issuer"));
+    let jwt = common::fixtures::session_jwt("session_expired");
+    let r = w.exchange_with_cookies(
+        &token("valid_es256"),
+        &format!("stytch_session=old-token; stytch_session_jwt={jwt}"),
+    );
+    assert_error(&r, 500, "misconfigured");
+    assert_eq!(
+        w.http.stytch_calls().len(),
+        1,
+        "no second attest without the token"
+    );
 }
 
 #[test]
@@ -398,18 +444,29 @@ fn two_5xx_are_502_with_stytch_error_type() {
 }
 
 #[test]
-fn a_429_is_retried_once_then_429_with_retry_after() {
+fn a_429_is_not_retried_and_passes_stytchs_retry_after_on() {
+    // Without Retry-After: 10 s.
     let w = World::new();
-    w.http.push_stytch(stytch_error(429, "too_many_requests"));
     w.http.push_stytch(stytch_error(429, "too_many_requests"));
     let r = w.exchange(&token("valid_es256"));
     assert_error(&r, 429, "rate_limited");
     assert_eq!(r.header("retry-after"), Some("10"));
-    assert_eq!(w.http.stytch_calls().len(), 2);
+    assert_eq!(w.http.stytch_calls().len(), 1, "a 429 is not retried");
+    assert!(
+        w.platform.sleeps.borrow().is_empty(),
+        "no backoff pause either"
+    );
+    // With it: Stytch's own delay.
     let w = World::new();
-    w.http.push_stytch(stytch_error(429, "too_many_requests"));
-    w.stytch_ok();
-    assert_eq!(w.exchange(&token("valid_es256")).status, 200);
+    let Ok(mut reply) = stytch_error(429, "too_many_requests") else {
+        unreachable!()
+    };
+    reply.headers.push(("retry-after".into(), "1800".into()));
+    w.http.push_stytch(Ok(reply));
+    let r = w.exchange(&token("valid_es256"));
+    assert_error(&r, 429, "rate_limited");
+    assert_eq!(r.header("retry-after"), Some("1800"));
+    assert_eq!(w.http.stytch_calls().len(), 1);
 }
 
 #[test]
@@ -672,8 +729,16 @@ fn logout_without_a_session_clears_cookies_and_calls_nobody() {
     assert!(w.http.calls.borrow().is_empty());
 }
 
+/// A Cookie header holding a session the fixture table's JWT `name` describes, and its token.
+fn session_cookies(name: &str) -> String {
+    format!(
+        "x=1; stytch_session=tok-abc; stytch_session_jwt={}",
+        common::fixtures::session_jwt(name)
+    )
+}
+
 #[test]
-fn logout_revokes_the_cookie_session() {
+fn logout_revokes_the_proven_session_by_its_id() {
     let w = World::new().var("COOKIE_DOMAIN", "example.com");
     w.http.push_stytch(json_reply(
         200,
@@ -682,10 +747,7 @@ fn logout_revokes_the_cookie_session() {
     let r = w.request(
         "POST",
         "/api/logout",
-        &[(
-            "cookie",
-            "x=1; stytch_session=tok-abc; stytch_session_jwt=j",
-        )],
+        &[("cookie", &session_cookies("session_reusable"))],
         "",
     );
     assert_eq!(r.status, 200);
@@ -695,11 +757,16 @@ fn logout_revokes_the_cookie_session() {
     );
     let call = &w.http.stytch_calls()[0];
     assert_eq!(call.url, "https://test.stytch.com/v1/sessions/revoke");
-    assert_eq!(call.body.as_deref(), Some(r#"{"session_token":"tok-abc"}"#));
+    assert_eq!(
+        call.body.as_deref(),
+        Some(r#"{"session_id":"session-test-33333333"}"#),
+        "by the JWT's session id, never by the unproven token cookie"
+    );
     assert!(
         r.headers_named("set-cookie")
             .all(|c| c.contains("Domain=example.com") && c.contains("Max-Age=0"))
     );
+    assert_eq!(w.platform.last_log()["session"], "revoked");
     assert!(
         !w.platform
             .logs
@@ -708,6 +775,61 @@ fn logout_revokes_the_cookie_session() {
             .any(|l| l.contains("tok-abc")),
         "cookies never logged"
     );
+    // A JWT that has expired still proves its session: the session itself may live on.
+    w.http
+        .push_stytch(json_reply(200, json!({ "status_code": 200 })));
+    let r = w.request(
+        "POST",
+        "/api/logout",
+        &[("cookie", &session_cookies("session_expired"))],
+        "",
+    );
+    assert_eq!(body_json(&r)["revoked"], true);
+}
+
+#[test]
+fn logout_without_a_proven_session_clears_the_cookies_and_calls_nobody() {
+    for cookie in [
+        "stytch_session=tok-abc".to_owned(),
+        "stytch_session=tok-abc; stytch_session_jwt=forged.jwt.value".to_owned(),
+        session_cookies("session_tampered"),
+        session_cookies("session_wrong_aud"),
+    ] {
+        let w = World::new();
+        let r = w.request("POST", "/api/logout", &[("cookie", &cookie)], "");
+        assert_eq!(r.status, 200, "{cookie}");
+        assert_eq!(
+            body_json(&r),
+            json!({ "revoked": false, "request_id": null })
+        );
+        assert_eq!(r.headers_named("set-cookie").count(), 2);
+        assert!(
+            w.http.stytch_calls().is_empty(),
+            "{cookie}: nothing reached Stytch"
+        );
+        let log = w.platform.last_log();
+        assert_eq!(log["session"], "not_revoked");
+        assert!(log["prior"].is_string(), "the log says why: {log}");
+    }
+}
+
+#[test]
+fn logout_keeps_the_cookies_when_stytchs_keys_are_out_of_reach() {
+    let w = World::new();
+    *w.http.stytch_jwks.borrow_mut() = Some(Err(TransportError::Timeout));
+    let r = w.request(
+        "POST",
+        "/api/logout",
+        &[("cookie", &session_cookies("session_reusable"))],
+        "",
+    );
+    assert_error(&r, 503, "jwks_unavailable");
+    assert_eq!(
+        r.headers_named("set-cookie").count(),
+        0,
+        "a retry can still revoke"
+    );
+    assert!(w.http.stytch_calls().is_empty());
 }
 
 #[test]
@@ -717,11 +839,12 @@ fn logout_of_an_unknown_session_still_succeeds() {
     let r = w.request(
         "POST",
         "/api/logout",
-        &[("cookie", "stytch_session=gone")],
+        &[("cookie", &session_cookies("session_reusable"))],
         "",
     );
     assert_eq!(r.status, 200);
     assert_eq!(body_json(&r)["revoked"], false);
+    assert_eq!(w.platform.last_log()["session"], "gone");
 }
 
 #[test]
@@ -734,7 +857,7 @@ fn logout_when_stytch_fails_reports_it_and_still_clears_cookies() {
     let r = w.request(
         "POST",
         "/api/logout",
-        &[("cookie", "stytch_session=tok")],
+        &[("cookie", &session_cookies("session_reusable"))],
         "",
     );
     assert_error(&r, 502, "upstream_error");

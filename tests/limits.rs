@@ -174,6 +174,42 @@ fn a_repeat_exchange_answered_at_the_edge_does_not_count_against_the_user() {
 }
 
 #[test]
+fn the_second_attest_after_a_refused_extension_counts_against_the_user() {
+    let cookie = format!(
+        "stytch_session=old-token; stytch_session_jwt={}",
+        session_jwt("session_expired")
+    );
+    // One call allowed: the extension takes it; Stytch refuses it (the session is gone),
+    // and the new session it would take instead is over the limit.
+    let w = World::new();
+    w.limits.user.set(Some((1, 60)));
+    w.http.push_stytch(stytch_error(404, "session_not_found"));
+    let r = exchange_from(&w, ADDRESS, &token("valid_es256"), Some(&cookie));
+    assert_limited(&w, &r, "user");
+    assert_eq!(
+        w.http.stytch_calls().len(),
+        1,
+        "the second attest was not made"
+    );
+    // Two allowed: both attests are made, each counted.
+    let w = World::new();
+    w.limits.user.set(Some((2, 60)));
+    w.http.push_stytch(stytch_error(404, "session_not_found"));
+    w.stytch_ok();
+    let r = exchange_from(&w, ADDRESS, &token("valid_es256"), Some(&cookie));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(w.http.stytch_calls().len(), 2);
+    let user_checks = w
+        .limits
+        .calls
+        .borrow()
+        .iter()
+        .filter(|(l, _)| *l == Limit::User)
+        .count();
+    assert_eq!(user_checks, 2);
+}
+
+#[test]
 fn a_failing_limiter_lets_requests_through_and_says_so() {
     let w = World::new();
     w.limits.ip.set(Some((1, 60)));

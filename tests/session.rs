@@ -273,6 +273,37 @@ fn an_extension_answered_for_another_user_is_not_handed_out() {
 }
 
 #[test]
+fn an_extension_answered_for_another_session_of_the_user_is_not_handed_out() {
+    // The token cookie is not tied to the JWT cookie: Stytch extended some other session of
+    // the same user (a token from another tab's login, or planted). It is not this login's.
+    let w = World::new();
+    let mut other = attest_body(now() + 3600);
+    other["session"]["session_id"] = json!("session-test-another-one");
+    other["session_token"] = json!("another-sessions-token");
+    w.http.push_stytch(json_reply(200, other));
+    w.stytch_ok();
+    let r = w.exchange_with_cookies(&token("valid_es256"), &cookies(&jwt("session_expired")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body_json(&r)["session_id"], "session-test-33333333");
+    assert!(
+        r.headers_named("set-cookie")
+            .all(|c| !c.contains("another-sessions-token"))
+    );
+    let bodies = attest_bodies(&w);
+    assert_eq!(bodies.len(), 2);
+    assert!(
+        bodies[1].get("session_token").is_none(),
+        "a new session instead"
+    );
+    assert!(
+        w.platform.last_log()["prior"]
+            .as_str()
+            .unwrap()
+            .ends_with("extension refused: answered for another session")
+    );
+}
+
+#[test]
 fn a_failed_extension_is_not_retried_as_a_new_session() {
     let w = World::new();
     w.http
@@ -452,16 +483,221 @@ fn session_route_refreshes_an_expired_jwt_with_the_session_token() {
 }
 
 #[test]
-fn session_route_refreshes_when_the_jwt_is_missing_or_forged() {
+fn session_route_never_calls_stytch_without_a_proven_session() {
+    // A token cookie alone, or next to a JWT that does not verify, proves nothing: sending it
+    // to Stytch with the project's secret would let anyone spend the project's quota.
     for cookie in [
         format!("stytch_session={OLD_TOKEN}"),
         cookies(&jwt("session_tampered")),
+        cookies(&jwt("session_other_project_key")),
+        cookies(&jwt("session_wrong_iss")),
+        format!("stytch_session={OLD_TOKEN}; stytch_session_jwt=not.a.jwt"),
     ] {
         let w = World::new();
-        w.http.push_stytch(authenticate_answer(now() + 1800));
-        assert_eq!(get_session(&w, Some(&cookie)).status, 200);
-        assert_eq!(w.http.stytch_calls().len(), 1);
+        let r = get_session(&w, Some(&cookie));
+        assert_eq!(r.status, 401, "{cookie}: {}", r.body);
+        assert_eq!(body_json(&r)["error"], "invalid_session");
+        assert_cleared(&r);
+        assert!(w.http.stytch_calls().is_empty(), "{cookie}");
+        assert!(w.platform.last_log()["prior"].is_string());
     }
+}
+
+#[test]
+fn a_refresh_must_answer_for_the_session_the_jwt_names() {
+    for (member, value) in [
+        ("session_id", "session-test-another-one"),
+        ("user_id", "user-test-someone-else"),
+    ] {
+        let w = World::new();
+        let Ok(mut reply) = authenticate_answer(now() + 1800) else {
+            unreachable!()
+        };
+        let mut body: Value = serde_json::from_slice(&reply.body).unwrap();
+        body["session"][member] = json!(value);
+        reply.body = body.to_string().into_bytes();
+        w.http.push_stytch(Ok(reply));
+        let r = get_session(&w, Some(&cookies(&jwt("session_expired"))));
+        assert_eq!(r.status, 401, "{member}: {}", r.body);
+        assert_eq!(body_json(&r)["error"], "invalid_session");
+        assert_cleared(&r);
+        assert!(
+            r.headers_named("set-cookie")
+                .all(|c| !c.contains("refreshed-session-token"))
+        );
+        assert_eq!(
+            w.platform.last_log()["prior"],
+            "jwt_expired; refresh answered for another session"
+        );
+    }
+}
+
+#[test]
+fn refreshes_and_revokes_count_against_the_stytch_user() {
+    let w = World::new();
+    w.limits.user.set(Some((1, 60)));
+    w.http.push_stytch(authenticate_answer(now() + 1800));
+    assert_eq!(
+        get_session(&w, Some(&cookies(&jwt("session_expired")))).status,
+        200
+    );
+    let r = get_session(&w, Some(&cookies(&jwt("session_expired"))));
+    assert_eq!(r.status, 429);
+    assert_eq!(r.headers_named("set-cookie").count(), 0);
+    let r = w.request(
+        "POST",
+        "/api/logout",
+        &[("cookie", &cookies(&jwt("session_reusable")))],
+        "",
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.headers_named("set-cookie").count(),
+        0,
+        "a retry can revoke"
+    );
+    assert_eq!(w.http.stytch_calls().len(), 1);
+    let keys: Vec<String> = w
+        .limits
+        .calls
+        .borrow()
+        .iter()
+        .filter(|(l, _)| *l == edge_attest::app::limits::Limit::User)
+        .map(|(_, k)| k.clone())
+        .collect();
+    assert_eq!(keys, vec!["user:stytch\nuser-test-22222222"; 3]);
+    // A session answered from its live JWT costs nothing.
+    let checks = w.limits.calls.borrow().len();
+    assert_eq!(checks, 6, "ip and user, three times");
+    assert_eq!(
+        get_session(&w, Some(&cookies(&jwt("session_reusable")))).status,
+        200
+    );
+    assert_eq!(w.limits.calls.borrow().len(), checks);
+}
+
+// ---- cookies of one name in several scopes ----
+
+/// Cookies of the configured names twice over: the worker's and, say, the Stytch SDK's.
+fn doubled(first: &str, second: &str) -> String {
+    format!(
+        "stytch_session={OLD_TOKEN}; stytch_session_jwt={first}; stytch_session=sdk-token; stytch_session_jwt={second}"
+    )
+}
+
+#[test]
+fn ambiguous_cookies_are_never_reused_nor_extended() {
+    for cookie in [
+        doubled(&jwt("session_reusable"), &jwt("session_link_other_sub")),
+        doubled(&jwt("session_reusable"), &jwt("session_reusable")),
+        format!(
+            "{}; stytch_session=another",
+            cookies(&jwt("session_reusable"))
+        ),
+    ] {
+        let w = World::new();
+        w.stytch_ok();
+        let r = w.exchange_with_cookies(&token("valid_es256"), &cookie);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(body_json(&r)["reused"], false);
+        let bodies = attest_bodies(&w);
+        assert!(bodies[0].get("session_token").is_none(), "never extended");
+        let log = w.platform.last_log();
+        assert_eq!(log["prior"], "ambiguous_cookies");
+        assert_eq!(log["session"], "created");
+        assert_eq!(
+            w.http.stytch_jwks_fetches(),
+            0,
+            "no cookie was even verified"
+        );
+    }
+}
+
+#[test]
+fn ambiguous_cookies_are_no_session_and_are_cleared_in_every_scope() {
+    let cookie = doubled(&jwt("session_reusable"), &jwt("session_link_other_sub"));
+    let w = World::new().var("COOKIE_DOMAIN", "example.com");
+    let r = get_session(&w, Some(&cookie));
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(body_json(&r)["error"], "invalid_session");
+    let set: Vec<&str> = r.headers_named("set-cookie").collect();
+    assert_eq!(set.len(), 4, "{set:?}");
+    assert!(set.iter().all(|c| c.contains("Max-Age=0")));
+    assert_eq!(
+        set.iter()
+            .filter(|c| c.contains("Domain=example.com"))
+            .count(),
+        2
+    );
+    assert_eq!(w.platform.last_log()["prior"], "ambiguous_cookies");
+    // Logout: which session is meant cannot be told, so none is revoked; all are cleared.
+    let r = w.request("POST", "/api/logout", &[("cookie", &cookie)], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(body_json(&r)["revoked"], false);
+    assert_eq!(r.headers_named("set-cookie").count(), 4);
+    assert!(w.http.stytch_calls().is_empty());
+    assert_eq!(w.http.stytch_jwks_fetches(), 0);
+    // Host-only cookies only: the host-only pair.
+    let w = World::new();
+    assert_eq!(
+        get_session(&w, Some(&cookie))
+            .headers_named("set-cookie")
+            .count(),
+        2
+    );
+}
+
+// ---- a failed switch of user ----
+
+#[test]
+fn a_failed_exchange_clears_the_cookies_of_another_logins_session() {
+    // The browser holds another login's session (or one made without a link, or one that
+    // has ended); the new login is refused by Stytch: the old cookies must not stay.
+    for session in ["session_link_other_sub", "session_no_link", "session_ended"] {
+        let w = World::new();
+        w.http
+            .push_stytch(stytch_error(400, "invalid_trusted_auth_token"));
+        let r = w.exchange_with_cookies(&token("valid_es256"), &cookies(&jwt(session)));
+        assert_eq!(r.status, 401, "{session}");
+        assert_cleared(&r);
+    }
+    // Over the user's limit: the same.
+    let w = World::new();
+    w.limits.user.set(Some((0, 60)));
+    let r = w.exchange_with_cookies(
+        &token("valid_es256"),
+        &cookies(&jwt("session_link_other_sub")),
+    );
+    assert_eq!(r.status, 429);
+    assert_cleared(&r);
+}
+
+#[test]
+fn a_failed_exchange_keeps_the_cookies_of_its_own_login_or_unproven_ones() {
+    // Its own login's session (to be extended): a 5xx leaves it as it is.
+    let w = World::new();
+    w.http
+        .push_stytch(stytch_error(500, "internal_server_error"));
+    w.http
+        .push_stytch(stytch_error(500, "internal_server_error"));
+    let r = w.exchange_with_cookies(&token("valid_es256"), &cookies(&jwt("session_expired")));
+    assert_eq!(r.status, 502);
+    assert_eq!(r.headers_named("set-cookie").count(), 0);
+    // A cookie that does not verify is no session of anyone's: left alone.
+    let w = World::new();
+    w.http
+        .push_stytch(stytch_error(400, "invalid_trusted_auth_token"));
+    let r = w.exchange_with_cookies(&token("valid_es256"), &cookies(&jwt("session_tampered")));
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers_named("set-cookie").count(), 0);
+    // A token that does not verify says nothing of whose login it is: nothing is cleared.
+    let w = World::new();
+    let r = w.exchange_with_cookies(
+        &token("tampered_signature"),
+        &cookies(&jwt("session_link_other_sub")),
+    );
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers_named("set-cookie").count(), 0);
 }
 
 #[test]

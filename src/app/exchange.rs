@@ -2,12 +2,12 @@
 //! session the browser already holds for that login, extend it, or create one.
 
 use super::limits::{self, Limit, RateLimiter};
-use super::session::SessionCookies;
+use super::session::{AMBIGUOUS_COOKIES, SessionCookies};
 use super::{
-    Failure, MAX_BODY_BYTES, RequestLog, Services, failure, json_response, subject_ids, unix_secs,
-    with_session_cookies,
+    Failure, MAX_BODY_BYTES, RequestLog, Services, clearing_cookies, failure, json_response,
+    subject_ids, unix_secs, with_session_cookies,
 };
-use crate::config::Config;
+use crate::config::{Config, Provider};
 use crate::error::ApiError;
 use crate::formats::json::{self, StrictJsonError};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
@@ -114,31 +114,81 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
         let verified = verified.map_err(failure)?;
         // B2B: the organization this login asks for, when the provider names one; a token
-        // without the claim that should name it goes no further.
-        let organization = OrganizationSource::resolve(provider.organization.as_ref(), &verified)
-            .map_err(failure)?;
-        let link = Link::of(&verified, provider.session_claim.as_deref(), organization);
-
-        // The session the browser holds, if its JWT verifies under Stytch's keys. A cookie
-        // that does not verify only means a new session: never an error for a valid login.
-        let prior = match &cookies.jwt {
-            None => None,
-            Some(jwt) => {
-                let found = self.cookie_session(config, jwt, log).await;
-                log.ms.session = Some(self.platform.now_ms().saturating_sub(after_verify));
-                match found {
-                    Ok(session) => {
-                        let prior = assess(&session, &link, now, &config.session);
-                        log.prior = Some(prior.describe().to_owned());
-                        Some((session, prior))
-                    }
-                    Err(problem) => {
-                        log.prior = Some(problem.describe());
-                        None
-                    }
-                }
+        // without the claim that should name it goes no further (once its cookies are seen to).
+        let organization = OrganizationSource::resolve(provider.organization.as_ref(), &verified);
+        let link = Link::of(
+            &verified,
+            provider.session_claim.as_deref(),
+            organization.clone().unwrap_or_default(),
+        );
+        let prior = self.prior_session(config, &cookies, &link, now, log).await;
+        if cookies.jwt.is_some() {
+            log.ms.session = Some(self.platform.now_ms().saturating_sub(after_verify));
+        }
+        // A failure from here on, while the browser holds the verified session of another
+        // login (or one that has ended), clears that session's cookies: a switch of user that
+        // fails must not leave the previous user signed in.
+        let replaced = matches!(prior, Some((_, Prior::Replace(_))));
+        let answer = match organization {
+            Err(e) => Err(failure(e)),
+            Ok(_) => {
+                self.answer(config, provider, &token, &link, prior, &cookies, log, cors)
+                    .await
             }
         };
+        answer.map_err(|(e, mut extra)| {
+            if replaced {
+                extra.extend(clearing_cookies(config));
+            }
+            (e, extra)
+        })
+    }
+
+    /// The session the browser holds, if its JWT verifies under Stytch's keys, and what this
+    /// login may do with it. A cookie that does not verify only means a new session: never an
+    /// error for a valid login.
+    async fn prior_session(
+        &self,
+        config: &Config,
+        cookies: &SessionCookies,
+        link: &Link,
+        now: i64,
+        log: &mut RequestLog,
+    ) -> Option<(VerifiedSession, Prior)> {
+        if cookies.ambiguous {
+            log.prior = Some(AMBIGUOUS_COOKIES.into());
+            return None;
+        }
+        match self
+            .cookie_session(config, cookies.jwt.as_deref()?, log)
+            .await
+        {
+            Ok(session) => {
+                let prior = assess(&session, link, now, &config.session);
+                log.prior = Some(prior.describe().to_owned());
+                Some((session, prior))
+            }
+            Err(problem) => {
+                log.prior = Some(problem.describe());
+                None
+            }
+        }
+    }
+
+    /// The answer for a verified login: from the browser's session at the edge, or from
+    /// Stytch (that session extended, or a new one).
+    #[allow(clippy::too_many_arguments)]
+    async fn answer(
+        &self,
+        config: &Config,
+        provider: &Provider,
+        token: &str,
+        link: &Link,
+        prior: Option<(VerifiedSession, Prior)>,
+        cookies: &SessionCookies,
+        log: &mut RequestLog,
+        cors: &[(String, String)],
+    ) -> Result<Response, Failure> {
         if let Some((session, Prior::Reuse)) = &prior {
             log.outcome = "reused";
             log.session = Some("reused");
@@ -156,8 +206,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         }
 
         // A user's calls to Stytch are limited too (not the repeat exchanges answered above).
-        self.within_limit(Limit::User, &limits::user_key(&link.iss, &link.sub), log)
-            .await?;
+        let user_key = limits::user_key(&link.iss, &link.sub);
+        self.within_limit(Limit::User, &user_key, log).await?;
 
         // Only a token that verified locally reaches Stytch. The old session token is sent
         // only for a session whose JWT verified and whose link is this very login.
@@ -167,8 +217,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         };
         let args = AttestArgs {
             profile_id: &provider.stytch_profile_id,
-            token: &token,
-            link: link.fits().then_some(&link),
+            token,
+            link: link.fits().then_some(link),
             session_token: extend.map(|(_, t)| t),
             organization_id: link.organization.as_deref(),
         };
@@ -181,11 +231,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         if let Some((session, _)) = extend
             && let Some(why) = refused(&call, session)
         {
-            // The session is gone, or Stytch would not extend it: a new session instead.
+            // The session is gone, or Stytch would not extend it: a new session instead. That
+            // is a second call to Stytch for this user, and counts as one.
             log.prior = Some(format!(
                 "{}; extension refused: {why}",
                 log.prior.as_deref().unwrap_or_default()
             ));
+            self.within_limit(Limit::User, &user_key, log).await?;
             let fresh = AttestArgs {
                 session_token: None,
                 ..args
@@ -236,11 +288,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
 
 /// Why an attest that named `session`'s token did not extend that very session for the
 /// same user, if it did not: the session is gone, any other refusal, or an answer about
-/// another user (the session-token cookie was not the JWT cookie's). Such an attest is made
-/// once more without the token. A failure that is not a refusal (5xx, timeout) is final.
+/// another session or user (the session-token cookie was not the JWT cookie's: nothing
+/// ties the two cookies together until Stytch has answered). Such an attest is made once
+/// more without the token. A failure that is not a refusal (5xx, timeout) is final.
 fn refused(call: &Call<Attested>, session: &VerifiedSession) -> Option<String> {
     match &call.result {
         Ok(s) if s.user_id != session.user_id => Some("answered for another user".into()),
+        Ok(s) if s.session_id != session.session_id => Some("answered for another session".into()),
         Ok(_) => None,
         Err(e) if e.is_rejection() => {
             Some(format!("{} {}", e.kind(), e.error_type().unwrap_or("-")))

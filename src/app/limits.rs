@@ -86,6 +86,13 @@ pub fn user_key(iss: &str, sub: &str) -> String {
     format!("user:{iss}\n{sub}")
 }
 
+/// The per-user key of a Stytch user (B2B: member), for the calls made with a session the
+/// cookies prove (refresh and revoke): a namespace of its own, as no identity-provider
+/// issuer is `stytch`.
+pub fn stytch_user_key(user_id: &str) -> String {
+    format!("user:stytch\n{user_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +124,7 @@ mod tests {
     fn users_are_keyed_by_issuer_and_subject() {
         assert_ne!(user_key("https://a/", "1"), user_key("https://b/", "1"));
         assert_ne!(user_key("https://a/", "1"), user_key("https://a/", "2"));
+        assert_ne!(stytch_user_key("user-1"), stytch_user_key("user-2"));
+        assert_eq!(stytch_user_key("user-1"), user_key("stytch", "user-1"));
     }
 }

@@ -471,13 +471,12 @@ fn with_session_cookies(
     now: i64,
 ) -> Vec<(String, String)> {
     let mut headers = cors.to_vec();
-    let cookies = config.cookies.session_cookies(
+    headers.extend(header_pairs(config.cookies.session_cookies(
         &session.session_token,
         &session.session_jwt,
         session.expires_at_unix,
         now,
-    );
-    headers.extend(cookies.into_iter().map(|c| ("set-cookie".to_owned(), c)));
+    )));
     headers
 }
 
@@ -495,9 +494,12 @@ fn subject_ids<'a>(
 
 /// `Set-Cookie` headers that delete the session cookies.
 fn clearing_cookies(config: &Config) -> Vec<(String, String)> {
-    config
-        .cookies
-        .clearing_cookies()
+    header_pairs(config.cookies.clearing_cookies())
+}
+
+/// `Set-Cookie` headers of these cookies.
+fn header_pairs(cookies: impl IntoIterator<Item = String>) -> Vec<(String, String)> {
+    cookies
         .into_iter()
         .map(|c| ("set-cookie".to_owned(), c))
         .collect()

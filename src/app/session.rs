@@ -1,13 +1,17 @@
 //! The routes that work from the Stytch session cookies alone: `GET /api/session` and
 //! `POST /api/logout`, and the check of a session JWT cookie the exchange shares.
+//!
+//! Both call Stytch with the project's secret, so neither sends it anything a request does
+//! not prove: the session JWT cookie must verify under Stytch's keys first. Without that,
+//! anyone could spend the project's Stytch quota with made-up cookie values.
 
-use super::limits::RateLimiter;
+use super::limits::{self, Limit, RateLimiter};
 use super::{
-    Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, json_response,
-    subject_ids, unix_secs, with_session_cookies,
+    Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, header_pairs,
+    json_response, subject_ids, unix_secs, with_session_cookies,
 };
 use crate::config::Config;
-use crate::cookies::{CookiePolicy, find_cookie};
+use crate::cookies::{CookiePolicy, count_cookie, find_cookie};
 use crate::error::ApiError;
 use crate::http::{HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::token::UnverifiedToken;
@@ -26,23 +30,38 @@ pub(super) struct SessionCookies {
     pub(super) jwt: Option<String>,
     /// The opaque session token cookie.
     pub(super) token: Option<String>,
+    /// A configured name occurs more than once (the browser holds cookies of that name in
+    /// several scopes: the worker's and the Stytch SDK's, a sibling app's, or planted ones).
+    /// Which session the request means cannot be told, so it carries none: `jwt` and `token`
+    /// are then `None`.
+    pub(super) ambiguous: bool,
 }
 
 impl SessionCookies {
     pub(super) fn of<Body>(req: &IncomingRequest<Body>, names: &CookiePolicy) -> Self {
+        let headers = || req.headers.iter().filter(|(k, _)| k == "cookie");
+        let count = |name: &str| -> usize { headers().map(|(_, v)| count_cookie(v, name)).sum() };
+        if count(&names.jwt_name) > 1 || count(&names.session_name) > 1 {
+            return Self {
+                ambiguous: true,
+                ..Self::default()
+            };
+        }
         let find = |name: &str| {
-            req.headers
-                .iter()
-                .filter(|(k, _)| k == "cookie")
+            headers()
                 .find_map(|(_, v)| find_cookie(v, name))
                 .map(str::to_owned)
         };
         Self {
             jwt: find(&names.jwt_name),
             token: find(&names.session_name),
+            ambiguous: false,
         }
     }
 }
+
+/// What the log line says of cookies that name no single session.
+pub(super) const AMBIGUOUS_COOKIES: &str = "ambiguous_cookies";
 
 /// Why a session JWT cookie describes no session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,10 +173,44 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
             .map_err(|e| CookieProblem::Invalid(e.kind().to_owned()))
     }
 
-    /// `GET /api/session`: the session the cookies name. From the session JWT alone when it
-    /// verifies and is live; refreshed with Stytch from the session token when the JWT has
-    /// run out (or is missing or invalid); 401 `invalid_session`, cookies cleared, when there
-    /// is no session or Stytch says it is gone.
+    /// The session the request's cookies prove: its session JWT verified under Stytch's keys
+    /// (expired or not). `Err` is the answer for a request that proves none: 503 when
+    /// Stytch's keys cannot be had (the cookies kept: a retry may succeed), otherwise 401
+    /// `invalid_session` with the cookies cleared (in every scope when they were ambiguous).
+    /// Nothing of a request that proves no session ever reaches Stytch.
+    async fn proven_session(
+        &self,
+        config: &Config,
+        cookies: &SessionCookies,
+        log: &mut RequestLog,
+    ) -> Result<VerifiedSession, Failure> {
+        if cookies.ambiguous {
+            log.prior = Some(AMBIGUOUS_COOKIES.into());
+            return Err((
+                ApiError::InvalidSession,
+                header_pairs(config.cookies.clearing_cookies_every_scope()),
+            ));
+        }
+        let Some(jwt) = &cookies.jwt else {
+            log.prior = Some("no_session_jwt".into());
+            return Err((ApiError::InvalidSession, clearing_cookies(config)));
+        };
+        let started = self.platform.now_ms();
+        let found = self.cookie_session(config, jwt, log).await;
+        log.ms.session = Some(self.platform.now_ms().saturating_sub(started));
+        found.map_err(|problem| {
+            log.prior = Some(problem.describe());
+            match problem {
+                CookieProblem::KeysUnavailable(why) => failure(ApiError::JwksUnavailable(why)),
+                CookieProblem::Invalid(_) => (ApiError::InvalidSession, clearing_cookies(config)),
+            }
+        })
+    }
+
+    /// `GET /api/session`: the session the cookies prove. From the session JWT alone while
+    /// it is live; once it has run out, refreshed with Stytch from the session token (which
+    /// must answer for that very session); 401 `invalid_session`, cookies cleared, when the
+    /// cookies prove no session or Stytch says it is gone.
     pub(super) async fn session<Body>(
         &self,
         config: &Config,
@@ -166,47 +219,46 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         cors: &[(String, String)],
     ) -> Result<Response, Failure> {
         let cookies = SessionCookies::of(req, &config.cookies);
-        let mut keys_unavailable = None;
-        if let Some(jwt) = &cookies.jwt {
-            let started = self.platform.now_ms();
-            let found = self.cookie_session(config, jwt, log).await;
-            let now_ms = self.platform.now_ms();
-            log.ms.session = Some(now_ms.saturating_sub(started));
-            let now = unix_secs(now_ms);
-            match found {
-                Ok(s) if s.is_live(now, config.session.policy.skew_secs) => {
-                    log.session = Some("local");
-                    let body = SessionBody::new(
-                        &s.user_id,
-                        &s.session_id,
-                        &s.expires_at,
-                        s.link.as_ref(),
-                        s.organization.as_ref(),
-                    );
-                    return Ok(json_response(200, &body, cors.to_vec()));
-                }
-                Ok(s) if s.expires_at_unix <= now => log.prior = Some("session_expired".into()),
-                Ok(_) => log.prior = Some("jwt_expired".into()),
-                Err(problem) => {
-                    log.prior = Some(problem.describe());
-                    if let CookieProblem::KeysUnavailable(why) = problem {
-                        keys_unavailable = Some(why);
-                    }
-                }
-            }
+        let proven = self.proven_session(config, &cookies, log).await?;
+        let now = unix_secs(self.platform.now_ms());
+        if proven.is_live(now, config.session.policy.skew_secs) {
+            log.session = Some("local");
+            let body = SessionBody::new(
+                &proven.user_id,
+                &proven.session_id,
+                &proven.expires_at,
+                proven.link.as_ref(),
+                proven.organization.as_ref(),
+            );
+            return Ok(json_response(200, &body, cors.to_vec()));
         }
+        log.prior = Some(
+            if proven.expires_at_unix <= now {
+                "session_expired"
+            } else {
+                "jwt_expired"
+            }
+            .into(),
+        );
         let Some(token) = &cookies.token else {
-            // A JWT that could not be checked is not a missing session: no cookie is cleared.
-            return Err(match keys_unavailable {
-                Some(why) => failure(ApiError::JwksUnavailable(why)),
-                None => (ApiError::InvalidSession, clearing_cookies(config)),
-            });
+            return Err((ApiError::InvalidSession, clearing_cookies(config)));
         };
         self.within_ip_limit(req, log).await?;
+        self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
+            .await?;
         let started = self.platform.now_ms();
         let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
         log.stytch(&call, self.platform.now_ms().saturating_sub(started));
         match call.result {
+            // The token cookie is not proven by the JWT: Stytch's answer must be about the
+            // session the JWT names, or it is not this browser's session.
+            Ok(s) if s.session_id != proven.session_id || s.user_id != proven.user_id => {
+                log.prior = Some(format!(
+                    "{}; refresh answered for another session",
+                    log.prior.as_deref().unwrap_or_default()
+                ));
+                Err((ApiError::InvalidSession, clearing_cookies(config)))
+            }
             Ok(s) => {
                 log.session = Some("refreshed");
                 let body = SessionBody::new(
@@ -232,8 +284,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         }
     }
 
-    /// `POST /api/logout`: revokes the session the token cookie names and clears both
-    /// cookies, whatever Stytch answers.
+    /// `POST /api/logout`: revokes the session the cookies prove (by its JWT's session id)
+    /// and clears the cookies, whatever Stytch answers. Cookies that prove no session are
+    /// cleared without a call to Stytch.
     pub(super) async fn logout<Body>(
         &self,
         config: &Config,
@@ -241,18 +294,31 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         log: &mut RequestLog,
         cors: &[(String, String)],
     ) -> Result<Response, Failure> {
-        let clear = clearing_cookies(config);
         let cookies = SessionCookies::of(req, &config.cookies);
-        let (revoked, request_id) = match &cookies.token {
-            None => (false, None),
-            Some(token) => {
-                // Over the limit, the cookies stay: a retry can still revoke the session.
+        let (revoked, request_id, clear) = match self.proven_session(config, &cookies, log).await {
+            // Stytch's keys are out of reach: the cookies stay, so that a retry can revoke.
+            Err((e @ ApiError::JwksUnavailable(_), extra)) => return Err((e, extra)),
+            // Nothing proven, nothing revoked: only the cookies go.
+            Err((_, clear)) => {
+                log.session = Some("not_revoked");
+                (false, None, clear)
+            }
+            Ok(proven) => {
+                // Over a limit, the cookies stay: a retry can still revoke the session.
                 self.within_ip_limit(req, log).await?;
+                self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
+                    .await?;
+                let clear = clearing_cookies(config);
                 let started = self.platform.now_ms();
-                let call = stytch::revoke(self.http, self.platform, &config.stytch, token).await;
+                let call =
+                    stytch::revoke(self.http, self.platform, &config.stytch, &proven.session_id)
+                        .await;
                 log.stytch(&call, self.platform.now_ms().saturating_sub(started));
                 match call.result {
-                    Ok(r) => (r == Revoked::Yes, call.request_id),
+                    Ok(r) => {
+                        log.session = Some(if r == Revoked::Yes { "revoked" } else { "gone" });
+                        (r == Revoked::Yes, call.request_id, clear)
+                    }
                     Err(e) => return Err((e.into(), clear)),
                 }
             }

@@ -2,9 +2,11 @@
 //! Session.
 //!
 //! Request and response shapes follow Stytch's SDKs (shared/research/stytch.md §1, §3, §6).
-//! One retry at most, only for failures that a second try can fix (network error, 5xx, 429),
+//! One retry at most, only for failures that a second try can fix (network error, 5xx),
 //! after a short jittered pause; a 4xx is an answer, never retried; a timeout is not retried
-//! either, so the worst case stays near one timeout.
+//! either, so the worst case stays near one timeout. A 429 is not retried: Stytch's limits
+//! are per project and reset at the top of the hour (its rate-limit docs ask for backoff), so
+//! a retry within a few hundred milliseconds only adds to the load that caused it.
 
 use crate::config::StytchConfig;
 use crate::formats::json;
@@ -71,6 +73,14 @@ impl Product {
         }
     }
 
+    /// The member of a revoke request that names a session by its id.
+    fn session_id_name(self) -> &'static str {
+        match self {
+            Self::Consumer => "session_id",
+            Self::B2b => "member_session_id",
+        }
+    }
+
     /// The session key set, followed by the project id (public, no credentials).
     pub fn session_jwks_path(self) -> &'static str {
         match self {
@@ -105,10 +115,21 @@ pub const MAX_ATTEMPTS: u32 = 2;
 pub const BACKOFF_MIN_MS: u32 = 100;
 /// …plus a random share of this many, so isolates retrying together spread out.
 pub const BACKOFF_JITTER_MS: u32 = 200;
-/// Error types that mean our own configuration is wrong, whatever the token.
-const CONFIG_ERROR_TYPES: [&str; 3] = [
-    "unauthorized_credentials",
+/// Error types that mean the Trusted Auth Token profile no longer matches the deployment,
+/// whatever the user: the worker has already checked the token's signature, issuer,
+/// audience and expiry, so Stytch refusing one of those is the profile's (a trailing slash
+/// in its issuer is the classic), not the user's. Names from Stytch's error-type list
+/// (stytch-browser `StytchAPIErrorType.ts`); their statuses are not documented.
+const PROFILE_ERROR_TYPES: [&str; 5] = [
     "trusted_token_profile_not_found",
+    "trusted_token_profile_invalid_request",
+    "jwt_invalid_issuer",
+    "jwt_invalid_audience",
+    "jwt_invalid_claims",
+];
+/// Error types that mean the worker's own variables are wrong, whatever the token.
+const CONFIG_ERROR_TYPES: [&str; 2] = [
+    "unauthorized_credentials",
     "invalid_session_duration_minutes",
 ];
 
@@ -152,14 +173,24 @@ pub enum StytchError {
         /// Stytch's `error_type`, when it gave a well-formed one.
         error_type: Option<String>,
     },
-    /// Stytch says our credentials or profile are wrong.
+    /// Stytch says our credentials or session length are wrong.
     Misconfigured {
         /// HTTP status.
         status: u16,
         /// Stytch's `error_type`.
         error_type: Option<String>,
     },
-    /// 429, still after the retry.
+    /// Stytch says the Trusted Auth Token profile is unknown or no longer matches the
+    /// provider's tokens ([`PROFILE_ERROR_TYPES`]).
+    ProfileMismatch {
+        /// HTTP status.
+        status: u16,
+        /// Stytch's `error_type`.
+        error_type: String,
+        /// The profile the attest named (set by [`attest`]; configuration, not a secret).
+        profile_id: Option<String>,
+    },
+    /// 429 (never retried).
     RateLimited {
         /// Stytch's `Retry-After`, when given.
         retry_after_secs: Option<u64>,
@@ -192,6 +223,7 @@ impl StytchError {
             Self::Rejected { error_type, .. }
             | Self::Misconfigured { error_type, .. }
             | Self::Upstream { error_type, .. } => error_type.as_deref(),
+            Self::ProfileMismatch { error_type, .. } => Some(error_type),
             _ => None,
         }
     }
@@ -201,6 +233,7 @@ impl StytchError {
         match self {
             Self::Rejected { .. } => "stytch_rejected",
             Self::Misconfigured { .. } => "stytch_credentials",
+            Self::ProfileMismatch { .. } => "stytch_profile",
             Self::RateLimited { .. } => "stytch_rate_limited",
             Self::Upstream { .. } => "stytch_upstream",
             Self::Malformed(_) => "stytch_malformed",
@@ -264,10 +297,24 @@ impl Serialize for CustomClaims<'_> {
     }
 }
 
-/// The body of revoke and authenticate: a session named by its token.
+/// The body of authenticate: a session named by its token.
 #[derive(Serialize)]
 struct SessionTokenRequest<'a> {
     session_token: &'a str,
+}
+
+/// The body of revoke: a session named by its id (`session_id`; B2B `member_session_id`).
+struct SessionIdRequest<'a> {
+    name: &'static str,
+    session_id: &'a str,
+}
+
+impl Serialize for SessionIdRequest<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.name, self.session_id)?;
+        map.end()
+    }
 }
 
 /// A request body as JSON. Serialising structs of strings and integers cannot fail.
@@ -291,14 +338,18 @@ pub async fn attest<H: HttpClient, P: Platform>(
         session_custom_claims: args.link.map(CustomClaims),
         session_token: args.session_token,
     };
-    session_call(
+    let mut call = session_call(
         http,
         platform,
         cfg,
         cfg.product.attest_path(),
         to_json(&body),
     )
-    .await
+    .await;
+    if let Err(StytchError::ProfileMismatch { profile_id, .. }) = &mut call.result {
+        *profile_id = Some(args.profile_id.to_owned());
+    }
+    call
 }
 
 /// Authenticates a session by its token: the session as it is now, with a fresh JWT.
@@ -356,14 +407,19 @@ pub fn read_session_answer(
     )
 }
 
-/// Revokes the session named by an opaque session token.
+/// Revokes a session by its id: the id of a session JWT that verified, so that only a
+/// session the browser proves it holds is ever revoked (an opaque token cookie proves
+/// nothing until Stytch has been asked).
 pub async fn revoke<H: HttpClient, P: Platform>(
     http: &H,
     platform: &P,
     cfg: &StytchConfig,
-    session_token: &str,
+    session_id: &str,
 ) -> Call<Revoked> {
-    let body = SessionTokenRequest { session_token };
+    let body = SessionIdRequest {
+        name: cfg.product.session_id_name(),
+        session_id,
+    };
     let path = cfg.product.revoke_path();
     let (resp, attempts) = send(http, platform, cfg, path, to_json(&body)).await;
     let (result, request_id) = match resp {
@@ -412,7 +468,7 @@ async fn send<H: HttpClient, P: Platform>(
         let retryable = match &result {
             Err(TransportError::Network(_)) => true,
             Err(_) => false,
-            Ok(resp) => resp.status >= 500 || resp.status == 429,
+            Ok(resp) => resp.status >= 500,
         };
         if !retryable || attempt >= MAX_ATTEMPTS {
             return (result, attempt);
@@ -441,20 +497,27 @@ fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
         .as_ref()
         .and_then(|b| clean_id(b.error_type.as_deref().or(b.error.as_deref())));
     let status = resp.status;
-    let err = match status {
-        _ if error_type
-            .as_deref()
-            .is_some_and(|t| CONFIG_ERROR_TYPES.contains(&t)) =>
+    let err = match (status, error_type) {
+        (_, Some(t)) if PROFILE_ERROR_TYPES.contains(&t.as_str()) => StytchError::ProfileMismatch {
+            status,
+            error_type: t,
+            profile_id: None,
+        },
+        (_, error_type)
+            if error_type
+                .as_deref()
+                .is_some_and(|t| CONFIG_ERROR_TYPES.contains(&t)) =>
         {
             StytchError::Misconfigured { status, error_type }
         }
-        400 | 401 | 404 => StytchError::Rejected { status, error_type },
-        429 => StytchError::RateLimited {
+        (400 | 401 | 404, error_type) => StytchError::Rejected { status, error_type },
+        // Delay-seconds only: an HTTP-date (or anything else) leaves the default.
+        (429, _) => StytchError::RateLimited {
             retry_after_secs: resp
                 .header("retry-after")
                 .and_then(|v| v.trim().parse().ok()),
         },
-        _ => StytchError::Upstream { status, error_type },
+        (_, error_type) => StytchError::Upstream { status, error_type },
     };
     (err, request_id)
 }

@@ -153,7 +153,7 @@ test("GET /api/session refreshes a member session through B2B authenticate; logo
   const out = await post(ctx, "/api/logout", { headers: { cookie } });
   assert.equal(out.status, 200);
   assert.equal((await json(out)).revoked, true);
-  assert.deepEqual(b2bCalls("revoke").at(-1).body, { session_token: cookies(first)[0].value });
+  assert.deepEqual(b2bCalls("revoke").at(-1).body, { member_session_id: firstBody.session_id });
   assert.equal(ctx.stytch.sessions.has(cookies(first)[0].value), false);
 });
 

@@ -181,29 +181,34 @@ test("a disallowed Origin is 403 first, with no CORS headers and no Stytch call"
   assert.equal(ctx.stytch.calls.length, before);
 });
 
-test("logout revokes the session named by the cookie and clears both cookies", async () => {
+test("logout revokes the session the cookies prove, by its id, and clears both cookies", async () => {
   const res = await exchange(ctx, await ctx.supabase.mint());
+  const { session_id } = await json(res);
   const [session, jwt] = cookies(res);
   assert.ok(ctx.stytch.sessions.has(session.value));
-  const out = await post(ctx, "/api/logout", { headers: { cookie: `${session.name}=${session.value}; ${jwt.name}=${jwt.value}` } });
+  const cookie = `${session.name}=${session.value}; ${jwt.name}=${jwt.value}`;
+  const out = await post(ctx, "/api/logout", { headers: { cookie } });
   const body = await json(out);
   assert.equal(out.status, 200);
   assert.equal(body.revoked, true);
   assert.ok(!ctx.stytch.sessions.has(session.value), "Stytch revoked it");
   const last = ctx.stytch.calls.at(-1);
   assert.equal(last.path, "/v1/sessions/revoke");
-  assert.deepEqual(last.body, { session_token: session.value });
+  assert.deepEqual(last.body, { session_id });
   const cleared = cookies(out);
   assert.deepEqual(cleared.map((c) => [c.name, c.value, c.attrs["max-age"], c.attrs.path]), [
     ["stytch_session", "", "0", "/"],
     ["stytch_session_jwt", "", "0", "/"],
   ]);
-  // Again, with the session already gone, and with no cookie at all: still 200.
-  for (const headers of [{ cookie: `${session.name}=${session.value}` }, {}]) {
+  // Again, with the session already gone (Stytch asked), with only the token cookie (nothing
+  // proven: Stytch not asked), and with no cookie at all: still 200, cookies cleared.
+  for (const [headers, asked] of [[{ cookie }, 1], [{ cookie: `${session.name}=${session.value}` }, 0], [{}, 0]]) {
+    const calls = ctx.stytch.apiCalls().length;
     const again = await post(ctx, "/api/logout", { headers });
     assert.equal(again.status, 200);
     assert.equal((await json(again)).revoked, false);
     assert.equal(cookies(again).length, 2);
+    assert.equal(ctx.stytch.apiCalls().length, calls + asked);
   }
 });
 

@@ -162,6 +162,46 @@ test("per user: Stytch calls are limited, repeat exchanges answered at the edge 
   assert.equal((await ctx.worker.lastLog("exchange")).detail, "user rate limit");
 });
 
+test("per user: refreshes and revokes count against the Stytch user; a second attest after a refused extension counts", async () => {
+  await ctx.restart();
+  // Each request from another address: only the user's limit is under test.
+  let address = 60;
+  const headers = (cookie) => ({ "content-type": "application/json", "cf-connecting-ip": `203.0.113.${address++}`, ...(cookie ? { cookie } : {}) });
+  await inOneWindow();
+  ctx.stytch.state.jwtLifetimeSecs = -60; // the JWTs the browser gets have run out already
+  try {
+    const user = { sub: "00000000-0000-4000-8000-0000000000dd", email: "refresher@example.com" };
+    const first = await exchange(ctx, await ctx.supabase.mint({ claims: user }), { headers: headers() });
+    assert.equal(first.status, 200);
+    const cookie = first.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const refresh = () => fetch(`${ctx.worker.url}/api/session`, { headers: headers(cookie) });
+    // The Stytch user's own counter (2 a minute), apart from the login's: two refreshes, then 429.
+    assert.equal((await refresh()).status, 200);
+    assert.equal((await refresh()).status, 200);
+    const over = await refresh();
+    assert.equal(over.status, 429);
+    assert.equal((await ctx.worker.lastLog("session")).detail, "user rate limit");
+    const out = await post(ctx, "/api/logout", { headers: headers(cookie) });
+    assert.equal(out.status, 429);
+    assert.equal((await ctx.worker.lastLog("logout")).detail, "user rate limit");
+    assert.deepEqual(out.headers.getSetCookie(), [], "the cookies stay, so that a retry can revoke");
+
+    // Another user: the extension is refused (the session is gone), and the new session it
+    // would take instead is the user's third Stytch call this minute.
+    const other = { sub: "00000000-0000-4000-8000-0000000000ee", email: "extender@example.com" };
+    const sessionId = "6f5e4d3c-2b1a-4098-8776-554433221100";
+    const had = await exchange(ctx, await ctx.supabase.mint({ claims: other, sessionId }), { headers: headers() });
+    const otherCookie = had.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    ctx.stytch.sessions.delete(otherCookie.split("; ")[0].split("=")[1]);
+    const attests = ctx.stytch.calls.filter((c) => c.path === "/v1/sessions/attest").length;
+    const again = await exchange(ctx, await ctx.supabase.mint({ claims: other, sessionId }), { headers: headers(otherCookie) });
+    assert.equal(again.status, 429, JSON.stringify(await json(again)));
+    assert.equal(ctx.stytch.calls.filter((c) => c.path === "/v1/sessions/attest").length, attests + 1, "the refused extension only");
+  } finally {
+    ctx.stytch.state.jwtLifetimeSecs = 300;
+  }
+});
+
 test("a rate-limit name bound to something else is a configuration error naming it", async () => {
   const wrong = await setup({ config: configWith(`\n[[kv_namespaces]]\nbinding = "USER_RATE_LIMITER"\nid = "oops"\n`) });
   try {

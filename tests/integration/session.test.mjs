@@ -188,8 +188,7 @@ test("GET /api/session answers from the JWT, refreshes it after expiry, and is 4
 
   // Revoked: 401 invalid_session, cookies cleared.
   ctx.stytch.sessions.delete(tok.value);
-  ctx.stytch.state.jwtLifetimeSecs = -60;
-  res = await getSession(`stytch_session=${tok.value}`);
+  res = await getSession(cookieHeader(expiring));
   const body = await json(res);
   assert.equal(res.status, 401);
   assert.equal(body.error, "invalid_session");

@@ -35,12 +35,40 @@ test("two 5xx: 502 upstream_error naming Stytch's error_type", async () => {
   assert.equal(r.calls, 2);
 });
 
-test("429 twice: 429 rate_limited with Retry-After", async () => {
-  const r = await attempt([{ error_type: "too_many_requests" }, { error_type: "too_many_requests" }]);
+test("a 429 is not retried: 429 rate_limited with Stytch's Retry-After, else 10 s", async () => {
+  let r = await attempt([{ error_type: "too_many_requests", retryAfter: "1200" }]);
   assert.equal(r.res.status, 429);
   assert.equal(r.body.error, "rate_limited");
-  assert.ok(Number(r.res.headers.get("retry-after")) > 0);
-  assert.equal(r.calls, 2);
+  assert.equal(r.res.headers.get("retry-after"), "1200");
+  assert.equal(r.calls, 1);
+  assert.equal(r.log.stytch_attempts, 1);
+  r = await attempt([{ error_type: "too_many_requests" }]);
+  assert.equal(r.res.status, 429);
+  assert.equal(r.res.headers.get("retry-after"), "10");
+  assert.equal(r.calls, 1);
+});
+
+test("a Trusted Auth Token profile that no longer matches (issuer with a trailing slash): 500 misconfigured naming the type and profile, never retried", async () => {
+  const profile = ctx.stytch.profiles[0];
+  const issuer = profile.issuer;
+  profile.issuer = `${issuer}/`; // as Stytch's own Supabase guide writes it; GoTrue's iss has none
+  try {
+    const r = await attempt([]);
+    assert.equal(r.res.status, 500);
+    assert.equal(r.body.error, "misconfigured");
+    assert.equal(r.res.headers.get("www-authenticate"), null);
+    assert.equal(r.calls, 1);
+    assert.match(r.log.detail, /jwt_invalid_issuer/);
+    assert.ok(r.log.detail.includes(profile.profileId), r.log.detail);
+    for (const type of ["jwt_invalid_audience", "jwt_invalid_claims", "trusted_token_profile_invalid_request", "trusted_token_profile_not_found"]) {
+      profile.issuer = issuer;
+      const s = await attempt([{ error_type: type }]);
+      assert.deepEqual([s.res.status, s.body.error, s.calls], [500, "misconfigured", 1], type);
+      assert.match(s.log.detail, new RegExp(type));
+    }
+  } finally {
+    profile.issuer = issuer;
+  }
 });
 
 test("dropped connections are retried once; twice is 502", async () => {

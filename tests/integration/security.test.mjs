@@ -1,0 +1,125 @@
+// The security model in the real runtime: what a request must prove before anything of it
+// reaches Stytch, cookies of one name in several scopes, and a failed switch of user. The
+// compiled worker in workerd against the stand-ins; what reached Stytch is counted.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { setup, post, exchange, json, cookies, cookieHeader } from "./helpers.mjs";
+
+let ctx;
+before(async () => {
+  ctx = await setup();
+});
+after(async () => ctx?.close());
+beforeEach(() => {
+  ctx.stytch.state.jwtLifetimeSecs = 300;
+});
+
+/** A login: its access tokens share one Supabase session_id, as refreshed tokens do. */
+function login(claims = {}) {
+  const sessionId = randomUUID();
+  return () => ctx.supabase.mint({ sessionId, claims });
+}
+const getSession = (cookie) => fetch(`${ctx.worker.url}/api/session`, { headers: cookie ? { cookie } : {} });
+const apiCalls = () => ctx.stytch.apiCalls().length;
+const attests = () => ctx.stytch.apiCalls().filter((c) => c.path === "/v1/sessions/attest");
+const withCookie = (cookie) => ({ headers: { cookie, "content-type": "application/json" } });
+const cleared = (res) => cookies(res).every((c) => c.value === "" && c.attrs["max-age"] === "0") && cookies(res).length > 0;
+
+test("GET /api/session and POST /api/logout send Stytch nothing a request does not prove", async () => {
+  const first = await exchange(ctx, await login()());
+  const [token] = cookies(first);
+  const forged = `stytch_session=${token.value}; stytch_session_jwt=${Buffer.from("{}").toString("base64url")}.e30.c2ln`;
+  for (const cookie of [`stytch_session=${token.value}`, forged, `stytch_session=${randomUUID()}`]) {
+    const calls = apiCalls();
+    const res = await getSession(cookie);
+    assert.equal(res.status, 401, cookie);
+    assert.equal((await json(res)).error, "invalid_session");
+    assert.ok(cleared(res));
+    const out = await post(ctx, "/api/logout", { headers: { cookie } });
+    assert.equal(out.status, 200);
+    assert.deepEqual(await json(out), { request_id: null, revoked: false });
+    assert.ok(cleared(out));
+    assert.equal(apiCalls(), calls, `${cookie.slice(0, 30)}…: nothing reached Stytch`);
+    assert.equal((await ctx.worker.lastLog("logout")).session, "not_revoked");
+  }
+  assert.ok(ctx.stytch.sessions.has(token.value), "the session a token alone named is still alive");
+});
+
+test("a refresh must answer for the session the JWT names: a token cookie of another session is refused", async () => {
+  // Two logins of one user: session A (its JWT has run out) and session B. The browser's
+  // cookies pair A's JWT with B's token.
+  ctx.stytch.state.jwtLifetimeSecs = -60;
+  const a = await exchange(ctx, await login()());
+  ctx.stytch.state.jwtLifetimeSecs = 300;
+  const b = await exchange(ctx, await login()());
+  const mixed = `stytch_session=${cookies(b)[0].value}; stytch_session_jwt=${cookies(a)[1].value}`;
+  const calls = apiCalls();
+  const res = await getSession(mixed);
+  assert.equal(res.status, 401, await res.clone().text());
+  assert.ok(cleared(res));
+  assert.equal(apiCalls(), calls + 1, "Stytch was asked (the JWT proved session A)");
+  assert.match((await ctx.worker.lastLog("session")).prior, /refresh answered for another session$/);
+});
+
+test("an extension answered for another session of the user is not handed out: a new session instead", async () => {
+  const next = login();
+  ctx.stytch.state.jwtLifetimeSecs = -60;
+  const a = await exchange(ctx, await next());
+  ctx.stytch.state.jwtLifetimeSecs = 300;
+  const b = await exchange(ctx, await login()());
+  const mixed = `stytch_session=${cookies(b)[0].value}; stytch_session_jwt=${cookies(a)[1].value}`;
+  const n = attests().length;
+  const res = await exchange(ctx, await next(), withCookie(mixed));
+  const body = await json(res);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  const made = attests().slice(n);
+  assert.deepEqual(made.map((c) => c.body.session_token), [cookies(b)[0].value, undefined]);
+  assert.notEqual(body.session_id, (await json(b)).session_id);
+  assert.notEqual(cookies(res)[0].value, cookies(b)[0].value, "B's token is not handed out");
+  assert.match((await ctx.worker.lastLog("exchange")).prior, /extension refused: answered for another session$/);
+});
+
+test("cookies of one name in two scopes: no reuse, no extension, no session; logout revokes nothing", async () => {
+  const next = login();
+  const ada = await exchange(ctx, await next());
+  const other = await exchange(ctx, await login({ sub: "00000000-0000-4000-8000-0000000000bb", email: "bea@example.com" })());
+  const doubled = `${cookieHeader(ada)}; ${cookieHeader(other)}`;
+  const n = attests().length;
+  const res = await exchange(ctx, await next(), withCookie(doubled));
+  assert.equal(res.status, 200);
+  assert.equal((await json(res)).reused, false);
+  assert.equal(attests().length, n + 1);
+  assert.equal(attests().at(-1).body.session_token, undefined, "never extended");
+  assert.equal((await ctx.worker.lastLog("exchange")).prior, "ambiguous_cookies");
+
+  const calls = apiCalls();
+  const session = await getSession(doubled);
+  assert.equal(session.status, 401);
+  assert.ok(cleared(session));
+  assert.equal((await ctx.worker.lastLog("session")).prior, "ambiguous_cookies");
+  const out = await post(ctx, "/api/logout", { headers: { cookie: doubled } });
+  assert.deepEqual(await json(out), { request_id: null, revoked: false });
+  assert.ok(cleared(out));
+  assert.equal(apiCalls(), calls);
+});
+
+test("a failed switch of user clears the previous user's cookies; a failure of the same login keeps them", async () => {
+  const ada = await exchange(ctx, await login()());
+  const grace = login({ sub: "00000000-0000-4000-8000-0000000000cc", email: "grace@example.com" });
+  ctx.stytch.script({ error_type: "invalid_trusted_auth_token" });
+  const res = await exchange(ctx, await grace(), withCookie(cookieHeader(ada)));
+  assert.equal(res.status, 401);
+  assert.deepEqual(cookies(res).map((c) => [c.name, c.attrs["max-age"]]), [["stytch_session", "0"], ["stytch_session_jwt", "0"]]);
+  assert.equal((await ctx.worker.lastLog("exchange")).prior, "link_mismatch");
+
+  // Ada's own login, extended, fails at Stytch: her cookies stay.
+  const next = login();
+  ctx.stytch.state.jwtLifetimeSecs = -60;
+  const own = await exchange(ctx, await next());
+  ctx.stytch.state.jwtLifetimeSecs = 300;
+  ctx.stytch.script({ error_type: "internal_server_error" }, { error_type: "internal_server_error" });
+  const failed = await exchange(ctx, await next(), withCookie(cookieHeader(own)));
+  assert.equal(failed.status, 502);
+  assert.deepEqual(failed.headers.getSetCookie(), []);
+});
