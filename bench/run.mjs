@@ -54,7 +54,7 @@ const auth0Body = JSON.stringify({ access_token: await auth0.mint({ expiresIn: 6
 const twoProviders = {
   ...vars,
   PROVIDERS: JSON.stringify([
-    { name: "supabase", preset: "supabase", project_url: supabase.url, stytch_profile_id: "p1" },
+    { name: "supabase", preset: "supabase", project_url: supabase.url, stytch_profile_id: "p1", allow_unverified_email: true },
     { name: "auth0", issuer: auth0.issuer, audiences: [auth0.audience], stytch_profile_id: "p2" },
   ]),
 };

@@ -3,7 +3,8 @@
 //
 // Supabase stand-in: publishes a JWKS at /auth/v1/.well-known/jwks.json (ES256, RS256 and
 // Ed25519 keys, Supabase's key metadata and Cache-Control) and mints Supabase-shaped access
-// tokens. Its failure modes (500, hang, redirect, HTML, oversize, dropped connection) and
+// tokens: aal1 after the password step, aal2 for the same login after the MFA challenge of a
+// user with a TOTP factor, through a Custom Access Token hook when one is set. Its failure modes (500, hang, redirect, HTML, oversize, dropped connection) and
 // rotations are switched from the test or demo that owns it.
 //
 // Stytch stand-in: answers attest, authenticate, revoke and the session key set like the real
@@ -112,22 +113,49 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
     /** Extra `app_metadata` of a user, by email (Supabase puts app_metadata in its tokens):
      * a B2B tenant id such as { org_id }, set through the admin API in a real project. */
     appMetadataFor: (email) => ({}),
+    /** Users with a verified TOTP factor (by email): their password sign-in is `aal1`, and
+     * the MFA challenge with `totpCode` upgrades the same login to `aal2`. */
+    mfaUsers: new Set(),
+    /** Users whose email is not confirmed (by email): signed up with "Confirm email" on and
+     * the link not yet followed, or an OAuth identity whose provider did not verify it. */
+    unconfirmed: new Set(),
+    totpCode: "123456",
+    /** A Custom Access Token hook: `(claims, user) => claims`, run on every token minted for a
+     * user (GoTrue runs it before signing; it may add top-level claims). */
+    accessTokenHook: null,
   };
   const jwks = () => ({ keys: [...state.published].map((kid) => keys.get(kid).jwk) });
   const appMetadataOf = (email) => ({ provider: "email", providers: ["email"], ...state.appMetadataFor(email) });
+  const factorOf = (email) => ({ id: `factor-${subFor(email).slice(0, 8)}`, friendly_name: "authenticator", factor_type: "totp", status: "verified", created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" });
   const userOf = (email) => ({
     id: subFor(email),
     aud: "authenticated",
     role: "authenticated",
     email,
-    email_confirmed_at: "2026-01-01T00:00:00Z",
+    email_confirmed_at: state.unconfirmed.has(email) ? null : "2026-01-01T00:00:00Z",
     app_metadata: appMetadataOf(email),
     user_metadata: {},
     identities: [],
+    // What getAuthenticatorAssuranceLevel() reads nextLevel from.
+    factors: state.mfaUsers.has(email) ? [factorOf(email)] : [],
     created_at: "2026-01-01T00:00:00Z",
     updated_at: "2026-01-01T00:00:00Z",
     is_anonymous: false,
   });
+  /** The token answer GoTrue gives for a login (password, refresh and MFA verify alike). */
+  const loginAnswer = async (res, login, expiresIn = 3600) => {
+    const refreshToken = randomBytes(12).toString("base64url");
+    logins.set(refreshToken, login);
+    const amr = login.aal === "aal2" ? [{ method: "totp", timestamp: login.at + 1 }, { method: "password", timestamp: login.at }] : [{ method: "password", timestamp: login.at }];
+    const token = await api.mint({ alg: login.alg || "ES256", claims: { email: login.email, sub: subFor(login.email), app_metadata: appMetadataOf(login.email), aal: login.aal, amr }, sessionId: login.sessionId, expiresIn });
+    state.tokensIssued++;
+    return sendJson(
+      res,
+      200,
+      { access_token: token, token_type: "bearer", expires_in: expiresIn, expires_at: Math.floor(Date.now() / 1000) + expiresIn, refresh_token: refreshToken, user: userOf(login.email) },
+      { "access-control-allow-origin": "*" },
+    );
+  };
   /** The claims of the request's bearer token, read without a check (a stand-in's shortcut). */
   const bearerClaims = (req) => {
     try {
@@ -136,7 +164,8 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       return null;
     }
   };
-  const logins = new Map(); // refresh token -> { email, sessionId }
+  const logins = new Map(); // refresh token -> { email, sessionId, aal, at, alg }
+  const challenges = new Map(); // MFA challenge id -> the login session it was made for
 
   const server = http.createServer(async (req, res) => {
     const path = new URL(req.url, "http://x").pathname;
@@ -198,6 +227,32 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       if (!claims) return sendJson(res, 401, { code: 401, error_code: "no_authorization", msg: "This endpoint requires a valid Bearer token" }, { "access-control-allow-origin": "*" });
       return sendJson(res, 200, userOf(claims.email), { "access-control-allow-origin": "*" });
     }
+    const factorPath = path.match(/^\/auth\/v1\/factors\/([^/]+)\/(challenge|verify)$/);
+    if (factorPath && req.method === "POST") {
+      // The MFA challenge (GoTrue internal/api/mfa.go): a challenge for the user's factor, then
+      // its verification with the code, which answers a new access token for the same login
+      // session at aal2.
+      const cors = { "access-control-allow-origin": "*" };
+      const claims = bearerClaims(req);
+      let body = {};
+      try {
+        body = JSON.parse((await readBody(req)) || "{}");
+      } catch {}
+      if (!claims || !state.mfaUsers.has(claims.email) || factorPath[1] !== factorOf(claims.email).id) {
+        return sendJson(res, 404, { code: 404, error_code: "mfa_factor_not_found", msg: "Factor not found" }, cors);
+      }
+      if (factorPath[2] === "challenge") {
+        const id = randomUUID();
+        challenges.set(id, claims.session_id);
+        return sendJson(res, 200, { id, type: "totp", expires_at: Math.floor(Date.now() / 1000) + 300 }, cors);
+      }
+      if (challenges.get(body.challenge_id) !== claims.session_id || body.code !== state.totpCode) {
+        return sendJson(res, 422, { code: 422, error_code: "mfa_verification_failed", msg: "Invalid TOTP code entered" }, cors);
+      }
+      challenges.delete(body.challenge_id);
+      for (const [refresh, login] of logins) if (login.sessionId === claims.session_id) logins.delete(refresh);
+      return loginAnswer(res, { email: claims.email, sessionId: claims.session_id, aal: "aal2", at: Math.floor(Date.now() / 1000) });
+    }
     if (path === "/auth/v1/token" && req.method === "POST") {
       // A login, as Supabase Auth's token endpoint answers one (the shape supabase-js reads):
       // a new login session (grant_type=password: any password), or, with
@@ -213,23 +268,15 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       const grant = new URL(req.url, "http://x").searchParams.get("grant_type");
       let login;
       if (grant === "refresh_token") {
+        // A refresh keeps the login: its session_id and its assurance level.
         login = logins.get(opts.refresh_token);
         if (!login) return sendJson(res, 400, { code: 400, error_code: "refresh_token_not_found", msg: "Invalid Refresh Token: Refresh Token Not Found" });
         logins.delete(opts.refresh_token);
       } else {
-        login = { email: opts.email || DEFAULT_EMAIL, sessionId: randomUUID() };
+        // The password step: aal1, also for users with a second factor.
+        login = { email: opts.email || DEFAULT_EMAIL, sessionId: randomUUID(), aal: "aal1", at: Math.floor(Date.now() / 1000), alg: opts.alg };
       }
-      const refreshToken = randomBytes(12).toString("base64url");
-      logins.set(refreshToken, login);
-      const expiresIn = opts.expired ? -3600 : 3600;
-      const token = await api.mint({ alg: opts.alg || "ES256", claims: { email: login.email, sub: subFor(login.email), app_metadata: appMetadataOf(login.email) }, sessionId: login.sessionId, expiresIn });
-      state.tokensIssued++;
-      return sendJson(
-        res,
-        200,
-        { access_token: token, token_type: "bearer", expires_in: expiresIn, expires_at: Math.floor(Date.now() / 1000) + expiresIn, refresh_token: refreshToken, user: userOf(login.email) },
-        { "access-control-allow-origin": "*" },
-      );
+      return loginAnswer(res, login, opts.expired ? -3600 : 3600);
     }
     sendJson(res, 404, { error: "not_found" });
   });
@@ -248,13 +295,14 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       const key = kid ? keys.get(kid) : [...keys.values()].find((k) => k.alg === alg && state.published.has(k.kid));
       if (!key) throw new Error(`no key for ${alg} ${kid ?? ""}`);
       const now = Math.floor(Date.now() / 1000);
-      const payload = supabaseClaims({
+      let payload = supabaseClaims({
         iss: api.issuer,
         iat: now - (expiresIn < 0 ? 7200 : 0),
         exp: now + expiresIn,
         sessionId,
         extra: claims,
       });
+      if (state.accessTokenHook) payload = state.accessTokenHook(payload, userOf(payload.email));
       return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...header }).sign(key.privateKey);
     },
     /** Adds and publishes a new key; returns its kid. */

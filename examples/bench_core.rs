@@ -38,6 +38,7 @@ fn main() {
         skew_secs: 30,
         required_claims: vec![("role".into(), "authenticated".into())],
         anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
+        assurance: Default::default(),
     };
     let token = |name: &str| {
         fixtures["cases"]

@@ -39,6 +39,7 @@ fn policy() -> Policy {
         skew_secs: 30,
         required_claims: vec![("role".into(), "authenticated".into())],
         anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
+        assurance: Default::default(),
     }
 }
 

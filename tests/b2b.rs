@@ -63,6 +63,7 @@ fn assert_member_created(r: &Response) {
     assert_eq!(
         body_json(r),
         json!({
+            "aal": "aal1",
             "expires_at": rfc3339(now() + 3600),
             "member_id": "member-test-22222222",
             "organization_id": ORG_ID,
@@ -223,6 +224,7 @@ fn a_live_member_session_in_the_organization_asked_for_is_reused_at_the_edge() {
     assert_eq!(
         body_json(&r),
         json!({
+            "aal": "aal1",
             "expires_at": rfc3339(now() + 3000),
             "member_id": "member-test-22222222",
             "organization_id": ORG_ID,
@@ -337,8 +339,10 @@ fn the_session_route_reads_and_refreshes_member_sessions() {
     assert_eq!(
         body_json(&r),
         json!({
+            "aal": "aal1",
             "expires_at": rfc3339(now() + 3000),
             "link": {
+                "aal": "aal1",
                 "iss": common::fixtures::issuer(),
                 "organization": "acme",
                 "session_id": fixtures()["stytch"]["link"]["session_id"],

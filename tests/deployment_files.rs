@@ -51,7 +51,7 @@ fn the_variable_list_is_complete() {
     }
 }
 
-const VARIABLES: [&str; 25] = [
+const VARIABLES: [&str; 27] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -60,6 +60,8 @@ const VARIABLES: [&str; 25] = [
     "CLOCK_SKEW_SECONDS",
     "REQUIRED_ROLE",
     "ALLOW_ANONYMOUS",
+    "REQUIRED_AAL",
+    "MFA_ENROLLED_CLAIM",
     "STYTCH_PROJECT_ID",
     "STYTCH_SECRET",
     "STYTCH_PROFILE_ID",

@@ -88,6 +88,7 @@ fn stytch_receives_basic_auth_profile_token_and_duration() {
             // The link to the login, as a custom claim of the session (no session token:
             // the request carried no session).
             "session_custom_claims": { "edge_attest": {
+                "aal": "aal1",
                 "iss": common::fixtures::issuer(),
                 "sub": "8d8a2b3c-3f0e-4d8e-9d7a-2f6f2c1a0b11",
                 "session_id": "0b6f8a52-5a7e-4a43-8d4e-1c9d3b2a7e10",

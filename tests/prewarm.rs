@@ -153,7 +153,7 @@ fn providers_with_discovery_and_a_shared_key_set_are_each_renewed_once() {
     let discovery = format!("{auth0}.well-known/openid-configuration");
     let auth0_jwks = format!("{auth0}.well-known/jwks.json");
     let providers = json!([
-        { "name": "supabase", "preset": "supabase", "project_url": SUPABASE, "stytch_profile_id": "p1" },
+        { "name": "supabase", "preset": "supabase", "project_url": SUPABASE, "stytch_profile_id": "p1", "required_claims": { "email_verified": true } },
         { "name": "auth0", "issuer": auth0, "audiences": ["a"], "stytch_profile_id": "p2" },
         // A second project whose keys are the first one's URL (as Firebase projects share Google's).
         { "name": "twin", "issuer": "https://twin.example/", "jwks_url": JWKS_URL, "audiences": ["a"], "stytch_profile_id": "p3" },

@@ -35,7 +35,9 @@ fn case(name: &str) -> &'static Value {
 
 fn providers() -> Value {
     json!([
-        { "name": "supabase", "preset": "supabase", "project_url": SUPABASE, "stytch_profile_id": "profile-supabase" },
+        // The fixture's Supabase tokens carry no top-level email_verified (no hook): with
+        // several providers that must be said.
+        { "name": "supabase", "preset": "supabase", "project_url": SUPABASE, "stytch_profile_id": "profile-supabase", "allow_unverified_email": true },
         {
             "name": "auth0",
             "issuer": provider("auth0")["issuer"],
@@ -264,7 +266,8 @@ fn an_openid_configuration_that_cannot_be_trusted_is_refused() {
 fn anonymous_users_of_a_provider_can_be_allowed() {
     let mut p = providers();
     p[2]["allow_anonymous"] = json!(true);
-    p[2]["required_claims"] = json!({});
+    // Anonymous users have no email to vouch for.
+    p[2]["allow_unverified_email"] = json!(true);
     let w = world().var("PROVIDERS", &p.to_string());
     w.stytch_ok();
     let r = w.exchange(case("firebase_anonymous")["token"].as_str().unwrap());
@@ -344,10 +347,148 @@ fn a_verified_email_is_required_unless_opted_out() {
         "required_claim: email_verified"
     );
     let mut p = providers();
-    p[2]["required_claims"] = json!({});
+    p[2]["allow_unverified_email"] = json!(true);
     let w = world().var("PROVIDERS", &p.to_string());
     w.stytch_ok();
     assert_eq!(w.exchange(&unverified).status, 200);
+    // Alone, a provider may also opt out with an empty list.
+    let mut alone = providers();
+    alone[2]["required_claims"] = json!({});
+    let w = World::new().var("PROVIDERS", &json!([alone[2]]).to_string());
+    assert!(w.config().is_ok());
+}
+
+#[test]
+fn with_several_providers_each_vouches_for_its_emails_or_says_it_cannot() {
+    // The preset without an email rule, next to another provider: refused, naming it.
+    let mut p = providers();
+    p[0].as_object_mut()
+        .unwrap()
+        .remove("allow_unverified_email");
+    let e = parse(&p.to_string()).unwrap_err();
+    assert!(
+        e.problem
+            .starts_with("provider supabase: required_claims: with several providers"),
+        "{}",
+        e.problem
+    );
+    // An empty list is no longer enough for another provider either.
+    let mut p = providers();
+    p[1]["required_claims"] = json!({});
+    assert!(
+        parse(&p.to_string())
+            .unwrap_err()
+            .problem
+            .starts_with("provider auth0: ")
+    );
+    // The preset's required_claims are added to its role rule: a hook's email_verified.
+    let mut p = providers();
+    p[0].as_object_mut()
+        .unwrap()
+        .remove("allow_unverified_email");
+    p[0]["required_claims"] = json!({ "email_verified": true });
+    let c = parse(&p.to_string()).unwrap();
+    assert_eq!(
+        c.providers[0].policy.required_claims,
+        [
+            ("role".to_owned(), json!("authenticated")),
+            ("email_verified".to_owned(), json!(true))
+        ]
+    );
+    let w = world().var("PROVIDERS", &p.to_string());
+    assert_eq!(w.exchange(&token("valid_es256")).status, 401);
+    assert_eq!(
+        w.platform.last_log()["detail"],
+        "required_claim: email_verified"
+    );
+    // user_metadata.email_verified is the user's own say-so: it does not count.
+    assert_eq!(w.exchange(&token("mfa_enrolled_user_written")).status, 401);
+    w.stytch_ok();
+    assert_eq!(w.exchange(&token("valid_email_verified")).status, 200);
+    // Saying both is refused.
+    let mut p = providers();
+    p[1]["allow_unverified_email"] = json!(true);
+    p[1]["required_claims"] = json!({ "email_verified": true });
+    assert!(
+        parse(&p.to_string())
+            .unwrap_err()
+            .problem
+            .contains("say one or the other")
+    );
+}
+
+#[test]
+fn user_metadata_is_never_where_a_rule_reads_from() {
+    for (field, value) in [
+        ("mfa_enrolled_claim", json!("user_metadata.mfa_enrolled")),
+        (
+            "required_claims",
+            json!({ "user_metadata": { "org": "x" } }),
+        ),
+    ] {
+        let mut p = providers();
+        p[0][field] = value;
+        let e = parse(&p.to_string()).unwrap_err();
+        assert!(
+            e.problem.contains("user_metadata"),
+            "{field}: {}",
+            e.problem
+        );
+        assert!(
+            e.problem
+                .starts_with(&format!("provider supabase: {field}: "))
+        );
+    }
+    let b2b = json!([{ "name": "s", "preset": "supabase", "project_url": SUPABASE, "stytch_profile_id": "p", "stytch_product": "b2b", "organization_id_claim": "user_metadata.org_id" }]);
+    let e = parse(&b2b.to_string()).unwrap_err();
+    assert!(
+        e.problem
+            .starts_with("provider s: organization_id_claim: user_metadata"),
+        "{}",
+        e.problem
+    );
+    for (var, value) in [
+        ("STYTCH_ORGANIZATION_ID_CLAIM", "user_metadata.org_id"),
+        ("MFA_ENROLLED_CLAIM", "user_metadata.mfa"),
+    ] {
+        let w = World::new().var("STYTCH_PRODUCT", "b2b").var(var, value);
+        assert_eq!(w.config().unwrap_err().variable, var);
+    }
+}
+
+#[test]
+fn assurance_fields_are_read_and_checked() {
+    use edge_attest::jwt::assurance::Aal;
+    let mut p = providers();
+    p[0]["required_aal"] = json!("aal2");
+    p[1]["mfa_enrolled_claim"] = json!("https://example.com/mfa");
+    let c = parse(&p.to_string()).unwrap();
+    assert_eq!(c.providers[0].policy.assurance.required, Aal::Aal2);
+    assert_eq!(c.providers[1].policy.assurance.required, Aal::Aal1);
+    assert_eq!(
+        c.providers[1]
+            .policy
+            .assurance
+            .mfa_enrolled_claim
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("https://example.com/mfa")
+    );
+    for bad in [json!("aal3"), json!("AAL2"), json!(2)] {
+        let mut p = providers();
+        p[0]["required_aal"] = bad.clone();
+        let e = parse(&p.to_string()).unwrap_err();
+        assert!(
+            e.problem.starts_with("provider supabase: required_aal: "),
+            "{bad}: {}",
+            e.problem
+        );
+    }
+    let w = World::new().var("REQUIRED_AAL", "aal3");
+    assert_eq!(w.config().unwrap_err().variable, "REQUIRED_AAL");
+    let w = World::new().var("MFA_ENROLLED_CLAIM", "a..b");
+    assert_eq!(w.config().unwrap_err().variable, "MFA_ENROLLED_CLAIM");
 }
 
 // ---- the variable ----

@@ -45,6 +45,7 @@ fn assert_reused(w: &World, r: &Response) {
     assert_eq!(
         body_json(r),
         json!({
+            "aal": "aal1",
             "expires_at": iso(now() + 3000),
             "request_id": null,
             "reused": true,
@@ -133,6 +134,9 @@ session_rule_tests!(
     session_tampered,
     session_nbf_future,
     session_no_session_claim,
+    session_link_aal2,
+    session_link_without_aal,
+    session_link_bad_aal,
 );
 
 #[test]
@@ -170,6 +174,94 @@ fn a_link_that_would_not_fit_is_not_sent() {
     w.stytch_ok();
     assert_eq!(w.exchange(&token("valid_long_subject")).status, 200);
     assert!(attest_bodies(&w)[0].get("session_custom_claims").is_none());
+}
+
+// ---- assurance ----
+
+#[test]
+fn an_aal1_session_is_extended_for_the_aal2_token_of_its_login_then_reused() {
+    // The browser's session was made from the aal1 token of this login (before the MFA
+    // challenge); the aal2 token of the same login arrives. Never answered at the edge:
+    // extended, which rewrites the link with aal2.
+    let w = World::new();
+    w.stytch_ok();
+    let r = w.exchange_with_cookies(&token("valid_aal2"), &cookies(&jwt("session_reusable")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body_json(&r)["reused"], false);
+    assert_eq!(body_json(&r)["aal"], "aal2");
+    let bodies = attest_bodies(&w);
+    assert_eq!(bodies[0]["session_token"], OLD_TOKEN);
+    assert_eq!(
+        bodies[0]["session_custom_claims"]["edge_attest"]["aal"],
+        "aal2"
+    );
+    let log = w.platform.last_log();
+    assert_eq!(
+        (log["prior"].as_str(), log["session"].as_str()),
+        (Some("aal_upgrade"), Some("extended"))
+    );
+    // The session, now linked at aal2, is reused for the aal2 login.
+    let w = World::new();
+    let r = w.exchange_with_cookies(&token("valid_aal2"), &cookies(&jwt("session_link_aal2")));
+    assert_eq!(body_json(&r)["reused"], true);
+    assert_eq!(body_json(&r)["aal"], "aal2");
+    assert!(w.http.stytch_calls().is_empty());
+}
+
+#[test]
+fn required_aal2_refuses_the_pre_mfa_token_before_stytch() {
+    let w = World::new().var("REQUIRED_AAL", "aal2");
+    let r = w.exchange(&token("valid_es256"));
+    assert_eq!(r.status, 401);
+    assert_eq!(body_json(&r)["error"], "invalid_token");
+    assert!(w.http.stytch_calls().is_empty());
+    assert_eq!(
+        w.platform.last_log()["detail"],
+        "assurance: aal1 below the required aal2 (required_aal)"
+    );
+    w.stytch_ok();
+    assert_eq!(w.exchange(&token("valid_aal2")).status, 200);
+}
+
+#[test]
+fn mfa_enrolled_claim_requires_aal2_of_enrolled_users_only() {
+    let w = World::new().var("MFA_ENROLLED_CLAIM", "mfa_enrolled");
+    w.stytch_ok();
+    let r = w.exchange(&token("mfa_not_enrolled_aal1"));
+    assert_eq!(
+        (r.status, body_json(&r)["aal"].as_str()),
+        (200, Some("aal1"))
+    );
+    for name in ["mfa_enrolled_aal1", "mfa_enrolled_string", "valid_es256"] {
+        let r = w.exchange(&token(name));
+        assert_eq!(r.status, 401, "{name}");
+        assert!(
+            w.platform.last_log()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("assurance: "),
+            "{name}"
+        );
+    }
+    w.stytch_ok();
+    assert_eq!(w.exchange(&token("mfa_enrolled_aal2")).status, 200);
+    assert_eq!(w.http.stytch_calls().len(), 2);
+}
+
+#[test]
+fn the_answers_carry_the_level() {
+    let w = World::new();
+    w.stytch_ok();
+    assert_eq!(body_json(&w.exchange(&token("valid_es256")))["aal"], "aal1");
+    w.stytch_ok();
+    assert_eq!(
+        body_json(&w.exchange(&token("aal_missing")))["aal"],
+        Value::Null
+    );
+    let r = get_session(&w, Some(&cookies(&jwt("session_link_aal2"))));
+    assert_eq!(body_json(&r)["aal"], "aal2");
+    let r = get_session(&w, Some(&cookies(&jwt("session_no_link"))));
+    assert_eq!(body_json(&r)["aal"], Value::Null);
 }
 
 // ---- issuers and configuration ----
@@ -432,6 +524,7 @@ fn session_route_answers_from_a_live_jwt_without_a_subrequest() {
     assert_eq!(
         body_json(&r),
         json!({
+            "aal": "aal1",
             "expires_at": iso(now() + 3000),
             "link": fixtures()["stytch"]["link"],
             "session_id": "session-test-33333333",
@@ -465,6 +558,7 @@ fn session_route_refreshes_an_expired_jwt_with_the_session_token() {
     assert_eq!(
         body_json(&r),
         json!({
+            "aal": "aal1",
             "expires_at": iso(now() + 1800),
             "link": fixtures()["stytch"]["link"],
             "session_id": "session-test-33333333",

@@ -114,6 +114,16 @@ rule_tests!(
     valid_long_subject,
     valid_no_kid,
     eddsa_not_in_default_list,
+    valid_aal2,
+    aal_missing,
+    aal_not_a_level,
+    aal_number,
+    mfa_enrolled_aal1,
+    mfa_enrolled_aal2,
+    mfa_not_enrolled_aal1,
+    mfa_enrolled_string,
+    mfa_enrolled_user_written,
+    valid_email_verified,
 );
 
 #[test]
@@ -147,6 +157,59 @@ fn anonymous_users_pass_when_allowed() {
     assert_eq!(
         outcome(&run(&token("valid_anonymous"), &p, &keyset("jwks"))),
         "ok"
+    );
+}
+
+/// The outcome of each named token under an assurance rule.
+fn under(assurance: edge_attest::jwt::assurance::Assurance, names: &[(&str, &str)]) {
+    let mut p = policy();
+    p.assurance = assurance;
+    for (name, expected) in names {
+        let r = run(&token(name), &p, &keyset("jwks"));
+        assert_eq!(outcome(&r), *expected, "{name}: {r:?}");
+    }
+}
+
+#[test]
+fn required_aal2_refuses_aal1_and_tokens_without_a_level() {
+    use edge_attest::jwt::assurance::{Aal, Assurance};
+    under(
+        Assurance {
+            required: Aal::Aal2,
+            mfa_enrolled_claim: None,
+        },
+        &[
+            ("valid_aal2", "ok"),
+            ("mfa_enrolled_aal2", "ok"),
+            ("valid_es256", "assurance"),
+            ("aal_missing", "assurance"),
+            ("mfa_not_enrolled_aal1", "assurance"),
+        ],
+    );
+    let r = run(&token("valid_es256"), &policy(), &keyset("jwks")).unwrap();
+    assert_eq!(r.aal(), Some(Aal::Aal1), "the verified level");
+    let r = run(&token("aal_missing"), &policy(), &keyset("jwks")).unwrap();
+    assert_eq!(r.aal(), None);
+}
+
+#[test]
+fn an_enrolled_user_needs_aal2_and_the_enrolment_claim_must_be_a_boolean() {
+    use edge_attest::jwt::assurance::{Aal, Assurance};
+    use edge_attest::jwt::claims::ClaimPath;
+    under(
+        Assurance {
+            required: Aal::Aal1,
+            mfa_enrolled_claim: ClaimPath::parse("mfa_enrolled").ok(),
+        },
+        &[
+            ("mfa_enrolled_aal2", "ok"),
+            ("mfa_not_enrolled_aal1", "ok"),
+            ("mfa_enrolled_aal1", "assurance"),
+            ("mfa_enrolled_string", "assurance"),
+            // No claim at all: the hook is not running. Not read as "no second factor".
+            ("valid_es256", "assurance"),
+            ("valid_aal2", "assurance"),
+        ],
     );
 }
 

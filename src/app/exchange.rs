@@ -11,6 +11,7 @@ use crate::config::{Config, Provider};
 use crate::error::ApiError;
 use crate::formats::json::{self, StrictJsonError};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
+use crate::jwt::assurance::Aal;
 use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::KvStore;
@@ -26,6 +27,9 @@ use serde_json::Value;
 /// user; a B2B member session its member and organization instead.
 #[derive(Serialize)]
 struct ExchangeBody<'a> {
+    /// The login's assurance level (`null` when its provider's tokens have none): what the
+    /// session now stands for.
+    aal: Option<Aal>,
     expires_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     member_id: Option<&'a str>,
@@ -49,17 +53,19 @@ enum Answered<'a> {
 }
 
 impl<'a> ExchangeBody<'a> {
-    /// The body for a session of `subject` (user or member) in `organization` (B2B only);
-    /// answered at the edge or by Stytch.
+    /// The body for a session of `subject` (user or member) in `organization` (B2B only),
+    /// for the login `link`; answered at the edge or by Stytch.
     fn new(
         subject: &'a str,
         session_id: &'a str,
         expires_at: &'a str,
         organization: Option<&'a Organization>,
+        link: &Link,
         answered: Answered<'a>,
     ) -> Self {
         let [user_id, member_id, organization_id] = subject_ids(subject, organization);
         Self {
+            aal: link.aal,
             expires_at,
             member_id,
             organization_id,
@@ -199,6 +205,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
                     &session.session_id,
                     &session.expires_at,
                     session.organization.as_ref(),
+                    link,
                     Answered::AtTheEdge,
                 ),
                 cors.to_vec(),
@@ -267,6 +274,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
                 &session.session_id,
                 &session.expires_at,
                 session.organization.as_ref(),
+                link,
                 Answered::ByStytch(call.request_id.as_deref()),
             ),
             headers,

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::cookies::{CookiePolicy, count_cookie, find_cookie};
 use crate::error::ApiError;
 use crate::http::{HttpClient, IncomingRequest, Platform, Response};
+use crate::jwt::assurance::Aal;
 use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::{KvStore, ResolveError};
@@ -92,6 +93,9 @@ impl From<VerifyError> for CookieProblem {
 /// user, or a B2B session's member and organization.
 #[derive(Serialize)]
 struct SessionBody<'a> {
+    /// The assurance level of the login the session was made (or last extended) for, from
+    /// its link; `null` without one.
+    aal: Option<Aal>,
     expires_at: &'a str,
     /// The login the session was created for; `null` for a session this worker did not
     /// create.
@@ -115,6 +119,7 @@ impl<'a> SessionBody<'a> {
     ) -> Self {
         let [user_id, member_id, organization_id] = subject_ids(subject, organization);
         Self {
+            aal: link.and_then(|l| l.aal),
             expires_at,
             link,
             member_id,

@@ -296,6 +296,7 @@ impl Config {
                 skew_secs,
                 required_claims: Vec::new(),
                 anonymous: None,
+                assurance: Default::default(),
             },
             jwks_url: format!("{api_base}{}{project_id}", product.session_jwks_path()),
         };

@@ -6,11 +6,13 @@
 //! preset `{"name": …, "preset": "supabase", "project_url": …, "stytch_profile_id": …}`.
 //! Without it, the zero-configuration Supabase provider of `SUPABASE_URL` and the variables
 //! that refine it (`JWT_ISSUER`, `JWKS_URL`, `JWT_AUDIENCE`, `JWT_ALGORITHMS`,
-//! `REQUIRED_ROLE`, `ALLOW_ANONYMOUS`, `STYTCH_PROFILE_ID`, and for a B2B project
+//! `REQUIRED_ROLE`, `ALLOW_ANONYMOUS`, `REQUIRED_AAL`, `MFA_ENROLLED_CLAIM`,
+//! `STYTCH_PROFILE_ID`, and for a B2B project
 //! `STYTCH_ORGANIZATION_ID` or `STYTCH_ORGANIZATION_ID_CLAIM`), exactly as before providers.
 
 use super::{ConfigError, base_url, checked_url, comma_list, err, parse_algorithms};
 use crate::formats::json;
+use crate::jwt::assurance::{Aal, Assurance};
 use crate::jwt::claims::ClaimPath;
 use crate::jwt::verify::{AnonymousRule, Policy};
 use crate::keys::jwk::Alg;
@@ -33,7 +35,8 @@ pub const OIDC_SESSION_CLAIM: &str = "sid";
 pub const SUPABASE_SESSION_CLAIM: &str = "session_id";
 /// The claim a provider's tokens must carry as `true` unless its `required_claims` say
 /// otherwise: Stytch finds (or creates) the user by the mapped email, so an address nobody
-/// proved they own would sign its owner's Stytch account in. `"required_claims": {}` opts out.
+/// proved they own would sign its owner's Stytch account in. `"required_claims": {}` or
+/// `"allow_unverified_email": true` opts out (with several providers, only the latter).
 pub const EMAIL_VERIFIED_CLAIM: &str = "email_verified";
 /// `REQUIRED_ROLE` value that accepts a token whatever its `role`.
 pub const ANY_ROLE: &str = "*";
@@ -96,6 +99,7 @@ fn supabase(project_url: &str, skew_secs: i64, profile_id: String, name: String)
             skew_secs,
             required_claims: vec![("role".to_owned(), Value::from("authenticated"))],
             anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
+            assurance: Default::default(),
         },
         keys: KeySource::Jwks(format!("{issuer}/.well-known/jwks.json")),
         stytch_profile_id: profile_id,
@@ -142,6 +146,16 @@ pub(super) fn from_variables(
     if super::bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)? {
         p.policy.anonymous = None;
     }
+    p.policy.assurance =
+        assurance(opt("REQUIRED_AAL"), opt("MFA_ENROLLED_CLAIM")).map_err(|(field, problem)| {
+            err(
+                match field {
+                    REQUIRED_AAL => "REQUIRED_AAL",
+                    _ => "MFA_ENROLLED_CLAIM",
+                },
+                problem,
+            )
+        })?;
     p.organization = organization_source(
         product,
         opt("STYTCH_ORGANIZATION_ID"),
@@ -157,6 +171,49 @@ pub(super) fn from_variables(
         )
     })?;
     Ok(p)
+}
+
+/// The provider field naming the lowest assurance level accepted.
+const REQUIRED_AAL: &str = "required_aal";
+/// The provider field naming the claim that says a user has a second factor enrolled.
+const MFA_ENROLLED_CLAIM: &str = "mfa_enrolled_claim";
+/// A claim the user writes: Supabase copies `user_metadata` into every access token, and
+/// any signed-in user can change it (`auth.updateUser({ data })`). A rule read from it is
+/// the user's own say-so, so no claim path may start there.
+pub const USER_WRITABLE_CLAIM: &str = "user_metadata";
+
+/// A provider's assurance rule, from its required level and its enrolment claim; on error,
+/// the field at fault and the problem.
+fn assurance(
+    required: Option<String>,
+    claim: Option<String>,
+) -> Result<Assurance, (&'static str, String)> {
+    let required = match required.as_deref() {
+        None | Some("aal1") => Aal::Aal1,
+        Some("aal2") => Aal::Aal2,
+        Some(_) => return Err((REQUIRED_AAL, "must be aal1 or aal2".into())),
+    };
+    let mfa_enrolled_claim = match claim {
+        None => None,
+        Some(path) => {
+            Some(trusted_claim_path(&path).map_err(|problem| (MFA_ENROLLED_CLAIM, problem))?)
+        }
+    };
+    Ok(Assurance {
+        required,
+        mfa_enrolled_claim,
+    })
+}
+
+/// A claim path a rule may be read from: not under [`USER_WRITABLE_CLAIM`].
+fn trusted_claim_path(path: &str) -> Result<ClaimPath, String> {
+    let parsed = ClaimPath::parse(path).map_err(str::to_owned)?;
+    if parsed.is_under(USER_WRITABLE_CLAIM) {
+        return Err(format!(
+            "{USER_WRITABLE_CLAIM} is written by the user (Supabase copies it into every token): use a claim only your server sets, like app_metadata or one a Custom Access Token hook adds"
+        ));
+    }
+    Ok(parsed)
 }
 
 /// The provider field naming one organization.
@@ -192,9 +249,9 @@ fn organization_source(
             field,
             "must be an organization id or slug (letters, digits, - . _ ~; at most 128)".into(),
         )),
-        (None, Some(path)) => ClaimPath::parse(&path)
+        (None, Some(path)) => trusted_claim_path(&path)
             .map(|p| Some(OrganizationSource::Claim(p)))
-            .map_err(|problem| (field, problem.into())),
+            .map_err(|problem| (field, problem)),
     }
 }
 
@@ -220,11 +277,20 @@ pub(super) fn from_json(
     let mut providers: Vec<Provider> = Vec::with_capacity(entries.len());
     let mut project: Option<(Product, String)> = None;
     for (i, entry) in entries.iter().enumerate() {
-        let (p, product) =
+        let (p, product, unverified_email) =
             provider(entry, skew_secs, default_product).map_err(|(name, problem)| {
                 let who = name.unwrap_or_else(|| format!("#{i}"));
                 fail(format!("provider {who}: {problem}"))
             })?;
+        // Stytch finds its user by the mapped email. With several providers, an address one of
+        // them lets someone claim without proving it would sign in the Stytch user another
+        // provider's owner of that address has: each provider vouches, or says it cannot.
+        if entries.len() > 1 && !unverified_email && !requires_verified_email(&p.policy) {
+            return Err(fail(format!(
+                "provider {}: required_claims: with several providers each must require {EMAIL_VERIFIED_CLAIM}: true (Stytch joins users by email; for Supabase, a Custom Access Token hook adds it) or say \"{ALLOW_UNVERIFIED_EMAIL}\": true",
+                p.name
+            )));
+        }
         // One project, one product: its endpoints, key set and cookies serve every provider.
         match &project {
             Some((first, whose)) if *first != product => {
@@ -258,8 +324,20 @@ pub(super) fn from_json(
     Ok((providers, product))
 }
 
+/// Whether a policy requires `email_verified: true`.
+fn requires_verified_email(policy: &Policy) -> bool {
+    policy
+        .required_claims
+        .iter()
+        .any(|(name, value)| name == EMAIL_VERIFIED_CLAIM && *value == Value::Bool(true))
+}
+
+/// The provider field that accepts a provider whose tokens do not vouch for their emails
+/// next to others (`"allow_unverified_email": true`).
+const ALLOW_UNVERIFIED_EMAIL: &str = "allow_unverified_email";
+
 /// The members a provider object may have; anything else is a typo, and refused.
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 18] = [
     "name",
     "preset",
     "project_url",
@@ -275,15 +353,18 @@ const FIELDS: [&str; 15] = [
     "stytch_product",
     ORGANIZATION_ID,
     ORGANIZATION_ID_CLAIM,
+    REQUIRED_AAL,
+    MFA_ENROLLED_CLAIM,
+    ALLOW_UNVERIFIED_EMAIL,
 ];
 
-/// One provider object and its Stytch product; on error, its name (when known) and
-/// "field: problem".
+/// One provider object, its Stytch product and whether it accepts unverified emails
+/// (`allow_unverified_email`); on error, its name (when known) and "field: problem".
 fn provider(
     entry: &Value,
     skew_secs: i64,
     default_product: Option<Product>,
-) -> Result<(Provider, Product), (Option<String>, String)> {
+) -> Result<(Provider, Product, bool), (Option<String>, String)> {
     let Value::Object(o) = entry else {
         return Err((None, "is not a JSON object".into()));
     };
@@ -333,6 +414,7 @@ fn provider(
     let profile_id =
         text("stytch_profile_id")?.ok_or_else(|| fail("stytch_profile_id: is required".into()))?;
 
+    let is_preset = o.contains_key("preset");
     let mut p = match text("preset")?.as_deref() {
         Some("supabase") => {
             let url = text("project_url")?
@@ -366,6 +448,7 @@ fn provider(
                     skew_secs,
                     required_claims: vec![(EMAIL_VERIFIED_CLAIM.to_owned(), Value::Bool(true))],
                     anonymous: None,
+                    assurance: Default::default(),
                 },
                 stytch_profile_id: profile_id,
                 session_claim: Some(OIDC_SESSION_CLAIM.to_owned()),
@@ -384,8 +467,30 @@ fn provider(
         p.policy.algorithms = parse_algorithms(&names.join(","))
             .map_err(|problem| fail(format!("algorithms: {problem}")))?;
     }
+    let unverified_email = match o.get(ALLOW_UNVERIFIED_EMAIL) {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            return Err(fail(format!(
+                "{ALLOW_UNVERIFIED_EMAIL}: must be true or false"
+            )));
+        }
+    };
     match o.get("required_claims") {
+        // Saying the provider's emails are unverified drops the default that requires them.
+        None if unverified_email => p
+            .policy
+            .required_claims
+            .retain(|(name, _)| name != EMAIL_VERIFIED_CLAIM),
         None => {}
+        // The preset keeps its role rule: its claims are added to it (a `role` of their own
+        // replaces it). Any other provider's are the complete list (`{}`: none).
+        Some(Value::Object(claims)) if is_preset => {
+            for (name, value) in required_claims(claims).map_err(fail)? {
+                p.policy.required_claims.retain(|(n, _)| *n != name);
+                p.policy.required_claims.push((name, value));
+            }
+        }
         Some(Value::Object(claims)) => {
             p.policy.required_claims = required_claims(claims).map_err(fail)?;
         }
@@ -428,6 +533,8 @@ fn provider(
         Some(Value::Bool(true)) => p.policy.anonymous = None,
         Some(_) => return Err(fail("allow_anonymous: must be true or false".into())),
     }
+    p.policy.assurance = assurance(text(REQUIRED_AAL)?, text(MFA_ENROLLED_CLAIM)?)
+        .map_err(|(field, problem)| fail(format!("{field}: {problem}")))?;
     let product = match text("stytch_product")? {
         None => default_product.unwrap_or(Product::Consumer),
         Some(name) => Product::parse(&name)
@@ -439,7 +546,12 @@ fn provider(
         text(ORGANIZATION_ID_CLAIM)?,
     )
     .map_err(|(field, problem)| fail(format!("{field}: {problem}")))?;
-    Ok((p, product))
+    if unverified_email && requires_verified_email(&p.policy) {
+        return Err(fail(format!(
+            "{ALLOW_UNVERIFIED_EMAIL}: true, but required_claims requires {EMAIL_VERIFIED_CLAIM}: true (say one or the other)"
+        )));
+    }
+    Ok((p, product, unverified_email))
 }
 
 /// Exact-value claims: top-level names, any JSON value but null (a claim that must be absent
@@ -455,6 +567,10 @@ fn required_claims(claims: &Map<String, Value>) -> Result<Vec<(String, Value)>, 
             } else if matches!(name.as_str(), "iss" | "aud" | "exp" | "nbf" | "iat" | "sub") {
                 Err(format!(
                     "required_claims: {name} is checked by its own rule"
+                ))
+            } else if name == USER_WRITABLE_CLAIM {
+                Err(format!(
+                    "required_claims: {USER_WRITABLE_CLAIM} is written by the user: it proves nothing"
                 ))
             } else {
                 Ok((name.clone(), value.clone()))

@@ -5,7 +5,7 @@
 //! one, and is only ever looked up in a [`VerifiedToken`].
 
 use crate::jwt::verify::VerifiedToken;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Most segments in a claim path: real tokens nest a tenant id or a flag one or two levels
@@ -43,9 +43,24 @@ impl ClaimPath {
 
     /// The value at this path in a verified token, if there is one.
     pub fn lookup<'a>(&self, token: &'a VerifiedToken) -> Option<&'a Value> {
+        self.lookup_with(|name| token.claim(name))
+    }
+
+    /// The value at this path in a token's claims, for the verifier's own rules (which run
+    /// once the signature has verified, before a [`VerifiedToken`] exists).
+    pub fn lookup_in<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        self.lookup_with(|name| claims.get(name))
+    }
+
+    /// Whether the path starts under `top` (a claim whose members someone else writes).
+    pub fn is_under(&self, top: &str) -> bool {
+        self.0.first().is_some_and(|first| first == top)
+    }
+
+    fn lookup_with<'a>(&self, top: impl Fn(&str) -> Option<&'a Value>) -> Option<&'a Value> {
         let (first, rest) = self.0.split_first()?;
         rest.iter()
-            .try_fold(token.claim(first)?, |v, segment| v.get(segment))
+            .try_fold(top(first)?, |v, segment| v.get(segment))
     }
 }
 

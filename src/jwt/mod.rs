@@ -2,6 +2,7 @@
 //! signature is checked, and [`verify::verify`] is the only way to a
 //! [`verify::VerifiedToken`].
 
+pub mod assurance;
 pub mod claims;
 pub mod token;
 pub mod verify;

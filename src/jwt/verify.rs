@@ -3,6 +3,7 @@
 //! Pure: the key is chosen by the caller (from the JWKS cache), the backend is passed in, and
 //! `now` is a parameter, never read here.
 
+use crate::jwt::assurance::{Aal, Assurance};
 use crate::jwt::token::UnverifiedToken;
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::jwk::{Alg, KeyLookupError, KeyMaterial, PublicKey};
@@ -66,6 +67,9 @@ pub enum VerifyError {
     /// The provider takes a B2B member's organization from a claim, and the token has no
     /// organization id or slug there (the claim path).
     OrganizationClaim(String),
+    /// The token's assurance level is below what the provider requires, or cannot be read
+    /// (which rule, and what the token showed).
+    Assurance(String),
 }
 
 impl VerifyError {
@@ -94,6 +98,7 @@ impl VerifyError {
             Self::Anonymous => "anonymous",
             Self::UnknownIssuer => "unknown_issuer",
             Self::OrganizationClaim(_) => "organization_claim",
+            Self::Assurance(_) => "assurance",
         }
     }
 }
@@ -108,6 +113,7 @@ impl fmt::Display for VerifyError {
             Self::BadClaimType(c) => write!(f, "bad_claim_type: {c}"),
             Self::RequiredClaim(c) => write!(f, "required_claim: {c}"),
             Self::OrganizationClaim(path) => write!(f, "organization_claim: {path}"),
+            Self::Assurance(why) => write!(f, "assurance: {why}"),
             other => f.write_str(other.kind()),
         }
     }
@@ -139,6 +145,8 @@ pub struct Policy {
     pub required_claims: Vec<(String, Value)>,
     /// How the provider marks anonymous users, when it has them and they are refused.
     pub anonymous: Option<AnonymousRule>,
+    /// The assurance level its tokens must show (`aal`; any, by default).
+    pub assurance: Assurance,
 }
 
 /// How a provider marks its anonymous (guest) users. Each rule fails closed: a token that
@@ -184,6 +192,7 @@ pub struct VerifiedToken {
     subject: String,
     expires_at: i64,
     alg: Alg,
+    aal: Option<Aal>,
     claims: Map<String, Value>,
 }
 
@@ -203,6 +212,11 @@ impl VerifiedToken {
     /// The algorithm that verified the signature.
     pub fn alg(&self) -> Alg {
         self.alg
+    }
+    /// `aal`: how strongly the login was authenticated, when the token says (checked
+    /// against the policy's [`Assurance`]).
+    pub fn aal(&self) -> Option<Aal> {
+        self.aal
     }
     /// Any other claim, as the signed payload has it.
     pub fn claim(&self, name: &str) -> Option<&Value> {
@@ -272,7 +286,7 @@ async fn verify_token<B: SignatureBackend>(
     }
 
     let claims = token.into_claims();
-    let expires_at = check_claims(&claims, policy, now, expiry)?;
+    let (expires_at, aal) = check_claims(&claims, policy, now, expiry)?;
     // check_claims has established that both are strings.
     let text = |name: &str| {
         claims
@@ -286,6 +300,7 @@ async fn verify_token<B: SignatureBackend>(
         subject: text("sub"),
         expires_at,
         alg,
+        aal,
         claims,
     })
 }
@@ -315,13 +330,13 @@ fn scalar_in_range(v: &[u8]) -> bool {
     v.iter().any(|b| *b != 0) && v < &P256_ORDER[..]
 }
 
-/// Checks every claim rule; answers `exp`.
+/// Checks every claim rule; answers `exp` and the assurance level.
 fn check_claims(
     claims: &Map<String, Value>,
     policy: &Policy,
     now: i64,
     expiry: Expiry,
-) -> Result<i64, VerifyError> {
+) -> Result<(i64, Option<Aal>), VerifyError> {
     match claims.get("iss") {
         Some(Value::String(iss)) if policy.issuers.iter().any(|i| i == iss) => {}
         _ => return Err(VerifyError::Issuer),
@@ -367,7 +382,8 @@ fn check_claims(
             return Err(VerifyError::RequiredClaim(name.clone()));
         }
     }
-    Ok(exp)
+    let aal = policy.assurance.check(claims)?;
+    Ok((exp, aal))
 }
 
 /// An integer NumericDate claim: `Ok(None)` when absent, an error when not an integer.

@@ -98,6 +98,7 @@ pub(crate) async fn verify_loop(
         skew_secs: 30,
         required_claims: vec![("role".into(), "authenticated".into())],
         anonymous: Some(AnonymousRule::SupabaseIsAnonymous),
+        assurance: Default::default(),
     };
     let mut ok = 0_u32;
     for _ in 0..input.n {

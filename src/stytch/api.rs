@@ -686,6 +686,7 @@ mod tests {
             sub: "8d8a2b3c".into(),
             session_id: None,
             organization: None,
+            aal: None,
         };
         let body = AttestRequest {
             profile_id: "p",

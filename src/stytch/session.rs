@@ -12,6 +12,7 @@
 
 use crate::config::SessionConfig;
 use crate::formats::time::parse_rfc3339;
+use crate::jwt::assurance::Aal;
 use crate::jwt::verify::{VerifiedToken, is_expired};
 use crate::stytch::api::{Product, clean_id};
 use crate::stytch::organization::Organization;
@@ -45,6 +46,11 @@ pub struct Link {
     /// it named one. A login reuses only a session made for the organization it asks for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// The assurance level of the token the session was made (or last extended) for, when
+    /// its provider's tokens have one: an `aal1` session is never answered for an `aal2`
+    /// login, and the app's backend can require `aal2` from the session JWT itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aal: Option<Aal>,
 }
 
 impl Link {
@@ -64,6 +70,7 @@ impl Link {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             organization,
+            aal: token.aal(),
         }
     }
 
@@ -74,16 +81,19 @@ impl Link {
 
     /// The link in a custom-claims map (a session JWT's payload, or a session's
     /// `custom_claims`): `None` when absent or not exactly a link (an object of string `iss`
-    /// and `sub`, optional strings `session_id` and `organization`, nothing else). Read by
-    /// hand: a serde `Deserialize` over `Value` cost 2.6 KB of WASM for these members.
+    /// and `sub`, optional strings `session_id` and `organization`, an optional assurance
+    /// level `aal`, nothing else). Read by hand: a serde `Deserialize` over `Value` cost
+    /// 2.6 KB of WASM for these members.
     pub fn from_claim(value: Option<&Value>) -> Option<Self> {
         let Some(Value::Object(members)) = value else {
             return None;
         };
-        if members
-            .keys()
-            .any(|k| !matches!(k.as_str(), "iss" | "sub" | "session_id" | "organization"))
-        {
+        if members.keys().any(|k| {
+            !matches!(
+                k.as_str(),
+                "iss" | "sub" | "session_id" | "organization" | "aal"
+            )
+        }) {
             return None;
         }
         // Some(None): absent; None: present but not a string (not a link).
@@ -92,12 +102,29 @@ impl Link {
             Some(Value::String(s)) => Some(Some(s.clone())),
             Some(_) => None,
         };
+        let aal = match optional("aal")? {
+            None => None,
+            Some(level) => Some(Aal::parse(&level)?),
+        };
         Some(Self {
             iss: optional("iss")??,
             sub: optional("sub")??,
             session_id: optional("session_id")?,
             organization: optional("organization")?,
+            aal,
         })
+    }
+
+    /// Whether `login` is this link's login at a higher assurance level (the same user,
+    /// login and organization; the MFA challenge passed since, or the session predates
+    /// links that carry the level): such a session is extended, which rewrites its link.
+    fn upgraded_by(&self, login: &Self) -> bool {
+        self.aal < login.aal
+            && *login
+                == Self {
+                    aal: login.aal,
+                    ..self.clone()
+                }
     }
 }
 
@@ -202,16 +229,19 @@ impl Prior {
 /// Decides what a repeat exchange for the login `link` does with the verified session
 /// `session` at `now` (Unix seconds). The link comes first: a session made for another
 /// login, or in B2B for another organization, is never reused or extended, whatever its
-/// state. A B2B login whose organization the worker does not know (the profile maps it from
+/// state. A session of this login made at a lower assurance level (before the MFA
+/// challenge) is never reused: it is extended, which rewrites its link with the level of
+/// the token that extends it; one made at a higher level than the login shows is replaced. A B2B login whose organization the worker does not know (the profile maps it from
 /// the token) is never answered at the edge: the token may name another organization now.
 /// Which product is told by the two sides themselves: only a B2B login asks for an
 /// organization, and only a member session has one ([`VerifiedSession::from_token`]).
 pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionConfig) -> Prior {
-    match &session.link {
+    let upgrade = match &session.link {
         None => return Prior::Replace("no_link"),
+        Some(l) if l.upgraded_by(link) => true,
         Some(l) if l != link => return Prior::Replace("link_mismatch"),
-        Some(_) => {}
-    }
+        Some(_) => false,
+    };
     if let Some(requested) = &link.organization
         && !session
             .organization
@@ -222,6 +252,9 @@ pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionCon
     }
     if session.expires_at_unix <= now {
         return Prior::Replace("session_expired");
+    }
+    if upgrade {
+        return Prior::Extend("aal_upgrade");
     }
     if is_expired(session.jwt_expires_at, now, cfg.policy.skew_secs) {
         return Prior::Extend("jwt_expired");
@@ -269,6 +302,7 @@ mod tests {
             sub: "8d8a2b3c".into(),
             session_id: Some("0b6f8a52".into()),
             organization: None,
+            aal: Some(Aal::Aal1),
         }
     }
 
@@ -417,6 +451,56 @@ mod tests {
     }
 
     #[test]
+    fn an_aal1_session_is_extended_for_an_aal2_login_never_reused() {
+        let c = cfg(&[]);
+        let aal2 = Link {
+            aal: Some(Aal::Aal2),
+            ..link()
+        };
+        // The session was made before the MFA challenge: the same login, one level lower.
+        assert_eq!(
+            assess(&session(300, 3600), &aal2, NOW, &c),
+            Prior::Extend("aal_upgrade")
+        );
+        // A session made before links carried the level counts as the lowest.
+        let unlevelled = VerifiedSession {
+            link: Some(Link {
+                aal: None,
+                ..link()
+            }),
+            ..session(300, 3600)
+        };
+        assert_eq!(
+            assess(&unlevelled, &link(), NOW, &c),
+            Prior::Extend("aal_upgrade")
+        );
+        // An aal2 session is not handed to an aal1 login: replaced.
+        let upgraded = VerifiedSession {
+            link: Some(aal2.clone()),
+            ..session(300, 3600)
+        };
+        assert_eq!(
+            assess(&upgraded, &link(), NOW, &c),
+            Prior::Replace("link_mismatch")
+        );
+        assert_eq!(assess(&upgraded, &aal2, NOW, &c), Prior::Reuse);
+        // Another login at a higher level is another login.
+        let other = Link {
+            session_id: Some("another".into()),
+            ..aal2.clone()
+        };
+        assert_eq!(
+            assess(&session(300, 3600), &other, NOW, &c),
+            Prior::Replace("link_mismatch")
+        );
+        // An ended session is not extended, whatever the level.
+        assert_eq!(
+            assess(&session(300, 0), &aal2, NOW, &c),
+            Prior::Replace("session_expired")
+        );
+    }
+
+    #[test]
     fn links_are_read_strictly_and_capped() {
         let l = link();
         let v = serde_json::to_value(&l).unwrap();
@@ -427,6 +511,10 @@ mod tests {
         let mut numeric = v.clone();
         numeric["sub"] = 7.into();
         assert_eq!(Link::from_claim(Some(&numeric)), None);
+        let mut no_level = v.clone();
+        no_level["aal"] = "aal9".into();
+        assert_eq!(Link::from_claim(Some(&no_level)), None);
+        assert_eq!(v["aal"], "aal1");
         assert_eq!(Link::from_claim(Some(&Value::from("x"))), None);
         assert_eq!(Link::from_claim(None), None);
         assert!(l.fits());

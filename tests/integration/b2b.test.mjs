@@ -55,7 +55,7 @@ test("a login becomes a member session in the organization its token names", asy
   const res = await exchange(ctx, await login("acme")());
   const body = await json(res);
   assert.equal(res.status, 200, JSON.stringify(body));
-  assert.deepEqual(Object.keys(body), ["expires_at", "member_id", "organization_id", "request_id", "reused", "session_id"]);
+  assert.deepEqual(Object.keys(body), ["aal", "expires_at", "member_id", "organization_id", "request_id", "reused", "session_id"]);
   assert.match(body.member_id, /^member-test-/);
   assert.equal(body.organization_id, ACME.organization_id);
   assert.match(body.session_id, /^member-session-test-/);

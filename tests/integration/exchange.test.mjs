@@ -56,7 +56,7 @@ test("an ES256 token becomes a Stytch session in two cookies", async () => {
     profile_id: PROFILE_ID,
     token,
     session_duration_minutes: 60,
-    session_custom_claims: { edge_attest: { iss: claims.iss, sub: claims.sub, session_id: claims.session_id } },
+    session_custom_claims: { edge_attest: { iss: claims.iss, sub: claims.sub, session_id: claims.session_id, aal: claims.aal } },
   });
   assert.equal(body.reused, false);
 });

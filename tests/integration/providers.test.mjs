@@ -19,7 +19,9 @@ let ctx;
 
 function providersOf(s) {
   return [
-    { name: "supabase", preset: "supabase", project_url: s.supabase.url, stytch_profile_id: "profile-supabase" },
+    // Stytch joins users by email: with several providers each vouches for its emails. The
+    // Supabase project's Custom Access Token hook adds email_verified (see before()).
+    { name: "supabase", preset: "supabase", project_url: s.supabase.url, stytch_profile_id: "profile-supabase", required_claims: { email_verified: true } },
     { name: "auth0", issuer: s.auth0.issuer, audiences: [s.auth0.audience], stytch_profile_id: "profile-auth0" },
     {
       name: "firebase",
@@ -55,6 +57,8 @@ before(async () => {
       { profileId: "profile-firebase", issuer: firebase.issuer, audience: firebase.audience, jwks: firebase.jwks, attributeMapping: { email: "email", token_id: "sub" } },
     ],
   });
+  // The hook the README gives: email_verified from auth.users.email_confirmed_at.
+  supabase.state.accessTokenHook = (claims, user) => ({ ...claims, email_verified: user.email_confirmed_at !== null });
   s = { supabase, auth0, firebase, stytch };
   await startWith({ PROVIDERS: JSON.stringify(providersOf(s)) });
 });
@@ -158,6 +162,32 @@ test("a repeat exchange is answered at the edge for the same provider's login on
   const fbCookie = cookieHeader(fb);
   const fbAgain = await exchange({ worker: ctx.worker }, await s.firebase.mint({ sub: "fbAda" }), { headers: { "content-type": "application/json", cookie: fbCookie } });
   assert.equal((await json(fbAgain)).reused, true);
+});
+
+test("several providers: each vouches for its emails; a Supabase user whose email is unconfirmed is refused before Stytch", async () => {
+  await startWith({ PROVIDERS: JSON.stringify(providersOf(s)) });
+  const email = "unconfirmed@example.com";
+  s.supabase.state.unconfirmed.add(email);
+  try {
+    const n = attests().length;
+    const res = await exchange({ worker: ctx.worker }, await s.supabase.mint({ claims: { email, sub: "00000000-0000-4000-8000-0000000000ff" } }));
+    assert.equal(res.status, 401);
+    assert.match((await lastLog()).detail, /^required_claim: email_verified/);
+    assert.equal(attests().length, n);
+  } finally {
+    s.supabase.state.unconfirmed.delete(email);
+  }
+  // The preset without an email rule next to other providers: misconfigured, naming it.
+  const silent = providersOf(s).map((p) => (p.name === "supabase" ? { ...p, required_claims: undefined } : p));
+  await startWith({ PROVIDERS: JSON.stringify(silent) });
+  const res = await fetch(`${ctx.worker.url}/healthz`);
+  assert.equal(res.status, 500);
+  assert.match((await ctx.worker.lastLog("healthz")).detail, /^PROVIDERS: provider supabase: required_claims: with several providers/);
+  // Saying so is accepted.
+  const said = providersOf(s).map((p) => (p.name === "supabase" ? { ...p, required_claims: undefined, allow_unverified_email: true } : p));
+  await startWith({ PROVIDERS: JSON.stringify(said) });
+  assert.equal((await fetch(`${ctx.worker.url}/healthz`)).status, 200);
+  await startWith({ PROVIDERS: JSON.stringify(providersOf(s)) });
 });
 
 /** A TOML inline value for a JSON one (strings, booleans, arrays, objects). */

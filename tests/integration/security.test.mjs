@@ -123,3 +123,91 @@ test("a failed switch of user clears the previous user's cookies; a failure of t
   assert.equal(failed.status, 502);
   assert.deepEqual(failed.headers.getSetCookie(), []);
 });
+
+// ---- assurance: what a login means ----
+
+test("a pre-MFA (aal1) session is never answered at the edge for the aal2 token of its login: extended, relinked, then reused", async () => {
+  const sessionId = randomUUID();
+  const mint = (aal) => ctx.supabase.mint({ sessionId, claims: { aal } });
+  const pre = await exchange(ctx, await mint("aal1"));
+  const preBody = await json(pre);
+  assert.equal(preBody.aal, "aal1");
+  const cookie = cookieHeader(pre);
+  let res = await getSession(cookie);
+  assert.equal((await json(res)).aal, "aal1");
+
+  // The MFA challenge passed: supabase-js now holds the aal2 token of the same login.
+  const n = attests().length;
+  res = await exchange(ctx, await mint("aal2"), withCookie(cookie));
+  const body = await json(res);
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual([body.reused, body.aal, body.session_id], [false, "aal2", preBody.session_id], "the same session, extended");
+  assert.equal(attests().length, n + 1);
+  assert.equal(attests().at(-1).body.session_token, cookies(pre)[0].value);
+  assert.equal(attests().at(-1).body.session_custom_claims.edge_attest.aal, "aal2");
+  assert.equal((await ctx.worker.lastLog("exchange")).prior, "aal_upgrade");
+  const upgraded = cookieHeader(res);
+  const stored = ctx.stytch.sessions.get(cookies(pre)[0].value);
+  assert.equal(stored.custom_claims.edge_attest.aal, "aal2", "Stytch's session says aal2 now");
+
+  // The next aal2 exchange of that login: at the edge. An aal1 token of it is not.
+  res = await exchange(ctx, await mint("aal2"), withCookie(upgraded));
+  assert.deepEqual(await json(res).then((b) => [b.reused, b.aal]), [true, "aal2"]);
+  res = await exchange(ctx, await mint("aal1"), withCookie(upgraded));
+  assert.equal((await json(res)).reused, false);
+  assert.equal((await ctx.worker.lastLog("exchange")).prior, "link_mismatch");
+  res = await getSession(upgraded);
+  assert.equal((await json(res)).aal, "aal2");
+});
+
+test("REQUIRED_AAL=aal2 and MFA_ENROLLED_CLAIM refuse the pre-MFA token before Stytch, naming the rule", async () => {
+  await ctx.restart({ vars: { REQUIRED_AAL: "aal2" } });
+  try {
+    const sessionId = randomUUID();
+    const n = apiCalls();
+    let res = await exchange(ctx, await ctx.supabase.mint({ sessionId, claims: { aal: "aal1" } }));
+    assert.equal(res.status, 401);
+    assert.equal((await json(res)).error, "invalid_token");
+    assert.equal((await ctx.worker.lastLog("exchange")).detail, "assurance: aal1 below the required aal2 (required_aal)");
+    assert.equal(apiCalls(), n);
+    res = await exchange(ctx, await ctx.supabase.mint({ sessionId, claims: { aal: "aal2" } }));
+    assert.equal(res.status, 200);
+
+    // Optional MFA: the hook says who has a second factor; only they need aal2.
+    await ctx.restart({ vars: { REQUIRED_AAL: "", MFA_ENROLLED_CLAIM: "mfa_enrolled" } });
+    ctx.supabase.state.mfaUsers.add("mfa@example.com");
+    ctx.supabase.state.accessTokenHook = (claims, user) => ({ ...claims, mfa_enrolled: user.factors.some((f) => f.status === "verified") });
+    const enrolled = { email: "mfa@example.com", sub: "00000000-0000-4000-8000-0000000000a2" };
+    res = await exchange(ctx, await ctx.supabase.mint({ claims: { ...enrolled, aal: "aal1" } }));
+    assert.equal(res.status, 401);
+    assert.equal((await ctx.worker.lastLog("exchange")).detail, "assurance: aal1 below the required aal2 (mfa_enrolled_claim mfa_enrolled)");
+    res = await exchange(ctx, await ctx.supabase.mint({ claims: { ...enrolled, aal: "aal2" } }));
+    assert.equal(res.status, 200);
+    res = await exchange(ctx, await ctx.supabase.mint({ claims: { aal: "aal1" } }));
+    assert.equal(res.status, 200, "a user without a factor signs in at aal1");
+    // Without the hook the claim is missing: refused, not read as "no second factor".
+    ctx.supabase.state.accessTokenHook = null;
+    res = await exchange(ctx, await ctx.supabase.mint({ claims: { aal: "aal1" } }));
+    assert.equal(res.status, 401);
+    assert.match((await ctx.worker.lastLog("exchange")).detail, /missing or not a boolean/);
+  } finally {
+    ctx.supabase.state.accessTokenHook = null;
+    ctx.supabase.state.mfaUsers.clear();
+    await ctx.restart();
+  }
+});
+
+test("user-writable metadata is never where a rule reads from: 500 misconfigured naming the variable", async () => {
+  for (const [name, value] of [
+    ["MFA_ENROLLED_CLAIM", "user_metadata.mfa_enrolled"],
+    ["REQUIRED_AAL", "aal3"],
+  ]) {
+    await ctx.restart({ vars: { [name]: value } });
+    const res = await fetch(`${ctx.worker.url}/healthz`);
+    assert.equal(res.status, 500);
+    assert.match((await ctx.worker.lastLog("healthz")).detail, new RegExp(`^${name}: `));
+  }
+  await ctx.restart({ vars: { STYTCH_PRODUCT: "b2b", STYTCH_ORGANIZATION_ID_CLAIM: "user_metadata.org_id" } });
+  assert.match((await ctx.worker.lastLog("healthz").then(async () => (await fetch(`${ctx.worker.url}/healthz`), ctx.worker.lastLog("healthz")))).detail, /^STYTCH_ORGANIZATION_ID_CLAIM: user_metadata is written by the user/);
+  await ctx.restart();
+});

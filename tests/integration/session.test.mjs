@@ -32,7 +32,7 @@ test("the first exchange links the Stytch session to the login; Stytch keeps it 
   const res = await exchange(ctx, token);
   assert.equal(res.status, 200);
   const claims = payloadOf(token);
-  const link = { iss: claims.iss, sub: claims.sub, session_id: claims.session_id };
+  const link = { iss: claims.iss, sub: claims.sub, session_id: claims.session_id, aal: "aal1" };
   assert.deepEqual(attests().at(-1).body.session_custom_claims, { edge_attest: link });
   const jwt = cookies(res).find((c) => c.name === "stytch_session_jwt").value;
   assert.deepEqual(payloadOf(jwt).edge_attest, link);
@@ -163,8 +163,9 @@ test("GET /api/session answers from the JWT, refreshes it after expiry, and is 4
   let res = await getSession(cookieHeader(first));
   assert.equal(res.status, 200);
   assert.deepEqual(await json(res), {
+    aal: "aal1",
     expires_at: exchanged.expires_at,
-    link: { iss: claims.iss, sub: claims.sub, session_id: claims.session_id },
+    link: { iss: claims.iss, sub: claims.sub, session_id: claims.session_id, aal: "aal1" },
     session_id: exchanged.session_id,
     user_id: exchanged.user_id,
   });
