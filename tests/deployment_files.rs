@@ -51,7 +51,7 @@ fn the_variable_list_is_complete() {
     }
 }
 
-const VARIABLES: [&str; 27] = [
+const VARIABLES: [&str; 28] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -64,6 +64,7 @@ const VARIABLES: [&str; 27] = [
     "MFA_ENROLLED_CLAIM",
     "STYTCH_PROJECT_ID",
     "STYTCH_SECRET",
+    "KEY_CACHE_SECRET",
     "STYTCH_PROFILE_ID",
     "STYTCH_API_BASE",
     "SESSION_DURATION_MINUTES",
@@ -91,14 +92,14 @@ fn wrangler_toml_declares_every_variable_and_the_kv_binding() {
 }
 
 #[test]
-fn the_stytch_secret_is_never_a_plain_variable() {
+fn the_secrets_are_never_plain_variables() {
     let toml = include_str!("../wrangler.toml");
-    assert!(
-        !toml
-            .lines()
-            .any(|l| l.trim_start().starts_with("STYTCH_SECRET")),
-        "STYTCH_SECRET must be set with `wrangler secret put`, not in [vars]"
-    );
+    for secret in ["STYTCH_SECRET", "KEY_CACHE_SECRET"] {
+        assert!(
+            !toml.lines().any(|l| l.trim_start().starts_with(secret)),
+            "{secret} must be set with `wrangler secret put`, not in [vars]"
+        );
+    }
 }
 
 #[test]

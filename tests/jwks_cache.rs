@@ -307,19 +307,162 @@ fn a_key_with_a_duplicated_member_is_skipped_and_the_others_keep_verifying() {
     assert_eq!(ok(&w, "valid_rs256"), 200, "the other keys keep verifying");
 }
 
-/// A KV entry whose timestamps this worker could not have written.
-fn forge_kv_entry(w: &World, fetched_at_ms: u64, fresh_until_ms: u64) {
-    let entry = serde_json::json!({
-        "v": 1,
+/// A KV entry of the fixture key set, with these timestamps and body, tagged under `secret`
+/// for the entry at `tagged_as` (what a writer of KV who knows that secret could write).
+fn tagged_entry(
+    fetched_at_ms: u64,
+    fresh_until_ms: u64,
+    body: &str,
+    secret: &str,
+    tagged_as: &str,
+) -> serde_json::Value {
+    use edge_attest::keys::crypto::RustCryptoBackend;
+    use edge_attest::keys::integrity::{CacheSecret, EntryMac, message};
+    let tag = futures_executor::block_on(RustCryptoBackend.tag(
+        &CacheSecret::new(secret.into()),
+        &message(tagged_as, fetched_at_ms, fresh_until_ms, body),
+    ))
+    .unwrap();
+    serde_json::json!({
+        "v": 2,
         "url": JWKS_URL,
         "fetched_at_ms": fetched_at_ms,
         "fresh_until_ms": fresh_until_ms,
-        "jwks": common::fixtures::fixtures()["jwks"].to_string(),
-    });
+        "jwks": body,
+        "mac": edge_attest::formats::b64::encode(&tag),
+    })
+}
+
+fn put_entry(w: &World, entry: &serde_json::Value) {
     w.kv.store.borrow_mut().insert(
         kv_key(JWKS_URL),
         (entry.to_string(), w.platform.now_ms() + 3_600_000),
     );
+}
+
+/// A KV entry whose timestamps this worker could not have written, tagged as if it had.
+fn forge_kv_entry(w: &World, fetched_at_ms: u64, fresh_until_ms: u64) {
+    let body = common::fixtures::fixtures()["jwks"].to_string();
+    put_entry(
+        w,
+        &tagged_entry(
+            fetched_at_ms,
+            fresh_until_ms,
+            &body,
+            SECRET,
+            &kv_key(JWKS_URL),
+        ),
+    );
+}
+
+#[test]
+fn kv_entries_are_believed_only_when_their_tag_verifies() {
+    let now = World::new().platform.now_ms();
+    let key = kv_key(JWKS_URL);
+    let ours = common::fixtures::fixtures()["jwks"].to_string();
+    // What someone who can write the namespace, but does not have the secret, can plant: the
+    // rotated set (its extra key "nope" signs the unknown_kid token).
+    let planted = common::fixtures::fixtures()["rotated_jwks"].to_string();
+    let honest = tagged_entry(now - 1000, now + 599_000, &planted, SECRET, &key);
+    let mut untagged = honest.clone();
+    untagged.as_object_mut().unwrap().remove("mac");
+    let mut retagged = honest.clone();
+    retagged["jwks"] = serde_json::json!(ours);
+    for (why, entry) in [
+        ("no tag", untagged),
+        ("a tag that is not base64url", {
+            let mut e = honest.clone();
+            e["mac"] = serde_json::json!("not a tag!");
+            e
+        }),
+        (
+            "a tag under another secret",
+            tagged_entry(now - 1000, now + 599_000, &planted, "another-secret", &key),
+        ),
+        (
+            "a tag of another entry (another URL)",
+            tagged_entry(
+                now - 1000,
+                now + 599_000,
+                &planted,
+                SECRET,
+                &kv_key("https://other.example/jwks.json"),
+            ),
+        ),
+        (
+            "a tag of another entry (as an OpenID configuration)",
+            tagged_entry(
+                now - 1000,
+                now + 599_000,
+                &planted,
+                SECRET,
+                &format!("oidc:v2:{JWKS_URL}"),
+            ),
+        ),
+        ("a body swapped under a tag", retagged),
+        ("a later fetched_at_ms under the tag", {
+            let mut e = honest.clone();
+            e["fetched_at_ms"] = serde_json::json!(now);
+            e
+        }),
+    ] {
+        let w = World::new();
+        put_entry(&w, &entry);
+        // The unknown_kid token would verify only with the planted key.
+        let r = w.exchange(&token("unknown_kid"));
+        assert_eq!(r.status, 401, "{why}: {}", r.body);
+        assert!(w.http.stytch_calls().is_empty(), "{why}");
+        assert_eq!(w.http.jwks_fetches(), 1, "{why}: refetched instead");
+        let log = w.platform.last_log();
+        assert_eq!(log["cache"], "network", "{why}");
+        let notes = log["jwks_notes"].to_string();
+        assert!(
+            notes.contains("KV entry not authentic")
+                || why == "no tag" && notes.contains("unreadable"),
+            "{why}: {notes}"
+        );
+    }
+    // The same entry tagged under the worker's secret is believed (the KEY_CACHE_SECRET when
+    // there is one, STYTCH_SECRET otherwise).
+    let w = World::new();
+    put_entry(&w, &honest);
+    w.stytch_ok();
+    assert_eq!(w.exchange(&token("unknown_kid")).status, 200);
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+    let own = "0123456789abcdef0123456789abcdef";
+    let w = World::new().var("KEY_CACHE_SECRET", own);
+    put_entry(&w, &honest);
+    w.exchange(&token("unknown_kid"));
+    assert_eq!(
+        w.platform.last_log()["cache"],
+        "network",
+        "tagged with the other secret"
+    );
+    let w = World::new().var("KEY_CACHE_SECRET", own);
+    put_entry(
+        &w,
+        &tagged_entry(now - 1000, now + 599_000, &planted, own, &key),
+    );
+    w.stytch_ok();
+    assert_eq!(w.exchange(&token("unknown_kid")).status, 200);
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+}
+
+#[test]
+fn what_the_worker_writes_to_kv_is_tagged() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    let (text, _) = w.kv.store.borrow().get(&kv_key(JWKS_URL)).cloned().unwrap();
+    let entry: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected = tagged_entry(
+        entry["fetched_at_ms"].as_u64().unwrap(),
+        entry["fresh_until_ms"].as_u64().unwrap(),
+        entry["jwks"].as_str().unwrap(),
+        SECRET,
+        &kv_key(JWKS_URL),
+    );
+    assert_eq!(entry, expected);
+    assert!(kv_key(JWKS_URL).starts_with("jwks:v2:"));
 }
 
 #[test]

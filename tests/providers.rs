@@ -215,7 +215,7 @@ fn the_openid_configuration_is_cached_like_a_key_set() {
     assert!(
         w.kv.store
             .borrow()
-            .contains_key(&format!("oidc:v1:{AUTH0_DISCOVERY}"))
+            .contains_key(&format!("oidc:v2:{AUTH0_DISCOVERY}"))
     );
     assert!(
         w.kv.store

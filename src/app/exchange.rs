@@ -16,6 +16,7 @@ use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::KvStore;
 use crate::keys::crypto::SignatureBackend;
+use crate::keys::integrity::EntryMac;
 use crate::stytch::api::{self as stytch, AttestArgs, Attested, Call};
 use crate::stytch::organization::{Organization, OrganizationSource};
 use crate::stytch::session::{Link, Prior, VerifiedSession, assess};
@@ -80,7 +81,7 @@ impl<'a> ExchangeBody<'a> {
     }
 }
 
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: RateLimiter>
     Services<'_, H, K, B, P, L>
 {
     pub(super) async fn exchange<Body: BodySource>(
@@ -110,7 +111,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         let alg = provider.policy.allowed_alg(&unverified).map_err(failure)?;
         log.alg = Some(alg.name());
 
-        let key = self.provider_key(provider, &unverified, alg, log).await;
+        let key = self
+            .provider_key(config, provider, &unverified, alg, log)
+            .await;
         let after_jwks = self.platform.now_ms();
         log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
         let key = key.map_err(failure)?;

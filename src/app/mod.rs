@@ -17,6 +17,7 @@ use crate::keys::cache::{
     CacheSource, DocumentKind, JwksCache, JwksMemory, JwksTrace, KvStore, ResolveError,
 };
 use crate::keys::crypto::SignatureBackend;
+use crate::keys::integrity::EntryMac;
 use crate::keys::jwk::{Alg, PublicKey};
 use crate::stytch::api::{Attested, Call};
 use limits::{Limit, RateLimiter};
@@ -188,33 +189,49 @@ enum KeySetRole {
 }
 
 /// The request flow: routing and the checks every route shares.
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: RateLimiter>
     Services<'_, H, K, B, P, L>
 {
     /// The key for `token` from its provider's key set: at the configured URL, or at the one
     /// the provider's OpenID configuration names (itself cached like a key set).
+    /// The key cache for the document at `url`.
+    fn key_cache<'c>(
+        &'c self,
+        config: &'c Config,
+        url: &'c str,
+        kind: DocumentKind<'c>,
+    ) -> JwksCache<'c, H, K, P, B> {
+        JwksCache {
+            url,
+            kind,
+            http: self.http,
+            kv: self.kv,
+            memory: self.jwks,
+            platform: self.platform,
+            mac: self.backend,
+            secret: &config.key_cache_secret,
+        }
+    }
+
     async fn provider_key(
         &self,
+        config: &Config,
         provider: &Provider,
         token: &UnverifiedToken<'_>,
         alg: Alg,
         log: &mut RequestLog,
     ) -> Result<Rc<PublicKey>, ResolveError> {
         match &provider.keys {
-            KeySource::Jwks(url) => self.key(url, KeySetRole::Provider, token, alg, log).await,
+            KeySource::Jwks(url) => {
+                self.key(config, url, KeySetRole::Provider, token, alg, log)
+                    .await
+            }
             KeySource::Discovery { url, issuer } => {
-                let discovery = JwksCache {
-                    url,
-                    kind: DocumentKind::Discovery { issuer },
-                    http: self.http,
-                    kv: self.kv,
-                    memory: self.jwks,
-                    platform: self.platform,
-                };
+                let discovery = self.key_cache(config, url, DocumentKind::Discovery { issuer });
                 let mut trace = JwksTrace::default();
                 let jwks_uri = discovery.jwks_uri(self.platform.now_ms(), &mut trace).await;
                 log.keys(trace, KeySetRole::Discovery);
-                self.key(&jwks_uri?, KeySetRole::Provider, token, alg, log)
+                self.key(config, &jwks_uri?, KeySetRole::Provider, token, alg, log)
                     .await
             }
         }
@@ -224,20 +241,14 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
     /// through this isolate's key cache; what the cache did goes to the log.
     async fn key(
         &self,
+        config: &Config,
         url: &str,
         role: KeySetRole,
         token: &UnverifiedToken<'_>,
         alg: Alg,
         log: &mut RequestLog,
     ) -> Result<Rc<PublicKey>, ResolveError> {
-        let cache = JwksCache {
-            url,
-            kind: DocumentKind::KeySet,
-            http: self.http,
-            kv: self.kv,
-            memory: self.jwks,
-            platform: self.platform,
-        };
+        let cache = self.key_cache(config, url, DocumentKind::KeySet);
         let mut trace = JwksTrace::default();
         let key = cache
             .key_for(

@@ -10,8 +10,9 @@ use super::Services;
 use super::limits::RateLimiter;
 use crate::config::{Config, ConfigError, KeySource};
 use crate::http::{HttpClient, Platform};
-use crate::keys::cache::{DocumentKind, JwksCache, KvStore, Prewarmed};
+use crate::keys::cache::{DocumentKind, KvStore, Prewarmed};
 use crate::keys::crypto::SignatureBackend;
+use crate::keys::integrity::EntryMac;
 use serde::Serialize;
 
 /// The run's log line.
@@ -52,7 +53,7 @@ struct SetLog {
 /// Whose the Stytch session key set is, in the log.
 const STYTCH_SESSIONS: &str = "stytch_sessions";
 
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: RateLimiter>
     Services<'_, H, K, B, P, L>
 {
     /// Renews every configured document in KV, one after the other, and writes the run's
@@ -90,7 +91,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
                 KeySource::Jwks(url) => url.clone(),
                 KeySource::Discovery { url, issuer } => {
                     let discovered = self
-                        .prewarm_one(url, DocumentKind::Discovery { issuer })
+                        .prewarm_one(config, url, DocumentKind::Discovery { issuer })
                         .await;
                     let jwks_uri = discovered.jwks_uri.clone();
                     push(
@@ -108,31 +109,26 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
                     }
                 }
             };
-            self.prewarm_key_set(&provider.name, &jwks_url, sets).await;
+            self.prewarm_key_set(config, &provider.name, &jwks_url, sets)
+                .await;
         }
-        self.prewarm_key_set(STYTCH_SESSIONS, &config.session.jwks_url, sets)
+        self.prewarm_key_set(config, STYTCH_SESSIONS, &config.session.jwks_url, sets)
             .await;
     }
 
     /// A key set, once however many providers share it (Firebase projects all use Google's).
-    async fn prewarm_key_set(&self, of: &str, url: &str, sets: &mut Vec<SetLog>) {
+    async fn prewarm_key_set(&self, config: &Config, of: &str, url: &str, sets: &mut Vec<SetLog>) {
         if sets.iter().any(|s| s.url == url && s.kind == "key_set") {
             return;
         }
-        let prewarmed = self.prewarm_one(url, DocumentKind::KeySet).await;
+        let prewarmed = self.prewarm_one(config, url, DocumentKind::KeySet).await;
         push(sets, of, url, prewarmed, "key_set");
     }
 
-    async fn prewarm_one(&self, url: &str, kind: DocumentKind<'_>) -> Prewarmed {
-        let cache = JwksCache {
-            url,
-            kind,
-            http: self.http,
-            kv: self.kv,
-            memory: self.jwks,
-            platform: self.platform,
-        };
-        cache.prewarm(self.platform.now_ms()).await
+    async fn prewarm_one(&self, config: &Config, url: &str, kind: DocumentKind<'_>) -> Prewarmed {
+        self.key_cache(config, url, kind)
+            .prewarm(self.platform.now_ms())
+            .await
     }
 }
 

@@ -19,6 +19,7 @@ use crate::jwt::token::UnverifiedToken;
 use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::{KvStore, ResolveError};
 use crate::keys::crypto::SignatureBackend;
+use crate::keys::integrity::EntryMac;
 use crate::stytch::api::{self as stytch, Revoked};
 use crate::stytch::organization::Organization;
 use crate::stytch::session::{Link, VerifiedSession};
@@ -137,7 +138,7 @@ struct LogoutBody<'a> {
     revoked: bool,
 }
 
-impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter>
+impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: RateLimiter>
     Services<'_, H, K, B, P, L>
 {
     /// Verifies a session JWT cookie under Stytch's keys (through the same key cache as the
@@ -155,6 +156,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend, P: Platform, L: RateLimiter
         let alg = policy.allowed_alg(&unverified)?;
         let key = self
             .key(
+                config,
                 &config.session.jwks_url,
                 KeySetRole::StytchSessions,
                 &unverified,

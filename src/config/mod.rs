@@ -9,6 +9,7 @@ pub mod providers;
 use crate::cookies::{self, CookiePolicy, SameSite};
 use crate::formats::urls::{self, UrlParts};
 use crate::jwt::verify::Policy;
+use crate::keys::integrity::{CacheSecret, MIN_SECRET_CHARS};
 use crate::keys::jwk::Alg;
 use crate::stytch::api::Product;
 pub use providers::{ANY_ROLE, KeySource, Provider};
@@ -41,6 +42,9 @@ pub struct Config {
     pub cookies: CookiePolicy,
     /// How the Stytch session the browser already holds is verified and reused.
     pub session: SessionConfig,
+    /// What the key cache's KV entries are tagged with: `KEY_CACHE_SECRET`, else
+    /// `STYTCH_SECRET` (the tag key is derived with a label of its own either way).
+    pub key_cache_secret: CacheSecret,
 }
 
 /// The Stytch session half of the configuration: answering repeat exchanges at the edge.
@@ -209,6 +213,18 @@ impl Config {
         if secret.chars().any(char::is_control) {
             return Err(err("STYTCH_SECRET", "contains control characters"));
         }
+        let key_cache_secret = match opt("KEY_CACHE_SECRET") {
+            None => CacheSecret::new(secret.clone()),
+            Some(own) if own.chars().count() >= MIN_SECRET_CHARS => CacheSecret::new(own),
+            Some(_) => {
+                return Err(err(
+                    "KEY_CACHE_SECRET",
+                    format!(
+                        "must be at least {MIN_SECRET_CHARS} characters (a random string, e.g. openssl rand -base64 32)"
+                    ),
+                ));
+            }
+        };
         let api_base = match opt("STYTCH_API_BASE") {
             Some(u) => base_url("STYTCH_API_BASE", &u)?,
             None if project_id.starts_with("project-live-") => STYTCH_LIVE.into(),
@@ -319,6 +335,7 @@ impl Config {
                 same_site,
             },
             session,
+            key_cache_secret,
         })
     }
 }
@@ -795,6 +812,22 @@ mod tests {
         fails("COOKIE_DOMAIN", "exa mple.com");
         fails("COOKIE_NAME_SESSION", "a;b");
         fails("COOKIE_NAME_JWT", "stytch_session");
+    }
+
+    #[test]
+    fn the_key_cache_secret_is_its_own_or_stytchs() {
+        let c = parse(&base()).unwrap();
+        assert_eq!(c.key_cache_secret.expose(), b"secret-test-xyz");
+        let mut v = base();
+        v.insert("KEY_CACHE_SECRET", "0123456789abcdef0123456789abcdef");
+        let c = parse(&v).unwrap();
+        assert_eq!(
+            c.key_cache_secret.expose(),
+            b"0123456789abcdef0123456789abcdef"
+        );
+        let e = fails("KEY_CACHE_SECRET", "too-short");
+        assert!(!e.to_string().contains("too-short"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
     }
 
     #[test]

@@ -8,12 +8,15 @@
 //! any isolate that fetched), and only a miss or an expired entry goes to the network. The
 //! numbers that govern this are the constants below; each says why it has its value.
 //!
-//! KV storage schema: key `jwks:v1:<JWKS URL>`, value JSON
-//! `{"v":1,"url":…,"fetched_at_ms":…,"fresh_until_ms":…,"jwks":"<response body>"}`, written
-//! after the response (`ctx.waitUntil`) with a TTL that covers the stale-if-error window.
+//! KV storage schema: key `jwks:v2:<JWKS URL>` (an OpenID configuration: `oidc:v2:<URL>`),
+//! value JSON `{"v":2,"url":…,"fetched_at_ms":…,"fresh_until_ms":…,"jwks":"<response body>",
+//! "mac":"<base64url HMAC-SHA256>"}`, written after the response (`ctx.waitUntil`) with a TTL
+//! that covers the stale-if-error window. An entry is believed only when its tag verifies
+//! ([`crate::keys::integrity`]): anyone else who can write the namespace cannot plant keys.
 
-use crate::formats::{json, urls};
+use crate::formats::{b64, json, urls};
 use crate::http::{HttpClient, Method, OutboundRequest, Platform};
+use crate::keys::integrity::{self, CacheSecret, EntryMac};
 use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
 use serde::Serialize;
 use serde_json::Value;
@@ -58,10 +61,13 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const KV_READ_TIMEOUT_MS: u32 = 1_000;
 /// KV's minimum `expirationTtl`.
 pub const KV_MIN_TTL_SECS: u64 = 60;
-/// Prefix of a key set's KV key; the version lets a future format coexist with this one.
-pub const KV_KEY_PREFIX: &str = "jwks:v1:";
+/// Prefix of a key set's KV key; the version lets a format coexist with the one before it
+/// (`v1` entries carried no tag: a worker of this version never reads them).
+pub const KV_KEY_PREFIX: &str = "jwks:v2:";
 /// Prefix of an OpenID Connect configuration's KV key.
-pub const KV_DISCOVERY_PREFIX: &str = "oidc:v1:";
+pub const KV_DISCOVERY_PREFIX: &str = "oidc:v2:";
+/// The entry format's version, in the entry itself.
+const KV_ENTRY_VERSION: u8 = 2;
 /// How long before its expiry the scheduled prewarm renews a KV entry: the default schedule's
 /// period (five minutes) plus a minute for a late run and KV's propagation (up to 60 s), so
 /// that between two runs no entry expires and a cold isolate anywhere finds fresh keys.
@@ -214,7 +220,7 @@ fn parse_discovery(body: &[u8], issuer: &str) -> Result<String, String> {
     Ok(uri.clone())
 }
 
-/// What KV holds for one document; read back member by member ([`JwksSnapshot::from_kv`]).
+/// What KV holds for one document; read back member by member ([`KvEntry::read`]).
 #[derive(Serialize)]
 struct KvEntry {
     v: u8,
@@ -222,6 +228,8 @@ struct KvEntry {
     fetched_at_ms: u64,
     fresh_until_ms: u64,
     jwks: String,
+    /// The tag over the KV key, both timestamps and the body (base64url).
+    mac: String,
 }
 
 impl KvEntry {
@@ -229,10 +237,10 @@ impl KvEntry {
     fn read(text: &[u8]) -> Option<Self> {
         let picked = json::pick(
             text,
-            &["v", "url", "fetched_at_ms", "fresh_until_ms", "jwks"],
+            &["v", "url", "fetched_at_ms", "fresh_until_ms", "jwks", "mac"],
         )
         .ok()?;
-        let [v, url, fetched, fresh, jwks] = <[_; 5]>::try_from(picked).ok()?;
+        let [v, url, fetched, fresh, jwks, mac] = <[_; 6]>::try_from(picked).ok()?;
         let number = |v: Option<Value>| v.as_ref().and_then(Value::as_u64);
         let string = |v: Option<Value>| match v {
             Some(Value::String(s)) => Some(s),
@@ -244,8 +252,18 @@ impl KvEntry {
             fetched_at_ms: number(fetched)?,
             fresh_until_ms: number(fresh)?,
             jwks: string(jwks)?,
+            mac: string(mac)?,
         })
     }
+}
+
+/// Why a KV entry was not believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KvRejection {
+    /// Not an entry of this format, for this URL, with believable timestamps and contents.
+    Unreadable,
+    /// Its tag does not verify (or cannot be computed): not written by this worker.
+    NotAuthentic,
 }
 
 impl JwksSnapshot {
@@ -283,39 +301,9 @@ impl JwksSnapshot {
         }
     }
 
-    fn to_kv(&self) -> Option<String> {
-        serde_json::to_string(&KvEntry {
-            v: 1,
-            url: self.url.clone(),
-            fetched_at_ms: self.fetched_at_ms,
-            fresh_until_ms: self.fresh_until_ms,
-            jwks: self.body.clone(),
-        })
-        .ok()
-    }
-
-    /// An entry read back from KV, which is input like any other: it must be this URL's, its
-    /// keys must load, it cannot have been fetched in the future, and it cannot claim more
-    /// freshness than [`FRESH_MAX_SECS`] (a forged `fresh_until_ms` would otherwise keep a
-    /// key trusted forever).
-    fn from_kv(text: &str, url: &str, now_ms: u64, kind: DocumentKind<'_>) -> Option<Self> {
-        let e = KvEntry::read(text.as_bytes())?;
-        if e.v != 1 || e.url != url {
-            return None;
-        }
-        if e.fetched_at_ms > now_ms.saturating_add(KV_CLOCK_TOLERANCE_MS)
-            || e.fresh_until_ms > e.fetched_at_ms.saturating_add(FRESH_MAX_SECS * 1000)
-        {
-            return None;
-        }
-        let (contents, _) = kind.parse(e.jwks.as_bytes()).ok()?;
-        Some(Self {
-            url: e.url,
-            contents,
-            fetched_at_ms: e.fetched_at_ms,
-            fresh_until_ms: e.fresh_until_ms,
-            body: e.jwks,
-        })
+    /// The tag's message for this snapshot stored under `kv_key`.
+    fn mac_message(&self, kv_key: &str) -> Vec<u8> {
+        integrity::message(kv_key, self.fetched_at_ms, self.fresh_until_ms, &self.body)
     }
 }
 
@@ -460,7 +448,7 @@ pub fn freshness_secs(cache_control: Option<&str>) -> u64 {
 
 /// The cache for one JWKS URL, over this isolate's memory and the injected I/O.
 #[derive(Debug)]
-pub struct JwksCache<'a, H, K, P> {
+pub struct JwksCache<'a, H, K, P, M> {
     /// The document's URL, from configuration (never from a token).
     pub url: &'a str,
     /// What the document is.
@@ -473,9 +461,72 @@ pub struct JwksCache<'a, H, K, P> {
     pub memory: &'a RefCell<JwksMemory>,
     /// Timers, for waiting on another request's fetch.
     pub platform: &'a P,
+    /// Tags KV entries.
+    pub mac: &'a M,
+    /// The secret the tags are keyed from.
+    pub secret: &'a CacheSecret,
 }
 
-impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
+impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P, M> {
+    /// An entry read back from KV, which is input like any other: it must be this format and
+    /// this URL's, its keys must load, it cannot have been fetched in the future, it cannot
+    /// claim more freshness than [`FRESH_MAX_SECS`] (a forged `fresh_until_ms` would otherwise
+    /// keep a key trusted forever), and its tag must verify.
+    async fn read_kv_entry(&self, text: &str, now_ms: u64) -> Result<JwksSnapshot, KvRejection> {
+        let e = KvEntry::read(text.as_bytes()).ok_or(KvRejection::Unreadable)?;
+        if e.v != KV_ENTRY_VERSION
+            || e.url != self.url
+            || e.fetched_at_ms > now_ms.saturating_add(KV_CLOCK_TOLERANCE_MS)
+            || e.fresh_until_ms > e.fetched_at_ms.saturating_add(FRESH_MAX_SECS * 1000)
+        {
+            return Err(KvRejection::Unreadable);
+        }
+        let claimed = b64::decode(&e.mac).ok_or(KvRejection::NotAuthentic)?;
+        let message = integrity::message(
+            &self.kind.kv_key(self.url),
+            e.fetched_at_ms,
+            e.fresh_until_ms,
+            &e.jwks,
+        );
+        match self.mac.tag(self.secret, &message).await {
+            Ok(tag) if integrity::tags_equal(&tag, &claimed) => {}
+            _ => return Err(KvRejection::NotAuthentic),
+        }
+        let (contents, _) = self
+            .kind
+            .parse(e.jwks.as_bytes())
+            .map_err(|_| KvRejection::Unreadable)?;
+        Ok(JwksSnapshot {
+            url: e.url,
+            contents,
+            fetched_at_ms: e.fetched_at_ms,
+            fresh_until_ms: e.fresh_until_ms,
+            body: e.jwks,
+        })
+    }
+
+    /// The KV entry for a snapshot, tagged; `None` when no tag can be had (then nothing is
+    /// written: an untagged entry would only be refused).
+    async fn kv_entry(&self, snapshot: &JwksSnapshot) -> Option<String> {
+        let tag = self
+            .mac
+            .tag(
+                self.secret,
+                &snapshot.mac_message(&self.kind.kv_key(self.url)),
+            )
+            .await
+            .ok()?;
+        serde_json::to_string(&KvEntry {
+            v: KV_ENTRY_VERSION,
+            url: snapshot.url.clone(),
+            fetched_at_ms: snapshot.fetched_at_ms,
+            fresh_until_ms: snapshot.fresh_until_ms,
+            jwks: snapshot.body.clone(),
+            mac: b64::encode(&tag),
+        })
+        .ok()
+    }
+
     /// The key for a token's `kid` and `alg`, from memory, KV or the network, at `now_ms`
     /// (a cache of kind [`DocumentKind::KeySet`]).
     pub async fn key_for(
@@ -557,14 +608,19 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
                 .get(&self.kind.kv_key(self.url), KV_READ_TIMEOUT_MS)
                 .await
             {
-                Ok(Some(text)) => match JwksSnapshot::from_kv(&text, self.url, now_ms, self.kind) {
-                    Some(s) => {
+                Ok(Some(text)) => match self.read_kv_entry(&text, now_ms).await {
+                    Ok(s) => {
                         let s = Rc::new(s);
                         self.memory.borrow_mut().set(self.url).snapshot = Some(Rc::clone(&s));
                         snapshot = Some(s);
                         source = CacheSource::Kv;
                     }
-                    None => trace.notes.push("KV entry unreadable; ignored".into()),
+                    Err(KvRejection::Unreadable) => {
+                        trace.notes.push("KV entry unreadable; ignored".into());
+                    }
+                    Err(KvRejection::NotAuthentic) => trace
+                        .notes
+                        .push("KV entry not authentic (its tag does not verify); ignored".into()),
                 },
                 Ok(None) => {}
                 Err(e) => trace.notes.push(format!("KV read failed: {e}")),
@@ -612,7 +668,7 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
     pub async fn prewarm(&self, now_ms: u64) -> Prewarmed {
         let kv_key = self.kind.kv_key(self.url);
         let existing = match self.kv.get(&kv_key, KV_READ_TIMEOUT_MS).await {
-            Ok(Some(text)) => JwksSnapshot::from_kv(&text, self.url, now_ms, self.kind),
+            Ok(Some(text)) => self.read_kv_entry(&text, now_ms).await.ok(),
             _ => None,
         };
         let fresh_for = |s: &JwksSnapshot| s.fresh_until_ms.saturating_sub(now_ms) / 1000;
@@ -652,13 +708,13 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
             set.snapshot = Some(Rc::clone(&snapshot));
             set.last_failure_ms = None;
         }
-        let written = match snapshot.to_kv() {
+        let written = match self.kv_entry(&snapshot).await {
             Some(value) => {
                 self.kv
                     .put(&kv_key, &value, snapshot.kv_ttl_secs(now_ms))
                     .await
             }
-            None => Err("could not serialise the entry".into()),
+            None => Err("could not tag the entry".into()),
         };
         match written {
             Ok(()) => snapshot.prewarmed("fetched", Some(fresh_for(&snapshot)), None),
@@ -710,26 +766,33 @@ impl<H: HttpClient, K: KvStore, P: Platform> JwksCache<'_, H, K, P> {
         self.memory.borrow_mut().set(self.url).last_fetch_attempt_ms = Some(now_ms);
         trace.fetches += 1;
         let result = self.fetch(now_ms, trace).await;
-        let mut memory = self.memory.borrow_mut();
-        let set = memory.set(self.url);
-        match result {
-            Ok(snapshot) => {
-                let snapshot = Rc::new(snapshot);
-                set.snapshot = Some(Rc::clone(&snapshot));
-                set.last_failure_ms = None;
-                drop(memory);
-                if let Some(value) = snapshot.to_kv() {
-                    let ttl = snapshot.kv_ttl_secs(now_ms);
-                    self.kv
-                        .put_after_response(self.kind.kv_key(self.url), value, ttl);
+        let snapshot = {
+            let mut memory = self.memory.borrow_mut();
+            let set = memory.set(self.url);
+            match result {
+                Ok(snapshot) => {
+                    let snapshot = Rc::new(snapshot);
+                    set.snapshot = Some(Rc::clone(&snapshot));
+                    set.last_failure_ms = None;
+                    snapshot
                 }
-                Ok(snapshot)
+                Err(e) => {
+                    set.last_failure_ms = Some(now_ms);
+                    return Err(e);
+                }
             }
-            Err(e) => {
-                set.last_failure_ms = Some(now_ms);
-                Err(e)
+        };
+        match self.kv_entry(&snapshot).await {
+            Some(value) => {
+                let ttl = snapshot.kv_ttl_secs(now_ms);
+                self.kv
+                    .put_after_response(self.kind.kv_key(self.url), value, ttl);
             }
+            None => trace
+                .notes
+                .push("no tag for the KV entry; not written".into()),
         }
+        Ok(snapshot)
     }
 
     async fn fetch(&self, now_ms: u64, trace: &mut JwksTrace) -> Result<JwksSnapshot, String> {

@@ -274,6 +274,9 @@ async fn respond(
                 crate::runtime::selftest::verify_loop(Request::from(Clone::clone(&req)), &state)
                     .await,
             ),
+            Some("/__selftest/mac") => {
+                Some(crate::runtime::selftest::mac(Request::from(Clone::clone(&req)), &state).await)
+            }
             Some("/__selftest/trap") => crate::runtime::selftest::trap(&url).await,
             Some("/__selftest/refused-header") => {
                 // A response the runtime refuses to build (`new Response` throws), before or

@@ -7,6 +7,7 @@
 //! signature goes to both backends as-is: the core's own shape checks are bypassed on
 //! purpose, so this compares the backends, not the policy.
 //!
+//! `/__selftest/mac` compares the two backends' tags of KV entries.
 //! `/__selftest/verify-loop` is the in-workerd verification micro-benchmark (bench/micro.mjs);
 //! `/__selftest/trap?when=sync|async` panics (a WASM trap, as `panic = "abort"` makes every
 //! panic) before or after an await, for the test of the entry module's recovery;
@@ -64,6 +65,35 @@ pub(crate) async fn run(mut req: Request, state: &IsolateState) -> worker::Resul
             .verify(&key, token.signing_input(), token.signature())
             .await;
         out.push(json!({ "webcrypto": answer(web), "rust": answer(rust) }));
+    }
+    Response::from_json(&out)
+}
+
+#[derive(Deserialize)]
+struct MacInput {
+    secret: String,
+    messages: Vec<String>,
+}
+
+/// `POST /__selftest/mac` with `{"secret": "…", "messages": ["…"]}`: the tag of each message
+/// from both backends (hex), which must agree: KV entries are tagged by WebCrypto in the
+/// worker and by the Rust backend in the native tests.
+pub(crate) async fn mac(mut req: Request, state: &IsolateState) -> worker::Result<Response> {
+    use crate::keys::integrity::{CacheSecret, EntryMac};
+    let input: MacInput = req.json().await?;
+    let Ok(webcrypto) = &state.backend else {
+        return Response::error("no WebCrypto", 500);
+    };
+    let secret = CacheSecret::new(input.secret);
+    let hex = |r: Result<[u8; 32], String>| match r {
+        Ok(tag) => json!(tag.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Err(e) => json!(format!("error: {e}")),
+    };
+    let mut out = Vec::new();
+    for m in &input.messages {
+        let web = webcrypto.tag(&secret, m.as_bytes()).await;
+        let rust = RustCryptoBackend.tag(&secret, m.as_bytes()).await;
+        out.push(json!({ "webcrypto": hex(web), "rust": hex(rust) }));
     }
     Response::from_json(&out)
 }

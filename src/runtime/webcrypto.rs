@@ -1,11 +1,14 @@
-//! The signature backend used in the worker: the runtime's WebCrypto.
+//! The crypto backend used in the worker: the runtime's WebCrypto, for signatures and for the
+//! tags of KV entries.
 //!
 //! Keys are imported once per isolate and kept as `CryptoKey`s by fingerprint, so a warm
 //! request pays only `crypto.subtle.verify` (about 0.1 ms for ES256 in workerd, against
-//! about 1.9 ms for pure-Rust P-256 in WASM; shared/research/verify-cost.md).
+//! about 1.9 ms for pure-Rust P-256 in WASM; shared/research/verify-cost.md). The tag key is
+//! derived once per isolate too.
 
 use crate::formats::b64;
 use crate::keys::crypto::{KeyImportError, SignatureBackend};
+use crate::keys::integrity::{CacheSecret, EntryMac, MAC_LABEL, TAG_BYTES};
 use crate::keys::jwk::{KeyMaterial, PublicKey};
 use crate::runtime::promise::{js_message, settled};
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
@@ -40,6 +43,24 @@ extern "C" {
         signature: &[u8],
         data: &[u8],
     ) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = deriveKey)]
+    fn derive_key(
+        this: &SubtleCrypto,
+        algorithm: &JsValue,
+        base_key: &JsValue,
+        derived_key_type: &JsValue,
+        extractable: bool,
+        usages: &JsValue,
+    ) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn sign(
+        this: &SubtleCrypto,
+        algorithm: &JsValue,
+        key: &JsValue,
+        data: &[u8],
+    ) -> Result<Promise, JsValue>;
 }
 
 /// WebCrypto verification with an isolate-wide `CryptoKey` cache.
@@ -53,6 +74,9 @@ pub struct WebCryptoBackend {
     rsa_pkcs1: JsValue,
     ed25519: JsValue,
     verify_usage: JsValue,
+    /// The tag key of the KV entries and the secret it was derived from: derived once per
+    /// isolate (HKDF), on first use.
+    mac_key: RefCell<Option<(Vec<u8>, JsValue)>>,
 }
 
 fn object(pairs: &[(&str, &str)]) -> JsValue {
@@ -80,7 +104,52 @@ impl WebCryptoBackend {
             rsa_pkcs1: object(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")]),
             ed25519: object(&[("name", "Ed25519")]),
             verify_usage: Array::of1(&"verify".into()).into(),
+            mac_key: RefCell::default(),
         })
+    }
+
+    /// The HMAC-SHA256 key HKDF-SHA256 derives from `secret` with [`MAC_LABEL`] (no salt),
+    /// as the native backend does; derived once per isolate.
+    async fn mac_key(&self, secret: &CacheSecret) -> Result<JsValue, String> {
+        if let Some((from, key)) = &*self.mac_key.borrow()
+            && from.as_slice() == secret.expose()
+        {
+            return Ok(key.clone());
+        }
+        let fail = |e: JsValue| js_message(&e);
+        let base = self
+            .subtle
+            .import_key(
+                "raw",
+                &Uint8Array::from(secret.expose()).into(),
+                &"HKDF".into(),
+                false,
+                &Array::of1(&"deriveKey".into()).into(),
+            )
+            .map_err(fail)?;
+        let base = settled(&base).await.map_err(fail)?;
+        let hkdf = object(&[("name", "HKDF"), ("hash", "SHA-256")]);
+        let _ = Reflect::set(&hkdf, &"salt".into(), &Uint8Array::new_with_length(0));
+        let _ = Reflect::set(
+            &hkdf,
+            &"info".into(),
+            &Uint8Array::from(MAC_LABEL.as_bytes()),
+        );
+        let hmac = object(&[("name", "HMAC"), ("hash", "SHA-256")]);
+        let _ = Reflect::set(&hmac, &"length".into(), &JsValue::from(256));
+        let derived = self
+            .subtle
+            .derive_key(
+                &hkdf,
+                &base,
+                &hmac,
+                false,
+                &Array::of1(&"sign".into()).into(),
+            )
+            .map_err(fail)?;
+        let key = settled(&derived).await.map_err(fail)?;
+        *self.mac_key.borrow_mut() = Some((secret.expose().to_vec(), key.clone()));
+        Ok(key)
     }
 
     async fn crypto_key(&self, key: &PublicKey) -> Result<JsValue, KeyImportError> {
@@ -156,5 +225,18 @@ impl SignatureBackend for WebCryptoBackend {
         Ok(settled(&promise)
             .await
             .is_ok_and(|v| v.as_bool() == Some(true)))
+    }
+}
+
+impl EntryMac for WebCryptoBackend {
+    async fn tag(&self, secret: &CacheSecret, message: &[u8]) -> Result<[u8; TAG_BYTES], String> {
+        let key = self.mac_key(secret).await?;
+        let promise = self
+            .subtle
+            .sign(&"HMAC".into(), &key, message)
+            .map_err(|e| js_message(&e))?;
+        let tag = settled(&promise).await.map_err(|e| js_message(&e))?;
+        <[u8; TAG_BYTES]>::try_from(Uint8Array::new(&tag).to_vec())
+            .map_err(|_| "HMAC answered a tag of another length".to_owned())
     }
 }

@@ -58,6 +58,23 @@ test("the agreement holds for tokens the Supabase stand-in mints now", async () 
   for (const r of await json(res)) assert.deepEqual(r, { webcrypto: true, rust: true });
 });
 
+test("WebCrypto and the Rust backend tag KV entries alike (HKDF-SHA256, then HMAC-SHA256)", async () => {
+  const messages = ["", "edge-attest key cache entry v2\n23:jwks:v2:https://a/jwks.json\n1\n2\n{}", "x".repeat(70_000)];
+  for (const secret of ["secret-test-integration-NEVER-LOGGED", "0123456789abcdef0123456789abcdef", "ü"]) {
+    const res = await fetch(`${ctx.worker.url}/__selftest/mac`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ secret, messages }),
+    });
+    const results = await json(res);
+    assert.equal(results.length, messages.length);
+    for (const r of results) {
+      assert.match(r.webcrypto, /^[0-9a-f]{64}$/);
+      assert.equal(r.webcrypto, r.rust, secret);
+    }
+  }
+});
+
 test("the shipped build has no self-test route", async () => {
   const plain = await setup();
   try {

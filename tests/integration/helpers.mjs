@@ -1,6 +1,8 @@
 // Shared set-up for the integration tests: the stand-ins plus the compiled worker in workerd.
 import { startSupabase, startStytch } from "../../dev/standins.mjs";
-import { startWorker } from "../../dev/worker.mjs";
+import { startWorker, ROOT } from "../../dev/worker.mjs";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 
 export const PROJECT_ID = "project-test-11111111-2222-3333-4444-555555555555";
 export const SECRET = "secret-test-integration-NEVER-LOGGED";
@@ -25,10 +27,16 @@ export async function setup({ vars = {}, script, config, stytch: stytchOptions =
   };
   for (const [k, v] of Object.entries(ctx.baseVars)) if (v === undefined) delete ctx.baseVars[k];
   ctx.worker = await startWorker({ vars: ctx.baseVars, script, config });
-  /** Restarts workerd: a fresh isolate, same KV storage. */
-  ctx.restart = async ({ vars: more = {}, freshKv = false } = {}) => {
+  /**
+   * Restarts workerd: a fresh isolate, same KV storage. `kvPut`: [key, value] pairs written to
+   * that storage while the worker is down, with wrangler's own KV command (as anyone with
+   * write access to the namespace could).
+   */
+  ctx.restart = async ({ vars: more = {}, freshKv = false, kvPut = [] } = {}) => {
     await ctx.worker.stop();
-    ctx.worker = await startWorker({ vars: { ...ctx.baseVars, ...more }, script, config, persistDir: freshKv ? undefined : ctx.worker.persistDir });
+    const persistDir = freshKv ? undefined : ctx.worker.persistDir;
+    for (const [key, value] of kvPut) await kvPutLocal(persistDir, config, key, value);
+    ctx.worker = await startWorker({ vars: { ...ctx.baseVars, ...more }, script, config, persistDir });
   };
   ctx.close = async () => {
     await ctx.worker?.stop();
@@ -36,6 +44,13 @@ export async function setup({ vars = {}, script, config, stytch: stytchOptions =
     await stytch.close();
   };
   return ctx;
+}
+
+/** `wrangler kv key put --local` into the KV storage at `persistDir` (binding JWKS_CACHE). */
+function kvPutLocal(persistDir, config, key, value) {
+  const args = ["kv", "key", "put", key, value, "--binding", "JWKS_CACHE", "--local", "--persist-to", persistDir, "-c", config ?? path.join(ROOT, "tests/integration/wrangler.toml")];
+  const out = spawnSync(path.join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: `${path.join(ROOT, "node_modules/.bin")}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } });
+  if (out.status !== 0) throw new Error(`wrangler kv key put failed (${out.status}): ${out.stderr}${out.stdout}`);
 }
 
 export function post(ctx, path, { body, headers = {}, token } = {}) {

@@ -211,3 +211,37 @@ test("user-writable metadata is never where a rule reads from: 500 misconfigured
   assert.match((await ctx.worker.lastLog("healthz").then(async () => (await fetch(`${ctx.worker.url}/healthz`), ctx.worker.lastLog("healthz")))).detail, /^STYTCH_ORGANIZATION_ID_CLAIM: user_metadata is written by the user/);
   await ctx.restart();
 });
+
+// ---- what KV holds ----
+
+test("a key planted in KV by someone without the worker's secret mints nothing: ignored, refetched, logged", async () => {
+  const { generateKeyPair, exportJWK, SignJWT } = await import("jose");
+  const { supabaseClaims } = await import("../../dev/supabase-claims.mjs");
+  const jwksUrl = `${ctx.supabase.issuer}/.well-known/jwks.json`;
+  const attacker = await generateKeyPair("ES256", { extractable: true });
+  const jwk = { ...(await exportJWK(attacker.publicKey)), kid: "planted-1", alg: "ES256", use: "sig" };
+  const now = Date.now();
+  const planted = (mac) =>
+    JSON.stringify({ v: 2, url: jwksUrl, fetched_at_ms: now, fresh_until_ms: now + 600_000, jwks: JSON.stringify({ keys: [jwk] }), ...(mac === undefined ? {} : { mac }) });
+  const iat = Math.floor(now / 1000);
+  const forged = await new SignJWT(supabaseClaims({ iss: ctx.supabase.issuer, iat, exp: iat + 3600, sessionId: randomUUID() }))
+    .setProtectedHeader({ alg: "ES256", kid: "planted-1", typ: "JWT" })
+    .sign(attacker.privateKey);
+  for (const mac of [undefined, Buffer.alloc(32, 7).toString("base64url")]) {
+    await ctx.restart({ kvPut: [[`jwks:v2:${jwksUrl}`, planted(mac)]] });
+    const fetches = ctx.supabase.state.fetches;
+    const calls = apiCalls();
+    const res = await exchange(ctx, forged);
+    assert.equal(res.status, 401, `${mac ?? "no tag"}: ${await res.clone().text()}`);
+    const log = await ctx.worker.lastLog("exchange");
+    assert.equal(log.cache, "network", "the entry was not believed");
+    assert.match(JSON.stringify(log.jwks_notes), mac === undefined ? /KV entry unreadable/ : /KV entry not authentic/);
+    assert.equal(ctx.supabase.state.fetches, fetches + 1, "the real key set was fetched instead");
+    assert.equal(apiCalls(), calls, "nothing reached Stytch");
+  }
+  // What the worker itself wrote after that fetch is believed by the next cold isolate.
+  await ctx.restart();
+  const res = await exchange(ctx, await ctx.supabase.mint());
+  assert.equal(res.status, 200);
+  assert.equal((await ctx.worker.lastLog("exchange")).cache, "kv");
+});
