@@ -30,15 +30,18 @@ export function freePort() {
  * @param {number} [o.port]
  * @param {(line: string) => void} [o.onLine] every output line (the demo prints them)
  * @param {string} [o.config]              the wrangler config (default tests/integration/wrangler.toml)
+ * @param {string[]} [o.alsoConfigs]       more workers in the same session (`-c` each), which
+ *                                         the first can reach through service bindings
  */
-export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config } = {}) {
+export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [] } = {}) {
   port ??= await freePort();
   const inspector = await freePort();
   persistDir ??= mkdtempSync(path.join(os.tmpdir(), "edge-attest-kv-"));
   const args = [
     "dev",
-    path.join(ROOT, script),
+    path.resolve(ROOT, script),
     "-c", config ?? path.join(ROOT, "tests/integration/wrangler.toml"),
+    ...alsoConfigs.flatMap((c) => ["-c", c]),
     "--ip", "127.0.0.1",
     "--port", String(port),
     "--inspector-port", String(inspector),

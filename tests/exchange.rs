@@ -872,7 +872,16 @@ fn one_json_log_line_per_request_without_secrets() {
     let w = World::new();
     w.stytch_ok();
     let t = token("valid_es256");
-    w.exchange(&t);
+    let body = json!({ "access_token": t }).to_string();
+    w.request(
+        "POST",
+        "/api/exchange",
+        &[
+            ("content-type", "application/json"),
+            ("cf-connecting-ip", "203.0.113.9"),
+        ],
+        &body,
+    );
     let logs = w.platform.logs.borrow().clone();
     assert_eq!(logs.len(), 1);
     let line = &logs[0];

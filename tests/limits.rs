@@ -210,6 +210,55 @@ fn the_second_attest_after_a_refused_extension_counts_against_the_user() {
 }
 
 #[test]
+fn requests_without_an_address_are_not_counted_together_and_this_is_said_once() {
+    // Behind a service binding or another proxy nobody has an address: one shared counter
+    // would let any single client exhaust it for everybody.
+    let w = World::new();
+    w.limits.ip.set(Some((1, 60)));
+    for _ in 0..3 {
+        w.stytch_ok();
+        let r = w.exchange(&token("valid_es256"));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert!(
+        w.limits.calls.borrow().iter().all(|(l, _)| *l != Limit::Ip),
+        "the per-address limiter was not asked"
+    );
+    let notices: Vec<String> = w
+        .platform
+        .logs
+        .borrow()
+        .iter()
+        .filter(|l| l.contains(r#""notice":"no_client_address""#))
+        .cloned()
+        .collect();
+    assert_eq!(notices.len(), 1, "once per isolate");
+    // An address is counted as before, in the same isolate.
+    w.stytch_ok();
+    assert_eq!(
+        exchange_from(&w, ADDRESS, &token("valid_es256"), None).status,
+        200
+    );
+    assert_limited(
+        &w,
+        &exchange_from(&w, ADDRESS, &token("valid_es256"), None),
+        "ip",
+    );
+    // Another isolate says it again.
+    let other = World::new();
+    other.stytch_ok();
+    other.exchange(&token("valid_es256"));
+    assert!(
+        other
+            .platform
+            .logs
+            .borrow()
+            .iter()
+            .any(|l| l.contains("no_client_address"))
+    );
+}
+
+#[test]
 fn a_failing_limiter_lets_requests_through_and_says_so() {
     let w = World::new();
     w.limits.ip.set(Some((1, 60)));

@@ -20,9 +20,6 @@ pub const USER_BINDING: &str = "USER_RATE_LIMITER";
 /// `Retry-After` of a request over a limit: the longest period a binding can have (the
 /// runtime takes 10 or 60 s), so that a client honouring it is never back too early.
 pub const RETRY_AFTER_SECS: u64 = 60;
-/// The key of a request with no client address: they all share one counter (it never
-/// happens behind Cloudflare, which always sets `CF-Connecting-IP`).
-pub const NO_ADDRESS_KEY: &str = "ip:unknown";
 
 /// Which limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +59,13 @@ pub trait RateLimiter {
 
 /// The per-address key for the `CF-Connecting-IP` header: an IPv4 address as it is, an
 /// IPv6 address by its /64 prefix (one subscriber usually holds a whole /64, and counting
-/// each of its 2^64 addresses apart would be no limit at all).
-pub fn ip_key(header: Option<&str>) -> String {
-    let Some(addr) = header.map(str::trim).filter(|a| !a.is_empty()) else {
-        return NO_ADDRESS_KEY.to_owned();
-    };
-    match addr.parse::<Ipv6Addr>() {
+/// each of its 2^64 addresses apart would be no limit at all). `None` without an address:
+/// such requests are not counted at all, rather than all in one shared counter that any one
+/// client could fill for everybody (a worker reached through a service binding that builds
+/// new requests, or behind another proxy, sees no address for anyone).
+pub fn ip_key(header: Option<&str>) -> Option<String> {
+    let addr = header.map(str::trim).filter(|a| !a.is_empty())?;
+    Some(match addr.parse::<Ipv6Addr>() {
         Ok(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => format!("ip:{v4}"),
             None => {
@@ -77,7 +75,7 @@ pub fn ip_key(header: Option<&str>) -> String {
         },
         // IPv4, or whatever the header holds: as it is (bounded, it is a header value).
         Err(_) => format!("ip:{}", addr.chars().take(64).collect::<String>()),
-    }
+    })
 }
 
 /// The per-user key: the verified token's issuer and subject (a user of one provider is not
@@ -99,25 +97,28 @@ mod tests {
 
     #[test]
     fn addresses_are_keyed_by_host_or_by_their_64_bit_prefix() {
-        assert_eq!(ip_key(Some("203.0.113.7")), "ip:203.0.113.7");
+        assert_eq!(ip_key(Some("203.0.113.7")).unwrap(), "ip:203.0.113.7");
         assert_eq!(
-            ip_key(Some("2001:db8:85a3:8d3:1319:8a2e:370:7348")),
+            ip_key(Some("2001:db8:85a3:8d3:1319:8a2e:370:7348")).unwrap(),
             "ip:2001:db8:85a3:8d3::/64"
         );
         assert_eq!(
             ip_key(Some("2001:db8:85a3:8d3::1")),
             ip_key(Some("2001:0db8:85a3:08d3:ffff::2"))
         );
-        assert_eq!(ip_key(Some("::ffff:198.51.100.1")), "ip:198.51.100.1");
-        assert_eq!(ip_key(None), NO_ADDRESS_KEY);
-        assert_eq!(ip_key(Some("  ")), NO_ADDRESS_KEY);
-        assert_eq!(ip_key(Some(&"x".repeat(500))).len(), 3 + 64);
+        assert_eq!(
+            ip_key(Some("::ffff:198.51.100.1")).unwrap(),
+            "ip:198.51.100.1"
+        );
+        assert_eq!(ip_key(None), None);
+        assert_eq!(ip_key(Some("  ")), None);
+        assert_eq!(ip_key(Some(&"x".repeat(500))).unwrap().len(), 3 + 64);
     }
 
     #[test]
     fn malformed_addresses_are_keyed_as_they_are() {
-        assert_eq!(ip_key(Some("1::2::3")), "ip:1::2::3");
-        assert_eq!(ip_key(Some("not an address")), "ip:not an address");
+        assert_eq!(ip_key(Some("1::2::3")).unwrap(), "ip:1::2::3");
+        assert_eq!(ip_key(Some("not an address")).unwrap(), "ip:not an address");
     }
 
     #[test]

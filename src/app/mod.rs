@@ -22,7 +22,7 @@ use crate::keys::jwk::{Alg, PublicKey};
 use crate::stytch::api::{Attested, Call};
 use limits::{Limit, RateLimiter};
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Largest request body read, checked against `Content-Length` first and while reading.
@@ -47,7 +47,20 @@ pub struct Services<'a, H, K, B, P, L> {
     pub jwks: &'a RefCell<JwksMemory>,
     /// The rate limits in front of Stytch.
     pub limits: &'a L,
+    /// What this isolate has already logged once.
+    pub notes: &'a IsolateNotes,
 }
+
+/// Notices logged once per isolate rather than on every request: conditions of the
+/// deployment, not of a request, which a line per request would only bury.
+#[derive(Debug, Default)]
+pub struct IsolateNotes {
+    /// Requests arrive without `CF-Connecting-IP`.
+    no_client_address: Cell<bool>,
+}
+
+/// The once-per-isolate line about requests without a client address.
+const NO_CLIENT_ADDRESS_NOTICE: &str = r#"{"notice":"no_client_address","detail":"a request came without CF-Connecting-IP: such requests get no per-address rate limit (USER_RATE_LIMITER still applies). Behind Cloudflare every request has one; is the worker reached through a service binding that builds new requests, or behind another proxy?"}"#;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -287,7 +300,12 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         req: &IncomingRequest<Body>,
         log: &mut RequestLog,
     ) -> Result<(), Failure> {
-        let key = limits::ip_key(req.header("cf-connecting-ip"));
+        let Some(key) = limits::ip_key(req.header("cf-connecting-ip")) else {
+            if !self.notes.no_client_address.replace(true) {
+                self.platform.log(NO_CLIENT_ADDRESS_NOTICE);
+            }
+            return Ok(());
+        };
         self.within_limit(Limit::Ip, &key, log).await
     }
 

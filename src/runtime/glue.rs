@@ -6,8 +6,8 @@
 //! crossings (the URL, five headers, one `arrayBuffer()`, the attest `fetch`, the response).
 //! `worker` still provides `Env` and timers.
 
-use crate::app::Services;
 use crate::app::limits::{Limit, RateLimiter};
+use crate::app::{IsolateNotes, Services};
 use crate::config::{Config, ConfigError};
 use crate::http::wire;
 use crate::http::{
@@ -101,6 +101,8 @@ pub(crate) struct IsolateState {
     pub(crate) backend: Result<WebCryptoBackend, String>,
     /// Which rate-limit bindings exist (`[ip, user]`): without one, no check crosses to JS.
     pub(crate) limiters: [bool; 2],
+    /// What the isolate has logged once.
+    pub(crate) notes: IsolateNotes,
 }
 
 thread_local! {
@@ -161,6 +163,7 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
                 jwks: RefCell::default(),
                 backend: WebCryptoBackend::new(),
                 limiters: [bound(Limit::Ip), bound(Limit::User)],
+                notes: IsolateNotes::default(),
             })
         }))
     })
@@ -234,6 +237,7 @@ impl<'a> Io<'a> {
             platform: &WorkerPlatform,
             jwks: &state.jwks,
             limits: &self.limits,
+            notes: &state.notes,
         })
     }
 }

@@ -2,8 +2,8 @@
 //! under 60 s and only sees writes once the response is done (waitUntil); the HTTP fake
 //! fails the test on any call nobody scripted; the clock only moves when told (or by sleep).
 
-use edge_attest::app::Services;
 use edge_attest::app::limits::{Limit, RateLimiter};
+use edge_attest::app::{IsolateNotes, Services};
 use edge_attest::config::{Config, ConfigError};
 use edge_attest::http::{
     HttpClient, IncomingRequest, OutboundRequest, OutboundResponse, Platform, Response,
@@ -290,6 +290,7 @@ pub struct World {
     pub limits: FakeLimiter,
     pub platform: FakePlatform,
     pub jwks: RefCell<JwksMemory>,
+    pub notes: IsolateNotes,
     pub vars: HashMap<String, String>,
 }
 
@@ -322,6 +323,7 @@ impl World {
             limits,
             platform,
             jwks: RefCell::default(),
+            notes: IsolateNotes::default(),
             vars: [
                 ("SUPABASE_URL", SUPABASE),
                 ("STYTCH_PROJECT_ID", PROJECT),
@@ -352,7 +354,8 @@ impl World {
         *self.http.jwks_default.borrow_mut() = Some(jwks_reply(which, cache_control));
     }
 
-    /// A new isolate: empty memory, same KV.
+    /// A new isolate as the key cache sees it: empty memory, same KV. (What the isolate
+    /// logged once is kept: a test of those notices starts a `World` of its own.)
     pub fn new_isolate(&self) {
         *self.jwks.borrow_mut() = JwksMemory::default();
     }
@@ -387,6 +390,7 @@ impl World {
             platform: &self.platform,
             jwks: &self.jwks,
             limits: &self.limits,
+            notes: &self.notes,
         }
     }
 

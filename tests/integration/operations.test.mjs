@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setup, exchange, json, post } from "./helpers.mjs";
-import { ROOT } from "../../dev/worker.mjs";
+import { ROOT, startWorker } from "../../dev/worker.mjs";
 
 /** A wrangler config for the compiled worker with these extra TOML lines. */
 function configWith(extra) {
@@ -138,6 +138,39 @@ test("per address: over the limit is 429 with Retry-After, before the body, and 
   // Another address is not affected.
   const other = await exchange(ctx, await ctx.supabase.mint({ claims: { sub: "00000000-0000-4000-8000-000000000009", email: "ip9@example.com" } }), { headers: from("198.51.100.21") });
   assert.equal(other.status, 200);
+});
+
+test("requests without a client address (a front worker's service binding) are not counted in one shared bucket; the isolate says so once", async () => {
+  // The worker behind a front worker that builds new requests for it: none carries
+  // CF-Connecting-IP (the local runtime adds one only to requests from outside).
+  const dir = mkdtempSync(path.join(os.tmpdir(), "edge-attest-front-"));
+  writeFileSync(
+    path.join(dir, "front.js"),
+    `export default { async fetch(req, env) {
+      const url = new URL(req.url);
+      return env.EDGE.fetch(new Request("https://edge.internal" + url.pathname, { method: req.method, headers: { "content-type": "application/json" }, body: req.method === "POST" ? await req.text() : undefined }));
+    } };`,
+  );
+  writeFileSync(path.join(dir, "front.toml"), `name = "front"\nmain = "front.js"\ncompatibility_date = "2026-11-01"\n\n[[services]]\nbinding = "EDGE"\nservice = "edge-attest-ops"\n`);
+  const vars = Object.entries(ctx.baseVars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n");
+  const edge = configWith(`${LIMITS}\n[vars]\n${vars}\n`);
+  const front = await startWorker({ vars: {}, script: path.join(dir, "front.js"), config: path.join(dir, "front.toml"), alsoConfigs: [edge] });
+  try {
+    await inOneWindow();
+    // Six exchanges of six users (IP_RATE_LIMITER allows 4 per address): none is limited.
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${front.url}/api/exchange`, {
+        method: "POST",
+        body: JSON.stringify({ access_token: await ctx.supabase.mint({ claims: { sub: `00000000-0000-4000-8000-0000000001${i}0`, email: `noaddr${i}@example.com` } }) }),
+      });
+      assert.equal(res.status, 200, await res.text());
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const notices = front.output.filter((l) => l.includes('"notice":"no_client_address"'));
+    assert.equal(notices.length, 1, "once per isolate");
+  } finally {
+    await front.stop();
+  }
 });
 
 test("per user: Stytch calls are limited, repeat exchanges answered at the edge are not", async () => {
