@@ -35,6 +35,11 @@ impl CacheSecret {
     pub fn expose(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    /// The secret as text, for a MAC backend that takes it so.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for CacheSecret {

@@ -109,3 +109,27 @@ export function limiter_kind(env, name) {
   if (binding === undefined) return 0;
   return typeof binding?.limit === "function" ? 1 : 2;
 }
+
+// The tag of a KV entry (src/keys/integrity.rs): HMAC-SHA256 under the key HKDF-SHA256
+// derives from `secret` with `info` and no salt. The derived key is kept for the isolate (its
+// configuration, so its secret, is read once): one derivation per isolate, then one sign per
+// tag. Resolves with the 32 bytes.
+let macKey = null;
+export function entry_tag(secret, info, message) {
+  if (macKey?.secret !== secret) {
+    const enc = new TextEncoder();
+    const key = crypto.subtle
+      .importKey("raw", enc.encode(secret), "HKDF", false, ["deriveKey"])
+      .then((base) =>
+        crypto.subtle.deriveKey(
+          { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: enc.encode(info) },
+          base,
+          { name: "HMAC", hash: "SHA-256", length: 256 },
+          false,
+          ["sign"],
+        ),
+      );
+    macKey = { secret, key };
+  }
+  return macKey.key.then((key) => crypto.subtle.sign("HMAC", key, message)).then((tag) => new Uint8Array(tag));
+}

@@ -44,23 +44,6 @@ extern "C" {
         data: &[u8],
     ) -> Result<Promise, JsValue>;
 
-    #[wasm_bindgen(method, catch, js_name = deriveKey)]
-    fn derive_key(
-        this: &SubtleCrypto,
-        algorithm: &JsValue,
-        base_key: &JsValue,
-        derived_key_type: &JsValue,
-        extractable: bool,
-        usages: &JsValue,
-    ) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn sign(
-        this: &SubtleCrypto,
-        algorithm: &JsValue,
-        key: &JsValue,
-        data: &[u8],
-    ) -> Result<Promise, JsValue>;
 }
 
 /// WebCrypto verification with an isolate-wide `CryptoKey` cache.
@@ -74,9 +57,6 @@ pub struct WebCryptoBackend {
     rsa_pkcs1: JsValue,
     ed25519: JsValue,
     verify_usage: JsValue,
-    /// The tag key of the KV entries and the secret it was derived from: derived once per
-    /// isolate (HKDF), on first use.
-    mac_key: RefCell<Option<(Vec<u8>, JsValue)>>,
 }
 
 fn object(pairs: &[(&str, &str)]) -> JsValue {
@@ -104,52 +84,7 @@ impl WebCryptoBackend {
             rsa_pkcs1: object(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")]),
             ed25519: object(&[("name", "Ed25519")]),
             verify_usage: Array::of1(&"verify".into()).into(),
-            mac_key: RefCell::default(),
         })
-    }
-
-    /// The HMAC-SHA256 key HKDF-SHA256 derives from `secret` with [`MAC_LABEL`] (no salt),
-    /// as the native backend does; derived once per isolate.
-    async fn mac_key(&self, secret: &CacheSecret) -> Result<JsValue, String> {
-        if let Some((from, key)) = &*self.mac_key.borrow()
-            && from.as_slice() == secret.expose()
-        {
-            return Ok(key.clone());
-        }
-        let fail = |e: JsValue| js_message(&e);
-        let base = self
-            .subtle
-            .import_key(
-                "raw",
-                &Uint8Array::from(secret.expose()).into(),
-                &"HKDF".into(),
-                false,
-                &Array::of1(&"deriveKey".into()).into(),
-            )
-            .map_err(fail)?;
-        let base = settled(&base).await.map_err(fail)?;
-        let hkdf = object(&[("name", "HKDF"), ("hash", "SHA-256")]);
-        let _ = Reflect::set(&hkdf, &"salt".into(), &Uint8Array::new_with_length(0));
-        let _ = Reflect::set(
-            &hkdf,
-            &"info".into(),
-            &Uint8Array::from(MAC_LABEL.as_bytes()),
-        );
-        let hmac = object(&[("name", "HMAC"), ("hash", "SHA-256")]);
-        let _ = Reflect::set(&hmac, &"length".into(), &JsValue::from(256));
-        let derived = self
-            .subtle
-            .derive_key(
-                &hkdf,
-                &base,
-                &hmac,
-                false,
-                &Array::of1(&"sign".into()).into(),
-            )
-            .map_err(fail)?;
-        let key = settled(&derived).await.map_err(fail)?;
-        *self.mac_key.borrow_mut() = Some((secret.expose().to_vec(), key.clone()));
-        Ok(key)
     }
 
     async fn crypto_key(&self, key: &PublicKey) -> Result<JsValue, KeyImportError> {
@@ -228,14 +163,19 @@ impl SignatureBackend for WebCryptoBackend {
     }
 }
 
+#[wasm_bindgen(module = "/src/runtime/glue.js")]
+extern "C" {
+    /// HKDF-SHA256 then HMAC-SHA256 in one crossing, the derived key kept in JS for the
+    /// isolate: a promise of the 32-byte tag.
+    #[wasm_bindgen(catch)]
+    fn entry_tag(secret: &str, info: &str, message: &[u8]) -> Result<Promise, JsValue>;
+}
+
 impl EntryMac for WebCryptoBackend {
     async fn tag(&self, secret: &CacheSecret, message: &[u8]) -> Result<[u8; TAG_BYTES], String> {
-        let key = self.mac_key(secret).await?;
-        let promise = self
-            .subtle
-            .sign(&"HMAC".into(), &key, message)
-            .map_err(|e| js_message(&e))?;
-        let tag = settled(&promise).await.map_err(|e| js_message(&e))?;
+        let fail = |e: JsValue| js_message(&e);
+        let promise = entry_tag(secret.as_str(), MAC_LABEL, message).map_err(fail)?;
+        let tag = settled(&promise).await.map_err(fail)?;
         <[u8; TAG_BYTES]>::try_from(Uint8Array::new(&tag).to_vec())
             .map_err(|_| "HMAC answered a tag of another length".to_owned())
     }
