@@ -7,6 +7,12 @@ export interface SupabaseAuthLike {
       callback: (event: string, session: { access_token: string } | null) => void,
     ): { data: { subscription: { unsubscribe(): void } } };
     getSession(): Promise<{ data: { session: { access_token: string } | null } }>;
+    /** supabase-js's MFA API; when present, no exchange is made while a second factor is owed. */
+    mfa?: {
+      getAuthenticatorAssuranceLevel(): Promise<{
+        data: { currentLevel: string | null; nextLevel: string | null } | null;
+      }>;
+    };
   };
 }
 
@@ -27,6 +33,8 @@ export interface EdgeAttestOptions {
   shareMs?: number;
   /** The fetch to use (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /** A request to the worker that has not answered by then fails as a network error and is retried (default 20000 ms). */
+  requestTimeoutMs?: number;
 }
 
 /** An answer the worker gave instead of a session. */
@@ -41,10 +49,12 @@ export interface EdgeAttestError {
 export interface EdgeAttestState {
   /**
    * `signed_out`: no Stytch session held through this module; `exchanging`: a request is in
-   * flight; `signed_in`: the worker answered with a session; `error`: the last attempt failed
-   * (see `error`, and `retry_at` when another attempt is scheduled).
+   * flight; `signed_in`: the worker answered with a session; `mfa_required`: supabase-js is
+   * signed in, but the login still owes its second factor (no session until
+   * MFA_CHALLENGE_VERIFIED); `error`: the last attempt failed (see `error`, and `retry_at`
+   * when another attempt is scheduled).
    */
-  status: "signed_out" | "exchanging" | "signed_in" | "error";
+  status: "signed_out" | "exchanging" | "signed_in" | "mfa_required" | "error";
   /** The Stytch user id (a consumer project; `null` in a B2B one). */
   user_id: string | null;
   /** The Stytch member id (a B2B project; `null` in a consumer one). */
@@ -59,6 +69,8 @@ export interface EdgeAttestState {
   reused: boolean | null;
   /** Stytch's request id of the exchange that called Stytch. */
   request_id: string | null;
+  /** The login's assurance level as the worker verified it (`aal1`, `aal2`; `null` when the provider's tokens have none). */
+  aal: string | null;
   error: EdgeAttestError | null;
   /** When the next attempt is made (ms since the epoch), if one is scheduled. */
   retry_at: number | null;
@@ -74,7 +86,7 @@ export declare class EdgeAttest {
   exchange(accessToken?: string): Promise<Readonly<EdgeAttestState>>;
   /** Revokes the Stytch session and clears its cookies; supabase-js stays signed in. */
   logout(): Promise<Readonly<EdgeAttestState>>;
-  /** Asks the worker which session the cookies hold (`GET /api/session`). */
+  /** Asks the worker which session the cookies hold (`GET /api/session`), under the cross-tab lock. */
   checkSession(): Promise<Readonly<EdgeAttestState>>;
   /** Stops listening to supabase-js. */
   detach(): void;

@@ -7,9 +7,17 @@
 //
 // What it does, so that every app does not write it again (and get some of it wrong):
 // - exchanges the access token when supabase-js reports a session (INITIAL_SESSION,
-//   SIGNED_IN, TOKEN_REFRESHED, USER_UPDATED, MFA_CHALLENGE_VERIFIED), logs out on SIGNED_OUT;
+//   SIGNED_IN, TOKEN_REFRESHED, USER_UPDATED, MFA_CHALLENGE_VERIFIED, and PASSWORD_RECOVERY,
+//   which a recovery link emits instead of SIGNED_IN), logs out on SIGNED_OUT;
+// - no exchange while the login waits for its second factor: supabase-js issues an aal1 token
+//   after the password step also to users with MFA, and
+//   `mfa.getAuthenticatorAssuranceLevel()` then says the current level is below the next one;
+//   the state is `mfa_required` (cookies of an earlier login are cleared) until
+//   MFA_CHALLENGE_VERIFIED brings the aal2 token;
 // - one request in flight per tab; a newer token replaces a waiting one; a token already
-//   exchanged is not sent again;
+//   exchanged is not sent again; work that waited for the cross-tab lock does nothing when a
+//   newer intent replaced it meanwhile, and every request has a timeout, so the lock is never
+//   held for long;
 // - across tabs of one browser (they share the worker's cookies), one exchange per token and
 //   one logout per sign-out: the work is serialised with the Web Locks API, and a tab finding
 //   that another one just did it adopts the outcome instead of sending a request. The outcome
@@ -20,7 +28,11 @@
 //   exponential backoff and jitter, a bounded number of times; a refused token is not retried.
 
 /** The supabase-js auth events that carry a session worth exchanging. */
-const EXCHANGE_EVENTS = new Set(["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED", "USER_UPDATED", "MFA_CHALLENGE_VERIFIED"]);
+const EXCHANGE_EVENTS = new Set(["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED", "USER_UPDATED", "MFA_CHALLENGE_VERIFIED", "PASSWORD_RECOVERY"]);
+/** Assurance levels, lowest first (supabase-js's `currentLevel`/`nextLevel`). */
+const LEVELS = ["aal1", "aal2", "aal3"];
+/** How long a look at the shared IndexedDB store may take before it counts as "nothing". */
+const STORE_TIMEOUT_MS = 2000;
 /** Statuses worth another attempt (429 and 503 with their Retry-After, the rest backed off). */
 const RETRYABLE = new Set([0, 429, 500, 502, 503, 504]);
 /** Error codes that retrying cannot fix even under a retryable status. */
@@ -34,6 +46,7 @@ const DEFAULTS = {
   maxDelayMs: 60_000,
   lockName: "edge-attest",
   shareMs: 30_000,
+  requestTimeoutMs: 20_000,
 };
 
 const SIGNED_OUT = Object.freeze({
@@ -45,6 +58,7 @@ const SIGNED_OUT = Object.freeze({
   expires_at: null,
   reused: null,
   request_id: null,
+  aal: null,
   error: null,
   retry_at: null,
 });
@@ -112,13 +126,18 @@ export class EdgeAttest {
     return this.#ask({ kind: "logout", force: true });
   }
 
-  /** Asks the worker which session the cookies hold (`GET /api/session`). */
-  async checkSession() {
-    const res = await this.#request("GET", "/api/session");
-    if (res.status === 200) this.#set(signedIn(res.body));
-    else if (res.status === 401) this.#set(SIGNED_OUT);
-    else this.#set({ ...this.#state, error: errorOf(res), retry_at: null });
-    return this.#state;
+  /**
+   * Asks the worker which session the cookies hold (`GET /api/session`), under the cross-tab
+   * lock: a refresh it causes cannot land after another tab's exchange replaced the session.
+   */
+  checkSession() {
+    return this.#withLock(async () => {
+      const res = await this.#request("GET", "/api/session");
+      if (res.status === 200) this.#set(signedIn(res.body));
+      else if (res.status === 401) this.#set(SIGNED_OUT);
+      else this.#set({ ...this.#state, error: errorOf(res), retry_at: null });
+      return this.#state;
+    });
   }
 
   /** Stops listening to supabase-js and drops what was waiting. */
@@ -166,7 +185,8 @@ export class EdgeAttest {
         if (intent !== last) attempt = 0;
         last = intent;
         attempt += 1;
-        const failure = await this.#withLock(() => (intent.kind === "logout" ? this.#logoutOnce(intent) : this.#exchangeOnce(intent)));
+        // Work that waited for the lock is not done once a newer intent has replaced it.
+        const failure = await this.#withLock(() => (this.#wanted !== intent ? null : intent.kind === "logout" ? this.#logoutOnce(intent) : this.#exchangeOnce(intent)));
         if (this.#wanted !== intent) continue; // superseded while in flight: the newer one next
         const retryIn = failure && attempt < this.#opts.maxAttempts ? this.#retryDelay(failure, attempt) : undefined;
         if (retryIn !== undefined) {
@@ -191,10 +211,21 @@ export class EdgeAttest {
   async #exchangeOnce(intent) {
     const fp = await fingerprint(intent.token);
     const shared = !intent.force && fp && (await this.#shared("last"));
+    if (this.#wanted !== intent) return null; // replaced while looking: the newer one next
     if (shared && shared.fp === fp && Date.now() - shared.at < this.#opts.shareMs) {
       this.#set(shared.state);
       return null;
     }
+    if (await this.#secondFactorPending()) {
+      if (this.#wanted !== intent) return null;
+      // The password step of a login with a second factor: no Stytch session before the
+      // challenge. Whatever session the cookies hold is an earlier login's: it goes.
+      await this.#request("POST", "/api/logout");
+      await this.#share("last", null);
+      this.#set({ ...SIGNED_OUT, status: "mfa_required" });
+      return null;
+    }
+    if (this.#wanted !== intent) return null;
     this.#set({ ...this.#state, status: "exchanging", retry_at: null });
     const res = await this.#request("POST", "/api/exchange", { access_token: intent.token });
     if (res.status !== 200) return { res, error: errorOf(res) };
@@ -208,6 +239,7 @@ export class EdgeAttest {
   /** One logout (or none, when another tab just made it); the failure, if any. */
   async #logoutOnce(intent) {
     const shared = !intent.force && (await this.#shared("logout"));
+    if (this.#wanted !== intent) return null;
     this.#done = null;
     if (shared && Date.now() - shared.at < this.#opts.shareMs) {
       this.#set(SIGNED_OUT);
@@ -230,6 +262,23 @@ export class EdgeAttest {
     return Math.round(exp * (0.5 + Math.random() / 2));
   }
 
+  /**
+   * Whether supabase-js says this login still owes its second factor: the current assurance
+   * level below the next one (a user with a verified factor after the password step).
+   * Unknown (an older supabase-js, an error, no answer in time) counts as no: the worker's own
+   * rules (REQUIRED_AAL, mfa_enrolled_claim) are what enforce assurance.
+   */
+  async #secondFactorPending() {
+    const mfa = this.#supabase.auth?.mfa;
+    if (typeof mfa?.getAuthenticatorAssuranceLevel !== "function") return false;
+    try {
+      const { data } = await withTimeout(mfa.getAuthenticatorAssuranceLevel(), this.#opts.requestTimeoutMs);
+      return LEVELS.indexOf(data?.currentLevel) < LEVELS.indexOf(data?.nextLevel);
+    } catch {
+      return false;
+    }
+  }
+
   async #request(method, path, body) {
     try {
       const res = await this.#fetch(`${this.#opts.url}${path}`, {
@@ -237,6 +286,8 @@ export class EdgeAttest {
         credentials: this.#opts.credentials,
         headers: body ? { "content-type": "application/json" } : undefined,
         body: body ? JSON.stringify(body) : undefined,
+        // Bounded, so that the cross-tab lock is never held by a stalled connection.
+        signal: AbortSignal.timeout(this.#opts.requestTimeoutMs),
       });
       let json = null;
       try {
@@ -244,8 +295,9 @@ export class EdgeAttest {
       } catch {}
       return { status: res.status, body: json ?? {}, retryAfter: res.headers.get("retry-after") };
     } catch (e) {
-      // The browser refused or could not make the request (offline, DNS, CORS).
-      return { status: 0, body: { error: "network_error", error_description: String(e?.message ?? e) }, retryAfter: null };
+      // The browser refused or could not make the request (offline, DNS, CORS), or it timed out.
+      const why = e?.name === "TimeoutError" ? `no answer within ${this.#opts.requestTimeoutMs} ms` : String(e?.message ?? e);
+      return { status: 0, body: { error: "network_error", error_description: why }, retryAfter: null };
     }
   }
 
@@ -255,10 +307,10 @@ export class EdgeAttest {
     return locks ? locks.request(this.#opts.lockName, work) : work();
   }
 
-  /** What another tab shared under `what` (null when nothing, or nowhere to share). */
+  /** What another tab shared under `what` (null when nothing, nowhere to share, or too slow). */
   async #shared(what) {
     try {
-      return (await sharedStore(this.#opts.lockName))?.get(what) ?? null;
+      return (await withTimeout(sharedStore(this.#opts.lockName).then((store) => store?.get(what)), STORE_TIMEOUT_MS)) ?? null;
     } catch {
       return null;
     }
@@ -267,7 +319,7 @@ export class EdgeAttest {
   /** Shares `value` (null: forgets it) with the other tabs, before the lock is released. */
   async #share(what, value) {
     try {
-      await (await sharedStore(this.#opts.lockName))?.set(what, value);
+      await withTimeout(sharedStore(this.#opts.lockName).then((store) => store?.set(what, value)), STORE_TIMEOUT_MS);
     } catch {}
   }
 
@@ -306,9 +358,19 @@ function signedIn(body) {
     expires_at: body.expires_at ?? null,
     reused: typeof body.reused === "boolean" ? body.reused : null,
     request_id: typeof body.request_id === "string" ? body.request_id : null,
+    aal: typeof body.aal === "string" ? body.aal : null,
     error: null,
     retry_at: null,
   };
+}
+
+/** `promise`, or a rejection after `ms`. */
+function withTimeout(promise, ms) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function errorOf(res) {

@@ -120,6 +120,8 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
      * the link not yet followed, or an OAuth identity whose provider did not verify it. */
     unconfirmed: new Set(),
     totpCode: "123456",
+    /** The code of every one-time email (recovery, magic link) the stand-in "sends". */
+    otpCode: "654321",
     /** A Custom Access Token hook: `(claims, user) => claims`, run on every token minted for a
      * user (GoTrue runs it before signing; it may add top-level claims). */
     accessTokenHook: null,
@@ -252,6 +254,18 @@ export async function startSupabase({ port = 0, host = "127.0.0.1" } = {}) {
       challenges.delete(body.challenge_id);
       for (const [refresh, login] of logins) if (login.sessionId === claims.session_id) logins.delete(refresh);
       return loginAnswer(res, { email: claims.email, sessionId: claims.session_id, aal: "aal2", at: Math.floor(Date.now() / 1000) });
+    }
+    if (path === "/auth/v1/verify" && req.method === "POST") {
+      // A one-time code from an email (supabase-js verifyOtp): `type: "recovery"` signs the
+      // user in from a password-recovery email, which supabase-js reports as PASSWORD_RECOVERY.
+      let body = {};
+      try {
+        body = JSON.parse((await readBody(req)) || "{}");
+      } catch {}
+      if (typeof body.email !== "string" || body.token !== state.otpCode) {
+        return sendJson(res, 403, { code: 403, error_code: "otp_expired", msg: "Token has expired or is invalid" }, { "access-control-allow-origin": "*" });
+      }
+      return loginAnswer(res, { email: body.email, sessionId: randomUUID(), aal: "aal1", at: Math.floor(Date.now() / 1000) });
     }
     if (path === "/auth/v1/token" && req.method === "POST") {
       // A login, as Supabase Auth's token endpoint answers one (the shape supabase-js reads):

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { createClient } from "@supabase/supabase-js";
 import { attachEdgeAttest } from "../../client/index.js";
-import { setup } from "../integration/helpers.mjs";
+import { setup, payloadOf } from "../integration/helpers.mjs";
 
 let ctx;
 before(async () => {
@@ -133,6 +133,117 @@ test("one request in flight; a newer token replaces a waiting one; repeats are n
   edge.detach();
 });
 
+test("a login that owes its second factor is not exchanged; MFA_CHALLENGE_VERIFIED's aal2 token is, and an earlier login's cookies go", async () => {
+  const email = "mfa-user@example.com";
+  ctx.supabase.state.mfaUsers.add(email);
+  try {
+    const supabase = supabaseClient();
+    const f = browserFetch();
+    const edge = attachEdgeAttest(supabase, { url: ctx.worker.url, fetch: f });
+    // Someone else was signed in on this browser before.
+    await supabase.auth.signInWithPassword({ email: "before@example.com", password: "x" });
+    const before = await until(edge, (s) => s.status === "signed_in");
+    assert.ok(f.jar.has("stytch_session"));
+    const revokes = () => ctx.stytch.calls.filter((c) => c.path === "/v1/sessions/revoke").length;
+    const revoked = revokes();
+
+    // The password step: supabase-js signs in at aal1 with a verified factor waiting.
+    const exchanges = posts(f, "/api/exchange").length;
+    await supabase.auth.signInWithPassword({ email, password: "x" });
+    const pending = await until(edge, (s) => s.status === "mfa_required");
+    assert.equal(pending.user_id, null);
+    assert.equal(posts(f, "/api/exchange").length, exchanges, "no exchange before the challenge");
+    assert.equal(f.jar.size, 0, "the earlier login's cookies are cleared");
+    assert.equal(revokes(), revoked + 1, "and its session revoked");
+    assert.notEqual(before.session_id, null);
+
+    // The challenge: supabase-js emits MFA_CHALLENGE_VERIFIED with the aal2 token.
+    const { data: factors } = await supabase.auth.mfa.listFactors();
+    const { error } = await supabase.auth.mfa.challengeAndVerify({ factorId: factors.totp[0].id, code: ctx.supabase.state.totpCode });
+    assert.equal(error, null);
+    const done = await until(edge, (s) => s.status === "signed_in");
+    assert.equal(done.aal, "aal2");
+    const sent = posts(f, "/api/exchange").slice(exchanges);
+    assert.equal(sent.length, 1, "one exchange, of the aal2 token");
+    assert.equal(payloadOf(JSON.parse(sent[0].body).access_token).aal, "aal2");
+    const session = [...ctx.stytch.sessions.values()].find((x) => x.session_id === done.session_id);
+    assert.equal(session.custom_claims.edge_attest.aal, "aal2");
+    edge.detach();
+  } finally {
+    ctx.supabase.state.mfaUsers.delete(email);
+  }
+});
+
+test("a sign-in from a password-recovery email (PASSWORD_RECOVERY) is exchanged", async () => {
+  const supabase = supabaseClient();
+  const f = browserFetch();
+  const edge = attachEdgeAttest(supabase, { url: ctx.worker.url, fetch: f });
+  const events = [];
+  supabase.auth.onAuthStateChange((event) => events.push(event));
+  const { error } = await supabase.auth.verifyOtp({ email: "recovering@example.com", token: ctx.supabase.state.otpCode, type: "recovery" });
+  assert.equal(error, null);
+  const s = await until(edge, (x) => x.status === "signed_in");
+  assert.ok(events.includes("PASSWORD_RECOVERY") && !events.includes("SIGNED_IN"), events.join());
+  assert.match(s.user_id, /^user-test-/);
+  assert.equal(posts(f, "/api/exchange").length, 1);
+  edge.detach();
+});
+
+/** Holds the client's cross-tab lock (as another tab's long exchange would) until released. */
+async function holdLock(name = "edge-attest") {
+  let release;
+  const held = new Promise((r) => (release = r));
+  let granted;
+  const grant = new Promise((r) => (granted = r));
+  navigator.locks.request(name, () => (granted(), held));
+  await grant;
+  return release;
+}
+
+test("work that waited for the lock does nothing once a newer intent replaced it: no stale logout, no stale exchange", async () => {
+  const supabase = supabaseClient();
+  const f = browserFetch();
+  const edge = attachEdgeAttest(supabase, { url: ctx.worker.url, fetch: f, lockName: "edge-attest-races" });
+  await supabase.auth.signInWithPassword({ email: "ada-races@example.com", password: "x" });
+  await until(edge, (s) => s.status === "signed_in");
+  const n = f.calls.length;
+  // Another tab holds the lock; meanwhile this tab sees a sign-out and a sign-in as someone
+  // else (a frozen tab waking up): the logout it queued must not run after the sign-in.
+  const release = await holdLock("edge-attest-races");
+  await supabase.auth.signOut();
+  await supabase.auth.signInWithPassword({ email: "grace-races@example.com", password: "x" });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(f.calls.length, n, "nothing sent while the lock is held");
+  release();
+  const s = await until(edge, (x) => x.status === "signed_in" && x.user_id !== null && f.calls.length > n);
+  await new Promise((r) => setTimeout(r, 300));
+  const sent = f.calls.slice(n).map((c) => `${c.method} ${new URL(c.url).pathname}`);
+  assert.deepEqual(sent, ["POST /api/exchange"], "only the newest intent ran");
+  const { data } = await supabase.auth.getSession();
+  assert.equal(JSON.parse(f.calls.at(-1).body).access_token, data.session.access_token);
+  assert.ok(f.jar.has("stytch_session"), "Grace's session is what the browser holds");
+  assert.match(s.user_id, /^user-test-/);
+  edge.detach();
+});
+
+test("checkSession waits for the cross-tab lock", async () => {
+  const supabase = supabaseClient();
+  const f = browserFetch();
+  const edge = attachEdgeAttest(supabase, { url: ctx.worker.url, fetch: f, lockName: "edge-attest-check" });
+  await supabase.auth.signInWithPassword({ email: "checker@example.com", password: "x" });
+  await until(edge, (s) => s.status === "signed_in");
+  const release = await holdLock("edge-attest-check");
+  const n = f.calls.length;
+  const checked = edge.checkSession();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(f.calls.length, n, "no request while another tab holds the lock");
+  release();
+  const s = await checked;
+  assert.equal(s.status, "signed_in");
+  assert.equal(f.calls.length, n + 1);
+  edge.detach();
+});
+
 // ---- against a worker stand-in that fails as the worker can ----
 
 /**
@@ -145,6 +256,7 @@ async function faultyWorker(script) {
     seen.push({ path: req.url, at: Date.now() });
     const step = script.shift() ?? { status: 200 };
     if (step.drop) return req.socket.destroy();
+    if (step.hang) return; // never answers (a stalled connection)
     const body = step.body ?? (step.status === 200 ? { user_id: "user-test-1", session_id: "session-test-1", expires_at: "2026-12-01T00:00:00Z", request_id: "request-id-test-1", reused: false } : { error: "upstream_error", error_description: "x" });
     res.writeHead(step.status, { "content-type": "application/json", ...step.headers });
     res.end(JSON.stringify(body));
@@ -218,6 +330,21 @@ test("a newer token does not wait out an older one's backoff", async () => {
   await supabase.auth.refreshSession();
   await until(edge, (s) => s.status === "signed_in");
   assert.ok(Date.now() - started < 2000, "went on at once with the refreshed token");
+  assert.equal(worker.seen.length, 2);
+  edge.detach();
+  await worker.close();
+});
+
+test("a request that never answers times out, frees the lock and is retried", async () => {
+  const worker = await faultyWorker([{ hang: true }]);
+  const { edge } = await signedInClient(worker, { requestTimeoutMs: 300, lockName: "edge-attest-timeout" });
+  const waiting = await until(edge, (s) => s.status === "error" && s.retry_at !== null);
+  assert.equal(waiting.error.error, "network_error");
+  assert.equal(waiting.error.error_description, "no answer within 300 ms");
+  // The lock is free while the retry waits: another tab gets it at once.
+  const release = await holdLock("edge-attest-timeout");
+  release();
+  await until(edge, (s) => s.status === "signed_in");
   assert.equal(worker.seen.length, 2);
   edge.detach();
   await worker.close();
