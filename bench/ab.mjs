@@ -11,6 +11,8 @@
 // bindings (an in-memory stand-in, bench/harness.mjs): what the checks cost. "+b2b" runs it
 // as a Stytch B2B deployment (the organization from the token's app_metadata.org_id; the
 // stub answers member sessions): what B2B costs against the same build as consumer.
+// "+noaal" sends REPEAT cookies whose session link has no `aal` (the link of builds before
+// the assurance level was part of it), so such a build can be compared on repeat exchanges.
 import autocannon from "autocannon";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -39,7 +41,8 @@ const workers = [];
 for (const n of names) {
   const rateLimits = n.includes("+limits");
   const b2b = n.includes("+b2b");
-  const dir = n.replace(/\+(limits|b2b)/g, "");
+  const noAal = n.includes("+noaal");
+  const dir = n.replace(/\+(limits|b2b|noaal)/g, "");
   let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" }[dir];
   if (!config) {
     config = path.join(out, `${n}.toml`);
@@ -48,21 +51,24 @@ for (const n of names) {
   const b = bundle(config, path.join(out, n));
   const ownKv = dir !== "jose" && dir !== "floor";
   const workerVars = b2b ? { ...vars, ...B2B_VARS } : vars;
-  workers.push({ n, b2b, w: await startWorkerd({ name: n, bundle: b, vars: workerVars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
+  workers.push({ n, b2b, noAal, w: await startWorkerd({ name: n, bundle: b, vars: workerVars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
 }
 // One token for every worker: a consumer worker ignores the organization in app_metadata.
 const token = await supabase.mint({ expiresIn: 6 * 3600, claims: { app_metadata: { provider: "email", providers: ["email"], org_id: BENCH_ORG } } });
 const body = JSON.stringify({ access_token: token });
 const get = ROUTE === "/healthz";
+const cookieOf = async (b2b, aal) => (process.env.REPEAT ? { cookie: await stytch.sessionCookie(token, { b2b, aal }) } : {});
 const cookies = {
-  consumer: process.env.REPEAT ? { cookie: await stytch.sessionCookie(token) } : {},
-  b2b: process.env.REPEAT ? { cookie: await stytch.sessionCookie(token, { b2b: true }) } : {},
+  consumer: await cookieOf(false, true),
+  b2b: await cookieOf(true, true),
+  "consumer-noaal": await cookieOf(false, false),
+  "b2b-noaal": await cookieOf(true, false),
 };
-const load = (w, duration, b2b) =>
+const load = (w, duration, b2b, noAal) =>
   new Promise((res, rej) =>
-    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookies[b2b ? "b2b" : "consumer"] }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
+    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookies[`${b2b ? "b2b" : "consumer"}${noAal ? "-noaal" : ""}`] }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
   );
-for (const { n, w, b2b } of workers) {
+for (const { n, w, b2b, noAal } of workers) {
   for (let i = 0; ; i++) {
     try {
       await (await fetch(`${w.url}/healthz`)).arrayBuffer();
@@ -72,14 +78,14 @@ for (const { n, w, b2b } of workers) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  await load(w, 2, b2b);
+  await load(w, 2, b2b, noAal);
 }
 
 const res = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const { n, w, b2b } of r % 2 ? [...workers].reverse() : workers) {
+  for (const { n, w, b2b, noAal } of r % 2 ? [...workers].reverse() : workers) {
     const c0 = cpuSeconds(w.pid);
-    const x = await load(w, SECS, b2b);
+    const x = await load(w, SECS, b2b, noAal);
     res[n].push({ us: ((cpuSeconds(w.pid) - c0) * 1e6) / x["2xx"], rps: x["2xx"] / SECS, p99: x.latency.p99, bad: x.non2xx + x.errors });
   }
   console.log(`round ${r + 1}: ` + names.map((n) => { const s = res[n][r]; return `${n} ${s.us.toFixed(0)} µs ${s.rps.toFixed(0)}/s p99 ${s.p99} ms${s.bad ? ` ${s.bad} bad` : ""}`; }).join(" | "));
