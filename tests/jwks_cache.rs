@@ -618,3 +618,155 @@ fn a_kv_read_that_ends_after_another_requests_fetch_does_not_fetch_again() {
     assert!(answers.iter().all(|r| r.status == 200));
     assert_eq!(w.http.jwks_fetches(), 1);
 }
+
+// ---- memory, then KV, then the network, on every path ----
+
+/// Puts the fixture key set into KV as the scheduled prewarm (or an isolate elsewhere) would
+/// have renewed it: fetched at `fetched_at_ms`, fresh for 600 s, tagged with the secret.
+fn renewed_elsewhere(w: &World, fetched_at_ms: u64) {
+    let body = common::fixtures::fixtures()["jwks"].to_string();
+    put_entry(
+        w,
+        &tagged_entry(
+            fetched_at_ms,
+            fetched_at_ms + 600_000,
+            &body,
+            SECRET,
+            &kv_key(JWKS_URL),
+        ),
+    );
+}
+
+#[test]
+fn a_warm_isolate_whose_copy_expired_takes_kvs_renewed_entry_instead_of_fetching() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!((w.http.jwks_fetches(), w.kv.gets.get()), (1, 1));
+    // Five minutes on, the prewarm renews KV in another location.
+    w.platform.advance_secs(300);
+    renewed_elsewhere(&w, w.platform.now_ms());
+    // This isolate's copy expires at 600 s: its next request reads KV, and fetches nothing.
+    w.platform.advance_secs(301);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    let log = w.platform.last_log();
+    assert_eq!(log["cache"], "kv");
+    assert_eq!(log["kv_reads"], 1);
+    assert_eq!(w.http.jwks_fetches(), 1, "no fetch: KV's entry was fresh");
+    // The copy taken from KV is memory's now: the next requests read nothing.
+    for _ in 0..3 {
+        assert_eq!(ok(&w, "valid_rs256"), 200);
+    }
+    assert_eq!(w.platform.last_log()["cache"], "memory");
+    assert_eq!((w.http.jwks_fetches(), w.kv.gets.get()), (1, 2));
+}
+
+#[test]
+fn when_kv_holds_nothing_newer_one_fetch_renews_memory_and_kv() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.kv.puts.get(), 1);
+    // Both copies expire together (KV holds this isolate's own entry).
+    w.platform.advance_secs(601);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    let log = w.platform.last_log();
+    assert_eq!(
+        (log["cache"].as_str(), log["kv_reads"].as_u64()),
+        (Some("network"), Some(1))
+    );
+    assert_eq!(w.http.jwks_fetches(), 2);
+    assert_eq!(w.kv.puts.get(), 2, "KV held an older entry: renewed");
+    // An older KV entry than memory's is never taken in its place.
+    w.platform.advance_secs(601);
+    renewed_elsewhere(&w, w.platform.now_ms() - 1_200_000);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.platform.last_log()["cache"], "network");
+    assert_eq!(w.http.jwks_fetches(), 3);
+}
+
+#[test]
+fn a_fetch_writes_kv_only_over_an_older_entry() {
+    use futures_util::future::join;
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    w.platform.advance_secs(601);
+    // While this isolate's refresh is under way, another isolate writes KV an entry fetched
+    // at the same instant: this one's write, after the response, is left out.
+    w.http.jwks_pending_polls.set(3);
+    w.stytch_ok();
+    let config = w.config().unwrap();
+    let services = w.services();
+    let request = edge_attest::http::IncomingRequest {
+        method: "POST".into(),
+        url: format!("{WORKER}/api/exchange"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::json!({ "access_token": token("valid_es256") })
+            .to_string()
+            .into_bytes(),
+    };
+    // The entry is tagged before: the fake's executor cannot be entered twice.
+    let key = kv_key(JWKS_URL);
+    let now = w.platform.now_ms();
+    let body = common::fixtures::fixtures()["jwks"].to_string();
+    let entry = tagged_entry(now, now + 600_000, &body, SECRET, &key);
+    let elsewhere = async {
+        put_entry(&w, &entry);
+    };
+    let (r, ()) =
+        futures_executor::block_on(join(services.handle(Ok(&config), request), elsewhere));
+    assert_eq!(r.status, 200);
+    assert_eq!(w.http.jwks_fetches(), 2);
+    let puts = w.kv.puts.get();
+    w.kv.flush(w.platform.now_ms());
+    assert_eq!(w.kv.puts.get(), puts, "no redundant write");
+    assert_eq!(w.kv.skipped_puts.get(), 1);
+}
+
+#[test]
+fn one_kv_read_in_flight_per_set() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    w.platform.advance_secs(300);
+    renewed_elsewhere(&w, w.platform.now_ms());
+    w.platform.advance_secs(301);
+    // A burst at expiry, KV slow: one read, the others wait for it.
+    w.kv.pending_polls.set(3);
+    for _ in 0..10 {
+        w.stytch_ok();
+    }
+    let gets = w.kv.gets.get();
+    let answers = w.exchange_all(&vec![token("valid_es256"); 10]);
+    assert!(answers.iter().all(|r| r.status == 200));
+    assert_eq!(w.kv.gets.get(), gets + 1);
+    assert_eq!(w.http.jwks_fetches(), 1);
+}
+
+#[test]
+fn during_an_outage_kv_is_looked_at_again_only_every_30_seconds() {
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    unreachable_jwks(&w);
+    w.platform.advance_secs(601);
+    // Expired: KV (nothing newer), the fetch fails, the stale copy serves.
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.platform.last_log()["cache"], "stale");
+    let (fetches, gets) = (w.http.jwks_fetches(), w.kv.gets.get());
+    for _ in 0..5 {
+        w.platform.advance_secs(5);
+        assert_eq!(ok(&w, "valid_es256"), 200);
+    }
+    assert_eq!(
+        (w.http.jwks_fetches(), w.kv.gets.get()),
+        (fetches, gets),
+        "no read, no fetch per request"
+    );
+    // 30 s on, KV is looked at again: the prewarm got through elsewhere meanwhile.
+    renewed_elsewhere(&w, w.platform.now_ms());
+    w.platform.advance_secs(5);
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+    assert_eq!(
+        w.http.jwks_fetches(),
+        fetches,
+        "recovered from KV, without the network"
+    );
+}

@@ -59,6 +59,11 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// A KV read gives up after this long and the cache goes to the network instead: a KV read
 /// is normally a few milliseconds, and a slow one must not cost more than the fetch it saves.
 pub const KV_READ_TIMEOUT_MS: u32 = 1_000;
+/// A warm isolate whose copy has expired looks at KV before the network: the scheduled
+/// prewarm (or another isolate) has usually renewed it there. A look that found nothing fresh
+/// is not repeated for this long, like a failed fetch: during an outage of the provider a
+/// stale copy serves without a KV read per request.
+pub const KV_RECHECK_SECS: u64 = 30;
 /// KV's minimum `expirationTtl`.
 pub const KV_MIN_TTL_SECS: u64 = 60;
 /// Prefix of a key set's KV key; the version lets a format coexist with the one before it
@@ -82,9 +87,18 @@ pub const KV_CLOCK_TOLERANCE_MS: u64 = 5_000;
 pub trait KvStore {
     /// Reads a value; `Ok(None)` when absent; an error past `timeout_ms`.
     async fn get(&self, key: &str, timeout_ms: u32) -> Result<Option<String>, String>;
-    /// Writes a value after the response has been sent (`ctx.waitUntil`), never on the
-    /// request's critical path. Failures are logged by the implementation.
-    fn put_after_response(&self, key: String, value: String, ttl_secs: u64);
+    /// Writes an entry of this module's format after the response has been sent
+    /// (`ctx.waitUntil`), never on the request's critical path, unless KV already holds one
+    /// fetched at or after `fetched_at_ms` (its `fetched_at_ms` member; one claiming a time
+    /// more than [`KV_CLOCK_TOLERANCE_MS`] ahead is not believed, and is overwritten).
+    /// Failures are logged by the implementation.
+    fn put_after_response_if_newer(
+        &self,
+        key: String,
+        value: String,
+        ttl_secs: u64,
+        fetched_at_ms: u64,
+    );
     /// Writes a value now, for work that has no response to wait for (the scheduled prewarm).
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), String>;
 }
@@ -321,8 +335,30 @@ struct SetMemory {
     snapshot: Option<Rc<JwksSnapshot>>,
     last_fetch_attempt_ms: Option<u64>,
     last_failure_ms: Option<u64>,
+    /// When KV was last looked at for a copy newer than memory's.
+    last_kv_look_ms: Option<u64>,
     /// The fetch under way, which every other request needing this set waits for.
     in_flight: Option<Rc<Flight>>,
+    /// The KV read under way, likewise.
+    kv_in_flight: Option<Rc<Flight>>,
+}
+
+/// Which of a set's single flights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The network fetch.
+    Fetch,
+    /// The KV read.
+    KvRead,
+}
+
+impl SetMemory {
+    fn slot(&mut self, slot: Slot) -> &mut Option<Rc<Flight>> {
+        match slot {
+            Slot::Fetch => &mut self.in_flight,
+            Slot::KvRead => &mut self.kv_in_flight,
+        }
+    }
 }
 
 /// The outcome of one fetch, shared by the requests that wait for it.
@@ -358,11 +394,13 @@ impl Flight {
     }
 }
 
-/// Held by the request that fetches: however that request ends (its future dropped, say),
-/// its flight is finished and taken out of memory, so waiters never wait for nothing.
+/// Held by the request that fetches (or reads KV): however that request ends (its future
+/// dropped, say), its flight is finished and taken out of memory, so waiters never wait for
+/// nothing.
 struct FlightGuard<'a> {
     memory: &'a RefCell<JwksMemory>,
     url: &'a str,
+    slot: Slot,
     flight: Rc<Flight>,
 }
 
@@ -380,13 +418,9 @@ impl Drop for FlightGuard<'_> {
                 .finish(Err("the request fetching the key set ended first".into()));
         }
         let mut memory = self.memory.borrow_mut();
-        let set = memory.set(self.url);
-        if set
-            .in_flight
-            .as_ref()
-            .is_some_and(|f| Rc::ptr_eq(f, &self.flight))
-        {
-            set.in_flight = None;
+        let slot = memory.set(self.url).slot(self.slot);
+        if slot.as_ref().is_some_and(|f| Rc::ptr_eq(f, &self.flight)) {
+            *slot = None;
         }
     }
 }
@@ -407,7 +441,9 @@ impl JwksMemory {
                     snapshot: None,
                     last_fetch_attempt_ms: None,
                     last_failure_ms: None,
+                    last_kv_look_ms: None,
                     in_flight: None,
+                    kv_in_flight: None,
                 });
                 self.sets.len() - 1
             }
@@ -578,7 +614,9 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
     }
 
     /// The document, from memory, KV or the network, under every rule of this module, and
-    /// where it came from.
+    /// where it came from. Memory first; then KV, when memory has nothing or its copy has
+    /// expired (at most every [`KV_RECHECK_SECS`] then), taking KV's entry if it is newer;
+    /// the network only when neither is fresh.
     async fn current(
         &self,
         now_ms: u64,
@@ -586,12 +624,24 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
     ) -> Result<(Rc<JwksSnapshot>, CacheSource), ResolveError> {
         let mut snapshot = self.memory.borrow().snapshot(self.url);
         let mut source = CacheSource::Memory;
-        let failed_recently = self
-            .memory
-            .borrow_mut()
-            .set(self.url)
-            .last_failure_ms
-            .filter(|t| now_ms.saturating_sub(*t) < REFRESH_RETRY_SECS * 1000);
+        if let Some(s) = snapshot.as_ref().filter(|s| s.is_fresh(now_ms)) {
+            trace.source = Some(source);
+            return Ok((Rc::clone(s), source));
+        }
+        let (failed_recently, kv_look_due) = {
+            let mut memory = self.memory.borrow_mut();
+            let set = memory.set(self.url);
+            let recent = |t: &u64, secs: u64| now_ms.saturating_sub(*t) < secs * 1000;
+            (
+                set.last_failure_ms
+                    .filter(|t| recent(t, REFRESH_RETRY_SECS)),
+                // A read already under way is joined, not skipped: its outcome may be fresh.
+                set.kv_in_flight.is_some()
+                    || set
+                        .last_kv_look_ms
+                        .is_none_or(|t| !recent(&t, KV_RECHECK_SECS)),
+            )
+        };
         if snapshot.is_none()
             && let Some(t) = failed_recently
         {
@@ -601,33 +651,23 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
                 now_ms.saturating_sub(t) / 1000
             )));
         }
-        if snapshot.is_none() {
-            trace.kv_reads += 1;
-            match self
-                .kv
-                .get(&self.kind.kv_key(self.url), KV_READ_TIMEOUT_MS)
-                .await
+        if snapshot.is_none() || kv_look_due {
+            if let Ok(from_kv) = self.kv_once(now_ms, trace).await
+                && snapshot
+                    .as_ref()
+                    .is_none_or(|m| from_kv.fetched_at_ms > m.fetched_at_ms)
             {
-                Ok(Some(text)) => match self.read_kv_entry(&text, now_ms).await {
-                    Ok(s) => {
-                        let s = Rc::new(s);
-                        self.memory.borrow_mut().set(self.url).snapshot = Some(Rc::clone(&s));
-                        snapshot = Some(s);
-                        source = CacheSource::Kv;
-                    }
-                    Err(KvRejection::Unreadable) => {
-                        trace.notes.push("KV entry unreadable; ignored".into());
-                    }
-                    Err(KvRejection::NotAuthentic) => trace
-                        .notes
-                        .push("KV entry not authentic (its tag does not verify); ignored".into()),
-                },
-                Ok(None) => {}
-                Err(e) => trace.notes.push(format!("KV read failed: {e}")),
+                snapshot = Some(from_kv);
+                source = CacheSource::Kv;
             }
-            if snapshot.is_none() {
-                // Another request may have fetched the set while this one was reading KV.
-                snapshot = self.memory.borrow().snapshot(self.url);
+            // Another request may have fetched the set while this one was reading KV.
+            if let Some(latest) = self.memory.borrow().snapshot(self.url)
+                && snapshot
+                    .as_ref()
+                    .is_none_or(|s| latest.fetched_at_ms > s.fetched_at_ms)
+            {
+                snapshot = Some(latest);
+                source = CacheSource::Memory;
             }
         }
 
@@ -659,6 +699,72 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
         };
         trace.source = Some(source);
         Ok((snapshot, source))
+    }
+
+    /// KV's copy of the document, with at most one read in flight per isolate and set (as for
+    /// fetches: a burst at expiry costs one read); a usable entry (believable and authentic)
+    /// newer than memory's replaces it there. `Err` says why there is none.
+    async fn kv_once(&self, now_ms: u64, trace: &mut JwksTrace) -> FetchResult {
+        let under_way = self.memory.borrow_mut().set(self.url).kv_in_flight.clone();
+        if let Some(flight) = under_way {
+            return flight.outcome(self.platform).await;
+        }
+        let flight = Rc::new(Flight::default());
+        {
+            let mut memory = self.memory.borrow_mut();
+            let set = memory.set(self.url);
+            set.kv_in_flight = Some(Rc::clone(&flight));
+            set.last_kv_look_ms = Some(now_ms);
+        }
+        let guard = FlightGuard {
+            memory: self.memory,
+            url: self.url,
+            slot: Slot::KvRead,
+            flight,
+        };
+        let outcome = self.kv_read(now_ms, trace).await;
+        guard.finish(outcome.clone());
+        outcome
+    }
+
+    /// One KV read of the document; a usable entry newer than memory's goes into memory.
+    async fn kv_read(&self, now_ms: u64, trace: &mut JwksTrace) -> FetchResult {
+        trace.kv_reads += 1;
+        let text = match self
+            .kv
+            .get(&self.kind.kv_key(self.url), KV_READ_TIMEOUT_MS)
+            .await
+        {
+            Ok(Some(text)) => text,
+            Ok(None) => return Err("no KV entry".into()),
+            Err(e) => {
+                trace.notes.push(format!("KV read failed: {e}"));
+                return Err(e);
+            }
+        };
+        let entry = match self.read_kv_entry(&text, now_ms).await {
+            Ok(entry) => Rc::new(entry),
+            Err(rejection) => {
+                let why = match rejection {
+                    KvRejection::Unreadable => "KV entry unreadable; ignored",
+                    KvRejection::NotAuthentic => {
+                        "KV entry not authentic (its tag does not verify); ignored"
+                    }
+                };
+                trace.notes.push(why.into());
+                return Err(why.into());
+            }
+        };
+        let mut memory = self.memory.borrow_mut();
+        let set = memory.set(self.url);
+        if set
+            .snapshot
+            .as_ref()
+            .is_none_or(|m| entry.fetched_at_ms > m.fetched_at_ms)
+        {
+            set.snapshot = Some(Rc::clone(&entry));
+        }
+        Ok(entry)
     }
 
     /// The scheduled prewarm of this document: fetched and written to KV (awaited) unless
@@ -749,6 +855,7 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
         let guard = FlightGuard {
             memory: self.memory,
             url: self.url,
+            slot: Slot::Fetch,
             flight,
         };
         let outcome = self.refresh(now_ms, trace).await;
@@ -757,7 +864,8 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
     }
 
     /// Fetches the JWKS; on success it replaces the isolate's snapshot and is written to KV
-    /// after the response.
+    /// after the response, unless KV by then holds an entry fetched as late (another isolate,
+    /// or the prewarm, renewed it meanwhile): no write per isolate per expiry.
     async fn refresh(
         &self,
         now_ms: u64,
@@ -785,8 +893,12 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
         match self.kv_entry(&snapshot).await {
             Some(value) => {
                 let ttl = snapshot.kv_ttl_secs(now_ms);
-                self.kv
-                    .put_after_response(self.kind.kv_key(self.url), value, ttl);
+                self.kv.put_after_response_if_newer(
+                    self.kind.kv_key(self.url),
+                    value,
+                    ttl,
+                    snapshot.fetched_at_ms,
+                );
             }
             None => trace
                 .notes

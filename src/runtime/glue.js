@@ -25,11 +25,22 @@ globalThis[Symbol.for("edge-attest.fail-in-flight")] = () => {
 };
 
 // A KV write after the response: a plain promise handed to waitUntil, with no Rust future
-// behind it that a trap could leave unfinished.
-export function kv_put_later(ctx, namespace, key, value, ttl) {
+// behind it that a trap could leave unfinished. Made only when KV does not already hold an
+// entry fetched as late (src/keys/cache.rs, KvStore::put_after_response_if_newer): another
+// isolate or the prewarm renewed it meanwhile, and a write per isolate per expiry would only
+// cost writes (and, past one a second per key, get refused).
+export function kv_put_newer_later(ctx, namespace, key, value, ttl, fetchedAt, toleranceMs) {
   ctx.waitUntil(
     namespace
-      .put(key, value, { expirationTtl: ttl })
+      .get(key, "text")
+      .then((held) => {
+        let heldAt;
+        try {
+          heldAt = JSON.parse(held ?? "null")?.fetched_at_ms;
+        } catch {}
+        const newer = typeof heldAt === "number" && heldAt >= fetchedAt && heldAt <= Date.now() + toleranceMs;
+        return newer ? undefined : namespace.put(key, value, { expirationTtl: ttl });
+      })
       .catch((e) => console.error(JSON.stringify({ kv_put_error: String(e?.message ?? e) }))),
   );
 }

@@ -14,7 +14,7 @@ use crate::http::{
     BodyError, BodySource, HttpClient, IncomingRequest, Method, OutboundRequest, OutboundResponse,
     Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
-use crate::keys::cache::{JwksMemory, KvStore};
+use crate::keys::cache::{JwksMemory, KV_CLOCK_TOLERANCE_MS, KvStore};
 use crate::runtime::promise::{js_message, settled};
 use crate::runtime::task::{self, Started};
 use crate::runtime::webcrypto::WebCryptoBackend;
@@ -80,14 +80,18 @@ extern "C" {
     fn rate_limit(env: &JsValue, name: &str, key: &str) -> Result<Promise, JsValue>;
     /// 0: `env[name]` is unset; 1: a Rate Limiting binding; 2: something else.
     fn limiter_kind(env: &JsValue, name: &str) -> u8;
-    /// `ctx.waitUntil(namespace.put(key, value, {expirationTtl}))`, failures logged.
+    /// `ctx.waitUntil(...)` of a read of `key` and, unless it holds an entry fetched at or
+    /// after `fetched_at_ms` (and not beyond now plus `tolerance_ms`), `namespace.put(key,
+    /// value, {expirationTtl})`; failures logged.
     #[wasm_bindgen(catch)]
-    fn kv_put_later(
+    fn kv_put_newer_later(
         ctx: &worker::worker_sys::Context,
         namespace: &JsValue,
         key: &str,
         value: &str,
         ttl: u32,
+        fetched_at_ms: f64,
+        tolerance_ms: u32,
     ) -> Result<(), JsValue>;
 }
 
@@ -460,13 +464,30 @@ impl KvStore for WorkerKv<'_> {
         Ok(value.as_string())
     }
 
-    fn put_after_response(&self, key: String, value: String, ttl_secs: u64) {
+    fn put_after_response_if_newer(
+        &self,
+        key: String,
+        value: String,
+        ttl_secs: u64,
+        fetched_at_ms: u64,
+    ) {
         let Ok(namespace) = self.namespace() else {
             return;
         };
         // Whole seconds: at most a few hours, as the cache computes them.
         let ttl = u32::try_from(ttl_secs).unwrap_or(u32::MAX);
-        if let Err(e) = kv_put_later(self.ctx, &namespace, &key, &value, ttl) {
+        // Milliseconds since the epoch are exact in a JS number until the year 287,396.
+        #[allow(clippy::cast_precision_loss)]
+        let fetched_at = fetched_at_ms as f64;
+        if let Err(e) = kv_put_newer_later(
+            self.ctx,
+            &namespace,
+            &key,
+            &value,
+            ttl,
+            fetched_at,
+            u32::try_from(KV_CLOCK_TOLERANCE_MS).unwrap_or(u32::MAX),
+        ) {
             console_error!(
                 "{{\"kv_put_error\":{}}}",
                 serde_json::to_string(&js_message(&e)).unwrap_or_default()

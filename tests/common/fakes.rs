@@ -123,11 +123,16 @@ impl HttpClient for FakeHttp {
     }
 }
 
-/// Workers KV: values with expiry; writes land only when `flush` runs (after the response).
+/// Workers KV: values with expiry; writes land only when `flush` runs (after the response),
+/// and only over an entry fetched earlier (as the glue does).
 #[derive(Default)]
 pub struct FakeKv {
     pub store: RefCell<HashMap<String, (String, u64)>>,
-    pub pending: RefCell<Vec<(String, String, u64)>>,
+    pub pending: RefCell<Vec<(String, String, u64, u64)>>,
+    /// Writes made (awaited or after a response).
+    pub puts: Cell<u32>,
+    /// Writes after a response left out because KV held an entry fetched as late.
+    pub skipped_puts: Cell<u32>,
     pub gets: Cell<u32>,
     pub clock: Option<std::rc::Rc<Cell<u64>>>,
     /// The nth read stays under way for n times this many polls (other requests run
@@ -138,10 +143,25 @@ pub struct FakeKv {
 }
 
 impl FakeKv {
-    /// Runs the deferred writes, as the runtime does after the response (waitUntil).
+    /// Runs the deferred writes, as the runtime does after the response (waitUntil): each
+    /// only if KV does not hold an entry fetched at or after its own (as glue.js checks).
     pub fn flush(&self, now_ms: u64) {
-        for (k, v, ttl) in self.pending.borrow_mut().drain(..) {
+        for (k, v, ttl, fetched_at) in self.pending.borrow_mut().drain(..) {
             assert!(ttl >= 60, "KV rejects expirationTtl under 60 s (got {ttl})");
+            let held_at = self
+                .store
+                .borrow()
+                .get(&k)
+                .filter(|(_, exp)| now_ms < *exp)
+                .and_then(|(text, _)| serde_json::from_str::<serde_json::Value>(text).ok())
+                .and_then(|e| e["fetched_at_ms"].as_u64());
+            if held_at.is_some_and(|h| {
+                h >= fetched_at && h <= now_ms + edge_attest::keys::cache::KV_CLOCK_TOLERANCE_MS
+            }) {
+                self.skipped_puts.set(self.skipped_puts.get() + 1);
+                continue;
+            }
+            self.puts.set(self.puts.get() + 1);
             self.store.borrow_mut().insert(k, (v, now_ms + ttl * 1000));
         }
     }
@@ -160,8 +180,16 @@ impl KvStore for FakeKv {
             .filter(|(_, exp)| now < *exp)
             .map(|(v, _)| v.clone()))
     }
-    fn put_after_response(&self, key: String, value: String, ttl_secs: u64) {
-        self.pending.borrow_mut().push((key, value, ttl_secs));
+    fn put_after_response_if_newer(
+        &self,
+        key: String,
+        value: String,
+        ttl_secs: u64,
+        fetched_at_ms: u64,
+    ) {
+        self.pending
+            .borrow_mut()
+            .push((key, value, ttl_secs, fetched_at_ms));
     }
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), String> {
         if self.failing_puts.get() {
@@ -172,6 +200,7 @@ impl KvStore for FakeKv {
             "KV rejects expirationTtl under 60 s (got {ttl_secs})"
         );
         let now = self.clock.as_ref().map_or(0, |c| c.get());
+        self.puts.set(self.puts.get() + 1);
         self.store
             .borrow_mut()
             .insert(key.to_owned(), (value.to_owned(), now + ttl_secs * 1000));

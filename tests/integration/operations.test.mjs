@@ -117,6 +117,41 @@ test("a run that cannot fetch a key set keeps the old entry, and the run fails",
   }
 });
 
+test("a warm isolate whose copy expired takes the entry the prewarm renewed in KV (another process), and fetches nothing", async () => {
+  // Two worker processes on one KV storage: this one serves traffic; the other runs the
+  // scheduled handler, as another Cloudflare location would. Key sets fresh for 60 s.
+  ctx.supabase.state.cacheControl = "public, max-age=60";
+  await ctx.restart({ freshKv: true });
+  const other = await startWorker({ vars: ctx.baseVars, config: configWith(LIMITS), persistDir: ctx.worker.persistDir });
+  try {
+    const headers = { "content-type": "application/json", "cf-connecting-ip": "192.0.2.80" };
+    const started = Date.now();
+    let res = await exchange(ctx, await ctx.supabase.mint(), { headers });
+    assert.equal(res.status, 200);
+    assert.equal((await ctx.worker.lastLog("exchange")).cache, "network");
+    const fetches = ctx.supabase.state.fetches;
+    // 40 s on, the other process's cron renews KV (its entry has less than 360 s left).
+    await new Promise((r) => setTimeout(r, 40_000));
+    const n = other.logs.length;
+    const run = await fetch(`${other.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`);
+    assert.equal(run.status, 200, await run.text());
+    const line = await other.waitForLog((l, i = other.logs.indexOf(l)) => l.route === "scheduled" && i >= n);
+    assert.equal(line.sets.find((x) => x.of === "supabase").result, "fetched");
+    assert.equal(ctx.supabase.state.fetches, fetches + 1);
+    // This process's copy expires at 60 s: its next exchange reads KV and fetches nothing.
+    await new Promise((r) => setTimeout(r, Math.max(0, started + 62_000 - Date.now())));
+    res = await exchange(ctx, await ctx.supabase.mint(), { headers });
+    assert.equal(res.status, 200);
+    const log = await ctx.worker.lastLog("exchange");
+    assert.equal(log.cache, "kv", JSON.stringify(log));
+    assert.equal(log.kv_reads, 1);
+    assert.equal(ctx.supabase.state.fetches, fetches + 1, "no fetch: the renewed entry was taken");
+  } finally {
+    await other.stop();
+    ctx.supabase.state.cacheControl = "public, max-age=600";
+  }
+});
+
 test("per address: over the limit is 429 with Retry-After, before the body, and nothing reaches Stytch", async () => {
   await ctx.restart();
   const from = (ip) => ({ "content-type": "application/json", "cf-connecting-ip": ip });
