@@ -179,15 +179,34 @@ export default function (env) { return new Ratelimit(env); }
 `;
 
 /**
- * Writes a workerd config for a bundled worker and starts `workerd serve` on it; with
- * `rateLimits`, the two rate-limit bindings too.
+ * The bundle's own entry behind a route that fires its scheduled handler (bare workerd has no
+ * scheduled-event endpoint; wrangler dev's is Miniflare's): `GET /__bench/scheduled`.
  */
-export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [], rateLimits = false }) {
+const SCHEDULED_ENTRY = `import worker from "./index.js";
+export default {
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname !== "/__bench/scheduled") return worker.fetch(request, env, ctx);
+    const controller = { cron: "*/5 * * * *", scheduledTime: Date.now(), noRetry() {} };
+    return worker.scheduled(controller, env, ctx).then(() => new Response("ok"), (e) => new Response(String(e), { status: 500 }));
+  },
+};
+`;
+
+/**
+ * Writes a workerd config for a bundled worker and starts `workerd serve` on it; with
+ * `rateLimits`, the two rate-limit bindings too; with `scheduledRoute`, a route that fires its
+ * scheduled handler (SCHEDULED_ENTRY).
+ */
+export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [], rateLimits = false, scheduledRoute = false }) {
   mkdirSync(workdir, { recursive: true });
   const port = await freePort();
   const modules = b.files
     .sort((a, c) => (a === "index.js" ? -1 : c === "index.js" ? 1 : 0))
     .map((f) => (f.endsWith(".wasm") ? `(name = ${capnpString(f)}, wasm = embed ${capnpString(path.relative(workdir, path.join(b.outdir, f)))})` : `(name = ${capnpString(f)}, esModule = embed ${capnpString(path.relative(workdir, path.join(b.outdir, f)))})`));
+  if (scheduledRoute) {
+    writeFileSync(path.join(workdir, "scheduled-entry.js"), SCHEDULED_ENTRY);
+    modules.unshift(`(name = "scheduled-entry.js", esModule = embed "scheduled-entry.js")`);
+  }
   const bindings = Object.entries(vars).map(([k, v]) => `(name = ${capnpString(k)}, text = ${capnpString(v)})`);
   if (kvPort) bindings.push(`(name = "JWKS_CACHE", kvNamespace = "kv")`);
   let extensions = "";

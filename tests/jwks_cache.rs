@@ -770,3 +770,31 @@ fn during_an_outage_kv_is_looked_at_again_only_every_30_seconds() {
         "recovered from KV, without the network"
     );
 }
+
+#[test]
+fn a_look_at_kv_that_found_a_fresh_entry_does_not_delay_the_next_one() {
+    // Copies that expire quickly one after the other (short-lived entries renewed often): each
+    // expiry looks at KV, however soon after the last look, as long as that one found something.
+    let w = World::new();
+    w.serve_jwks("jwks", "max-age=60");
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    let body = common::fixtures::fixtures()["jwks"].to_string();
+    let renew = |fresh_secs: u64| {
+        let at = w.platform.now_ms();
+        put_entry(
+            &w,
+            &tagged_entry(at, at + fresh_secs * 1000, &body, SECRET, &kv_key(JWKS_URL)),
+        );
+    };
+    w.platform.advance_secs(50);
+    renew(20); // fresh until 70 s
+    w.platform.advance_secs(11);
+    assert_eq!(ok(&w, "valid_es256"), 200); // 61 s: from KV
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+    w.platform.advance_secs(4);
+    renew(20); // fresh until 85 s
+    w.platform.advance_secs(6);
+    assert_eq!(ok(&w, "valid_es256"), 200); // 71 s: 10 s after the last look, from KV again
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+    assert_eq!(w.http.jwks_fetches(), 1);
+}

@@ -335,8 +335,8 @@ struct SetMemory {
     snapshot: Option<Rc<JwksSnapshot>>,
     last_fetch_attempt_ms: Option<u64>,
     last_failure_ms: Option<u64>,
-    /// When KV was last looked at for a copy newer than memory's.
-    last_kv_look_ms: Option<u64>,
+    /// When a look at KV last found nothing fresh (no look again for [`KV_RECHECK_SECS`]).
+    last_kv_miss_ms: Option<u64>,
     /// The fetch under way, which every other request needing this set waits for.
     in_flight: Option<Rc<Flight>>,
     /// The KV read under way, likewise.
@@ -441,7 +441,7 @@ impl JwksMemory {
                     snapshot: None,
                     last_fetch_attempt_ms: None,
                     last_failure_ms: None,
-                    last_kv_look_ms: None,
+                    last_kv_miss_ms: None,
                     in_flight: None,
                     kv_in_flight: None,
                 });
@@ -638,7 +638,7 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
                 // A read already under way is joined, not skipped: its outcome may be fresh.
                 set.kv_in_flight.is_some()
                     || set
-                        .last_kv_look_ms
+                        .last_kv_miss_ms
                         .is_none_or(|t| !recent(&t, KV_RECHECK_SECS)),
             )
         };
@@ -668,6 +668,9 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
             {
                 snapshot = Some(latest);
                 source = CacheSource::Memory;
+            }
+            if snapshot.as_ref().is_none_or(|s| !s.is_fresh(now_ms)) {
+                self.memory.borrow_mut().set(self.url).last_kv_miss_ms = Some(now_ms);
             }
         }
 
@@ -710,12 +713,7 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
             return flight.outcome(self.platform).await;
         }
         let flight = Rc::new(Flight::default());
-        {
-            let mut memory = self.memory.borrow_mut();
-            let set = memory.set(self.url);
-            set.kv_in_flight = Some(Rc::clone(&flight));
-            set.last_kv_look_ms = Some(now_ms);
-        }
+        self.memory.borrow_mut().set(self.url).kv_in_flight = Some(Rc::clone(&flight));
         let guard = FlightGuard {
             memory: self.memory,
             url: self.url,
