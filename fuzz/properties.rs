@@ -20,8 +20,9 @@ use edge_attest::jwt::token::{MAX_KID_BYTES, MAX_TOKEN_BYTES, UnverifiedToken};
 use edge_attest::jwt::verify::{self, AnonymousRule, Policy};
 use edge_attest::keys::crypto::RustCryptoBackend;
 use edge_attest::keys::jwk::{Alg, KeyMaterial, KeySet, MAX_KEYS, RSA_BITS};
-use edge_attest::stytch::api::{Product, read_session_answer};
+use edge_attest::stytch::api::read_session_answer;
 use edge_attest::stytch::organization::is_organization_ref;
+use edge_attest::stytch::project::Product;
 use serde_json::Value;
 use std::sync::OnceLock;
 

@@ -59,7 +59,76 @@ pub struct CookiePolicy {
     pub same_site: SameSite,
 }
 
+/// Which cookie setting a configuration problem is about (`config/` names the variable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSetting {
+    /// The session token cookie's name.
+    SessionName,
+    /// The session JWT cookie's name.
+    JwtName,
+    /// The `Domain` attribute.
+    Domain,
+}
+
 impl CookiePolicy {
+    /// The policy for these settings, each defaulting to what Stytch's frontend SDK writes
+    /// (its cookie names, host-only); cookies are `HttpOnly` and `SameSite=Lax` until the
+    /// caller says otherwise. Refused, naming the setting: a name that is not a cookie name,
+    /// the same name twice, a `Domain` browsers would drop the cookies for, and a `__Host-`
+    /// name with a `Domain` (browsers drop those).
+    pub fn new(
+        session_name: Option<String>,
+        jwt_name: Option<String>,
+        domain: Option<String>,
+    ) -> Result<Self, (CookieSetting, &'static str)> {
+        let name = |setting, given: Option<String>, default: &str| {
+            let name = given.unwrap_or_else(|| default.to_owned());
+            if is_cookie_name(&name) {
+                Ok(name)
+            } else {
+                Err((setting, "is not a valid cookie name"))
+            }
+        };
+        let session_name = name(
+            CookieSetting::SessionName,
+            session_name,
+            DEFAULT_SESSION_COOKIE,
+        )?;
+        let jwt_name = name(CookieSetting::JwtName, jwt_name, DEFAULT_JWT_COOKIE)?;
+        if session_name == jwt_name {
+            return Err((
+                CookieSetting::JwtName,
+                "must differ from COOKIE_NAME_SESSION",
+            ));
+        }
+        if let Some(d) = &domain {
+            if !is_cookie_domain(d) {
+                return Err((
+                    CookieSetting::Domain,
+                    "is not a host name of two or more labels, like example.com (browsers drop cookies for anything else)",
+                ));
+            }
+            for (setting, name) in [
+                (CookieSetting::SessionName, &session_name),
+                (CookieSetting::JwtName, &jwt_name),
+            ] {
+                if name.starts_with("__Host-") {
+                    return Err((
+                        setting,
+                        "a __Host- cookie cannot have a Domain: unset COOKIE_DOMAIN or rename it",
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            session_name,
+            jwt_name,
+            domain,
+            http_only: true,
+            same_site: SameSite::Lax,
+        })
+    }
+
     /// The two cookies carrying a fresh session that expires at `expires_at` (Unix seconds).
     pub fn session_cookies(
         &self,
@@ -152,6 +221,25 @@ impl fmt::Display for SetCookie<'_> {
         }
         write!(f, "; SameSite={}", self.same_site.as_str())
     }
+}
+
+/// A host name of at least two labels (browsers refuse cookies for a bare `com` and drop
+/// those for `a..b`): labels of letters, digits and inner hyphens, up to 63 characters, 253
+/// in all, the last not numeric (no IP address). One leading dot is allowed (browsers ignore it).
+pub fn is_cookie_domain(domain: &str) -> bool {
+    let host = domain.strip_prefix('.').unwrap_or(domain);
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && host.len() <= 253
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether `s` is a valid cookie name (an RFC 6265 token).

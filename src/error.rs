@@ -6,7 +6,6 @@
 //! per code (plus Stytch's `error_type` where the spec asks for it); the detail goes to the
 //! log line, never to the client.
 
-use crate::app::limits;
 use crate::config::ConfigError;
 use crate::http::Response;
 use crate::jwt::verify::VerifyError;
@@ -48,8 +47,13 @@ pub enum ApiError {
         /// Seconds for `Retry-After`.
         retry_after_secs: u64,
     },
-    /// 429: a rate limit of this worker (which one: `ip` or `user`).
-    OverLimit(&'static str),
+    /// 429: a rate limit of this worker.
+    OverLimit {
+        /// Which one (`ip` or `user`), for the log.
+        which: &'static str,
+        /// Seconds for `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// 500: configuration is missing or invalid (detail names the variable).
     Misconfigured(String),
     /// 502: Stytch failed or answered nonsense.
@@ -76,7 +80,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::RateLimited { .. } | Self::OverLimit(_) => 429,
+            Self::RateLimited { .. } | Self::OverLimit { .. } => 429,
             Self::Misconfigured(_) => 500,
             Self::Upstream { .. } => 502,
             Self::JwksUnavailable(_) => 503,
@@ -95,7 +99,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::RateLimited { .. } | Self::OverLimit(_) => "rate_limited",
+            Self::RateLimited { .. } | Self::OverLimit { .. } => "rate_limited",
             Self::Misconfigured(_) => "misconfigured",
             Self::Upstream { .. } => "upstream_error",
             Self::JwksUnavailable(_) => "jwks_unavailable",
@@ -124,7 +128,7 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 "The request body must be JSON (application/json).".into()
             }
-            Self::RateLimited { .. } | Self::OverLimit(_) => {
+            Self::RateLimited { .. } | Self::OverLimit { .. } => {
                 "Too many sign-ins right now; try again shortly.".into()
             }
             Self::Misconfigured(_) => "The service is misconfigured.".into(),
@@ -150,7 +154,7 @@ impl ApiError {
             }
             Self::Upstream { detail, .. } => Some(detail.clone()),
             Self::RejectedByStytch { error_type } => error_type.clone(),
-            Self::OverLimit(which) => Some(format!("{which} rate limit")),
+            Self::OverLimit { which, .. } => Some(format!("{which} rate limit")),
             _ => None,
         }
     }
@@ -168,14 +172,14 @@ impl ApiError {
                 r#"Bearer error="invalid_token""#.into(),
             )),
             Self::MethodNotAllowed(allow) => headers.push(("allow".into(), (*allow).into())),
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs }
+            | Self::OverLimit {
+                retry_after_secs, ..
+            } => {
                 headers.push(("retry-after".into(), retry_after_secs.to_string()));
             }
             Self::JwksUnavailable(_) => {
                 headers.push(("retry-after".into(), JWKS_RETRY_AFTER_SECS.to_string()));
-            }
-            Self::OverLimit(_) => {
-                headers.push(("retry-after".into(), limits::RETRY_AFTER_SECS.to_string()));
             }
             _ => {}
         }

@@ -506,7 +506,7 @@ fn providers_name_their_product_and_organization() {
         ),
     );
     let c = w.config().unwrap();
-    assert_eq!(c.stytch.product, edge_attest::stytch::api::Product::B2b);
+    assert_eq!(c.stytch.product, edge_attest::stytch::project::Product::B2b);
     assert_eq!(
         c.session.jwks_url,
         format!("https://test.stytch.com/v1/b2b/sessions/jwks/{PROJECT}")
@@ -521,7 +521,7 @@ fn providers_name_their_product_and_organization() {
         .var("PROVIDERS", &format!("[{{{A}}}]"));
     assert_eq!(
         w.config().unwrap().stytch.product,
-        edge_attest::stytch::api::Product::B2b
+        edge_attest::stytch::project::Product::B2b
     );
     for (providers, says) in [
         (

@@ -285,7 +285,10 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         log: &mut RequestLog,
     ) -> Result<(), Failure> {
         match self.limits.check(limit, key).await {
-            Ok(Some(false)) => Err(failure(ApiError::OverLimit(limit.name()))),
+            Ok(Some(false)) => Err(failure(ApiError::OverLimit {
+                which: limit.name(),
+                retry_after_secs: limits::RETRY_AFTER_SECS,
+            })),
             Ok(_) => Ok(()),
             Err(e) => {
                 log.rate_limit_error = Some(format!("{}: {e}", limit.name()));

@@ -1,33 +1,30 @@
 //! Configuration, parsed once per isolate into a typed [`Config`].
 //!
-//! Every variable of the spec is read here and nowhere else; defaults are applied here.
-//! An invalid value never falls back to a default: it is a [`ConfigError`] naming the
-//! variable, which the worker answers with 500 `misconfigured` and logs.
+//! This is the one place that reads variables: each section below reads and checks its
+//! variables, then calls the constructor of the type that owns them ([`StytchConfig`] in
+//! `stytch/`, [`SessionConfig`] with the session rules, [`CookiePolicy`] in `cookies.rs`, the
+//! providers' [`Policy`] in `jwt/`), which applies its own defaults. An invalid value never
+//! falls back to a default: it is a [`ConfigError`] naming the variable, which the worker
+//! answers with 500 `misconfigured` and logs.
 
 pub mod providers;
 
-use crate::cookies::{self, CookiePolicy, SameSite};
+use crate::cookies::{CookiePolicy, CookieSetting, SameSite};
 use crate::formats::urls::{self, UrlParts};
-use crate::jwt::verify::Policy;
 use crate::keys::integrity::{CacheSecret, MIN_SECRET_CHARS};
 use crate::keys::jwk::Alg;
-use crate::stytch::api::Product;
+use crate::stytch::project::{Product, SESSION_MINUTES, StytchConfig};
+use crate::stytch::session::{DEFAULT_REUSE_MIN_SECS, MAX_REUSE_MIN_SECS, SessionConfig};
 pub use providers::{ANY_ROLE, KeySource, Provider};
 use std::fmt;
 
-/// Allowed range for `SESSION_DURATION_MINUTES`, Stytch's own bounds (5 minutes to 366 days).
-pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=527_040;
 /// Largest accepted `CLOCK_SKEW_SECONDS`: skew widens the window for expired tokens, and
 /// RFC 8725-era verifiers keep it within a minute or two.
 pub const MAX_SKEW_SECS: i64 = 300;
-/// Largest `SESSION_REUSE_MIN_SECONDS`. A Stytch session JWT lives 300 s; asking for more than
-/// 240 s of it would leave a window of under a minute in which a JWT can be reused at all.
-pub const MAX_REUSE_MIN_SECS: i64 = 240;
-/// Default `SESSION_REUSE_MIN_SECONDS`: a reused JWT still has a minute to live, long enough
-/// for the page that asked to use it before Stytch's frontend SDK refreshes it.
-pub const DEFAULT_REUSE_MIN_SECS: i64 = 60;
-const STYTCH_LIVE: &str = "https://api.stytch.com";
-const STYTCH_TEST: &str = "https://test.stytch.com";
+/// `CLOCK_SKEW_SECONDS` when unset.
+pub const DEFAULT_SKEW_SECS: i64 = 30;
+/// `SESSION_DURATION_MINUTES` when unset: what Stytch's SDKs suggest for a web session.
+pub const DEFAULT_SESSION_MINUTES: u32 = 60;
 
 /// Everything the worker needs, validated.
 #[derive(Debug, Clone)]
@@ -45,77 +42,6 @@ pub struct Config {
     /// What the key cache's KV entries are tagged with: `KEY_CACHE_SECRET`, else
     /// `STYTCH_SECRET` (the tag key is derived with a label of its own either way).
     pub key_cache_secret: CacheSecret,
-}
-
-/// The Stytch session half of the configuration: answering repeat exchanges at the edge.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// `SESSION_REUSE`: answer a repeat exchange from the browser's live session JWT.
-    pub reuse: bool,
-    /// `SESSION_REUSE_MIN_SECONDS`: a JWT is reused only with at least this long left.
-    pub reuse_min_secs: i64,
-    /// What a Stytch session JWT must satisfy: RS256, one of Stytch's issuers for this
-    /// project, the project id in `aud`, and the time claims with `CLOCK_SKEW_SECONDS`.
-    pub policy: Policy,
-    /// Stytch's session key set: `{STYTCH_API_BASE}/v1/sessions/jwks/{project_id}` (B2B:
-    /// `/v1/b2b/sessions/jwks/`).
-    pub jwks_url: String,
-}
-
-/// The Stytch half of the configuration.
-#[derive(Clone)]
-pub struct StytchConfig {
-    /// Base URL without trailing slash, e.g. `https://test.stytch.com`.
-    pub api_base: String,
-    /// `STYTCH_PROJECT_ID`.
-    pub project_id: String,
-    /// `Basic base64(project_id:secret)`, built once: it holds the secret, so it is private
-    /// and redacted from `Debug`.
-    authorization: String,
-    /// Sent with every attest call; without it Stytch creates no session.
-    pub session_duration_minutes: u32,
-    /// Consumer or B2B: which endpoints, and which answers.
-    pub product: Product,
-}
-
-impl StytchConfig {
-    fn new(
-        api_base: String,
-        project_id: String,
-        secret: &str,
-        session_duration_minutes: u32,
-        product: Product,
-    ) -> Self {
-        let raw = format!("{project_id}:{secret}");
-        let authorization = format!(
-            "Basic {}",
-            crate::formats::b64::encode_standard(raw.as_bytes())
-        );
-        Self {
-            api_base,
-            project_id,
-            authorization,
-            session_duration_minutes,
-            product,
-        }
-    }
-
-    /// `Authorization` header value: HTTP Basic `project_id:secret`.
-    pub fn basic_auth(&self) -> &str {
-        &self.authorization
-    }
-}
-
-impl fmt::Debug for StytchConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StytchConfig")
-            .field("api_base", &self.api_base)
-            .field("project_id", &self.project_id)
-            .field("authorization", &"<redacted>")
-            .field("session_duration_minutes", &self.session_duration_minutes)
-            .field("product", &self.product)
-            .finish()
-    }
 }
 
 /// A variable that is missing or invalid. The message never contains the value of
@@ -146,6 +72,62 @@ fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The variables as the runtime hands them over (the worker passes its `Env`). Every one is
+/// read through here and trimmed the same way; unset and empty (after trimming) are the same:
+/// the default, or for a required one, an error.
+pub(crate) struct Vars<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Vars<'_> {
+    /// A variable's value, trimmed; `None` when unset or empty.
+    fn opt(&self, name: &str) -> Option<String> {
+        (self.get)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A variable that must be set.
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.opt(name).ok_or_else(|| err(name, "is required"))
+    }
+
+    /// An integer variable within `range`; `default` when unset.
+    fn int<T>(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<T>,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + fmt::Display,
+    {
+        match self.opt(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<T>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    err(
+                        name,
+                        format!("must be an integer in {}..={}", range.start(), range.end()),
+                    )
+                }),
+        }
+    }
+
+    /// `true` or `false`; `default` when unset.
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.opt(name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(err(name, "must be true or false")),
+        }
+    }
+}
+
 impl Config {
     /// The provider a token's (unverified) `iss` selects, compared byte for byte.
     pub fn provider_for(&self, unverified_issuer: &str) -> Option<&Provider> {
@@ -156,193 +138,111 @@ impl Config {
 
     /// Reads and validates every variable through `get` (the worker passes its `Env`).
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::parse(get).map_err(|mut e| {
-            e.allowed_origins = allowed_origins(get).ok();
+        let vars = Vars { get };
+        Self::parse(&vars).map_err(|mut e| {
+            e.allowed_origins = allowed_origins(&vars).ok();
             e
         })
     }
 
-    fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // Every variable is read through here, trimmed the same way; unset and empty (after
-        // trimming) are the same: the default, or for a required one, an error.
-        let opt = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
-
-        let skew_secs = int_var(
-            "CLOCK_SKEW_SECONDS",
-            opt("CLOCK_SKEW_SECONDS"),
-            0..=MAX_SKEW_SECS,
-            30,
-        )?;
-        // The product of the Stytch project: `STYTCH_PRODUCT`, or what the providers say.
-        let default_product = match opt("STYTCH_PRODUCT") {
-            None => None,
-            Some(name) => Some(
-                Product::parse(&name)
-                    .ok_or_else(|| err("STYTCH_PRODUCT", "must be consumer or b2b"))?,
-            ),
-        };
-        // With PROVIDERS, that is the complete list; without, the Supabase project of
-        // SUPABASE_URL and the variables that refine it.
-        let (providers, product) = match opt("PROVIDERS") {
-            Some(text) => providers::from_json(&text, skew_secs, default_product)?,
-            None => {
-                let product = default_product.unwrap_or(Product::Consumer);
-                (
-                    vec![providers::from_variables(&opt, skew_secs, product)?],
-                    product,
-                )
-            }
-        };
-
-        let project_id = required("STYTCH_PROJECT_ID")?;
-        if !project_id
-            .bytes()
-            .all(|c| c.is_ascii_graphic() && c != b':')
-        {
-            return Err(err(
-                "STYTCH_PROJECT_ID",
-                "must be printable ASCII without ':'",
-            ));
-        }
-        let secret = required("STYTCH_SECRET")?;
-        if secret.chars().any(char::is_control) {
-            return Err(err("STYTCH_SECRET", "contains control characters"));
-        }
-        let key_cache_secret = match opt("KEY_CACHE_SECRET") {
-            None => CacheSecret::new(secret.clone()),
-            Some(own) if own.chars().count() >= MIN_SECRET_CHARS => CacheSecret::new(own),
-            Some(_) => {
-                return Err(err(
-                    "KEY_CACHE_SECRET",
-                    format!(
-                        "must be at least {MIN_SECRET_CHARS} characters (a random string, e.g. openssl rand -base64 32)"
-                    ),
-                ));
-            }
-        };
-        let api_base = match opt("STYTCH_API_BASE") {
-            Some(u) => base_url("STYTCH_API_BASE", &u)?,
-            None if project_id.starts_with("project-live-") => STYTCH_LIVE.into(),
-            None => STYTCH_TEST.into(),
-        };
-        let session_duration_minutes = int_var(
-            "SESSION_DURATION_MINUTES",
-            opt("SESSION_DURATION_MINUTES"),
-            SESSION_MINUTES,
-            60,
-        )?;
-
-        let allowed_origins = allowed_origins(get)?;
-
-        let cookie_name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
-            let name = opt(var).unwrap_or_else(|| default.to_owned());
-            if cookies::is_cookie_name(&name) {
-                Ok(name)
-            } else {
-                Err(err(var, "is not a valid cookie name"))
-            }
-        };
-        let session_name = cookie_name("COOKIE_NAME_SESSION", cookies::DEFAULT_SESSION_COOKIE)?;
-        let jwt_name = cookie_name("COOKIE_NAME_JWT", cookies::DEFAULT_JWT_COOKIE)?;
-        if session_name == jwt_name {
-            return Err(err(
-                "COOKIE_NAME_JWT",
-                "must differ from COOKIE_NAME_SESSION",
-            ));
-        }
-        let domain = opt("COOKIE_DOMAIN");
-        if let Some(d) = &domain {
-            if !is_cookie_domain(d) {
-                return Err(err(
-                    "COOKIE_DOMAIN",
-                    "is not a host name of two or more labels, like example.com (browsers drop cookies for anything else)",
-                ));
-            }
-            // A `__Host-` cookie must not have a Domain attribute: browsers drop it.
-            for (var, name) in [
-                ("COOKIE_NAME_SESSION", &session_name),
-                ("COOKIE_NAME_JWT", &jwt_name),
-            ] {
-                if name.starts_with("__Host-") {
-                    return Err(err(
-                        var,
-                        "a __Host- cookie cannot have a Domain: unset COOKIE_DOMAIN or rename it",
-                    ));
-                }
-            }
-        }
-        let http_only = bool_var("COOKIE_HTTP_ONLY", opt("COOKIE_HTTP_ONLY"), true)?;
-        let same_site = match opt("COOKIE_SAMESITE") {
-            Some(v) => SameSite::parse(&v)
-                .ok_or_else(|| err("COOKIE_SAMESITE", "must be Lax, Strict or None"))?,
-            None => SameSite::Lax,
-        };
-
-        let reuse = bool_var("SESSION_REUSE", opt("SESSION_REUSE"), true)?;
-        let reuse_min_secs = int_var(
-            "SESSION_REUSE_MIN_SECONDS",
-            opt("SESSION_REUSE_MIN_SECONDS"),
-            0..=MAX_REUSE_MIN_SECS,
-            DEFAULT_REUSE_MIN_SECS,
-        )?;
-        // As Stytch's SDKs do: `stytch.com/{project_id}` for JWTs minted through Stytch's own
-        // hosts, the API base for those minted through it (a custom domain), plus any other
-        // custom domain the browser SDK may refresh through.
-        let mut session_issuers = vec![format!("stytch.com/{project_id}"), api_base.clone()];
-        if let Some(list) = opt("STYTCH_SESSION_ISSUERS") {
-            for issuer in comma_list(&list) {
-                issuer_origin(&issuer)?;
-                if !session_issuers.contains(&issuer) {
-                    session_issuers.push(issuer);
-                }
-            }
-        }
-        let session = SessionConfig {
-            reuse,
-            reuse_min_secs,
-            policy: Policy {
-                issuers: session_issuers,
-                audiences: vec![project_id.clone()],
-                algorithms: vec![Alg::Rs256],
-                skew_secs,
-                required_claims: Vec::new(),
-                anonymous: None,
-                assurance: Default::default(),
-            },
-            jwks_url: format!("{api_base}{}{project_id}", product.session_jwks_path()),
-        };
-
+    fn parse(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let skew_secs = vars.int("CLOCK_SKEW_SECONDS", 0..=MAX_SKEW_SECS, DEFAULT_SKEW_SECS)?;
+        let (providers, product) = providers::read(vars, skew_secs)?;
+        let (stytch, secret) = stytch_project(vars, product)?;
+        let allowed_origins = allowed_origins(vars)?;
+        let cookies = cookie_policy(vars)?;
+        let session = session_rules(vars, &stytch, skew_secs)?;
+        let key_cache_secret = key_cache_secret(vars, secret)?;
         Ok(Self {
             providers,
-            stytch: StytchConfig::new(
-                api_base,
-                project_id,
-                &secret,
-                session_duration_minutes,
-                product,
-            ),
+            stytch,
             allowed_origins,
-            cookies: CookiePolicy {
-                session_name,
-                jwt_name,
-                domain,
-                http_only,
-                same_site,
-            },
+            cookies,
             session,
             key_cache_secret,
         })
     }
 }
 
+/// The Stytch project: `STYTCH_PROJECT_ID`, `STYTCH_SECRET`, `STYTCH_API_BASE`,
+/// `SESSION_DURATION_MINUTES`, for the providers' product; and the secret, which the key
+/// cache's tags may be keyed from.
+fn stytch_project(
+    vars: &Vars<'_>,
+    product: Product,
+) -> Result<(StytchConfig, String), ConfigError> {
+    let project_id = vars.required("STYTCH_PROJECT_ID")?;
+    if !project_id
+        .bytes()
+        .all(|c| c.is_ascii_graphic() && c != b':')
+    {
+        return Err(err(
+            "STYTCH_PROJECT_ID",
+            "must be printable ASCII without ':'",
+        ));
+    }
+    let secret = vars.required("STYTCH_SECRET")?;
+    if secret.chars().any(char::is_control) {
+        return Err(err("STYTCH_SECRET", "contains control characters"));
+    }
+    let api_base = match vars.opt("STYTCH_API_BASE") {
+        Some(u) => base_url("STYTCH_API_BASE", &u)?,
+        None => StytchConfig::default_api_base(&project_id).to_owned(),
+    };
+    let minutes = vars.int(
+        "SESSION_DURATION_MINUTES",
+        SESSION_MINUTES,
+        DEFAULT_SESSION_MINUTES,
+    )?;
+    let project = StytchConfig::new(api_base, project_id, &secret, minutes, product);
+    Ok((project, secret))
+}
+
+/// The session rules: `SESSION_REUSE`, `SESSION_REUSE_MIN_SECONDS`, `STYTCH_SESSION_ISSUERS`.
+fn session_rules(
+    vars: &Vars<'_>,
+    stytch: &StytchConfig,
+    skew_secs: i64,
+) -> Result<SessionConfig, ConfigError> {
+    let reuse = vars.bool("SESSION_REUSE", true)?;
+    let reuse_min_secs = vars.int(
+        "SESSION_REUSE_MIN_SECONDS",
+        0..=MAX_REUSE_MIN_SECS,
+        DEFAULT_REUSE_MIN_SECS,
+    )?;
+    let mut custom_issuers = Vec::new();
+    if let Some(list) = vars.opt("STYTCH_SESSION_ISSUERS") {
+        for issuer in comma_list(&list) {
+            issuer_origin(&issuer)?;
+            custom_issuers.push(issuer);
+        }
+    }
+    Ok(SessionConfig::new(
+        stytch,
+        custom_issuers,
+        skew_secs,
+        reuse,
+        reuse_min_secs,
+    ))
+}
+
+/// `KEY_CACHE_SECRET`, else the Stytch secret.
+fn key_cache_secret(vars: &Vars<'_>, stytch_secret: String) -> Result<CacheSecret, ConfigError> {
+    match vars.opt("KEY_CACHE_SECRET") {
+        None => Ok(CacheSecret::new(stytch_secret)),
+        Some(own) if own.chars().count() >= MIN_SECRET_CHARS => Ok(CacheSecret::new(own)),
+        Some(_) => Err(err(
+            "KEY_CACHE_SECRET",
+            format!(
+                "must be at least {MIN_SECRET_CHARS} characters (a random string, e.g. openssl rand -base64 32)"
+            ),
+        )),
+    }
+}
+
 /// `ALLOWED_ORIGINS`, on its own (also read when another variable is invalid).
-fn allowed_origins(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
-    match get("ALLOWED_ORIGINS") {
+fn allowed_origins(vars: &Vars<'_>) -> Result<Vec<String>, ConfigError> {
+    match vars.opt("ALLOWED_ORIGINS") {
         Some(list) => comma_list(&list)
             .into_iter()
             .map(|o| exact_origin(&o).map(|()| o))
@@ -351,65 +251,38 @@ fn allowed_origins(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, 
     }
 }
 
+/// The cookies: `COOKIE_NAME_SESSION`, `COOKIE_NAME_JWT`, `COOKIE_DOMAIN`,
+/// `COOKIE_HTTP_ONLY`, `COOKIE_SAMESITE`; `cookies.rs` has the defaults.
+fn cookie_policy(vars: &Vars<'_>) -> Result<CookiePolicy, ConfigError> {
+    let mut policy = CookiePolicy::new(
+        vars.opt("COOKIE_NAME_SESSION"),
+        vars.opt("COOKIE_NAME_JWT"),
+        vars.opt("COOKIE_DOMAIN"),
+    )
+    .map_err(|(setting, problem)| {
+        err(
+            match setting {
+                CookieSetting::SessionName => "COOKIE_NAME_SESSION",
+                CookieSetting::JwtName => "COOKIE_NAME_JWT",
+                CookieSetting::Domain => "COOKIE_DOMAIN",
+            },
+            problem,
+        )
+    })?;
+    policy.http_only = vars.bool("COOKIE_HTTP_ONLY", policy.http_only)?;
+    if let Some(v) = vars.opt("COOKIE_SAMESITE") {
+        policy.same_site = SameSite::parse(&v)
+            .ok_or_else(|| err("COOKIE_SAMESITE", "must be Lax, Strict or None"))?;
+    }
+    Ok(policy)
+}
+
 fn comma_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// An integer variable within `range`; `default` when unset.
-/// A host name of at least two labels (browsers refuse cookies for a bare `com` and drop
-/// those for `a..b`): labels of letters, digits and inner hyphens, up to 63 characters, 253
-/// in all, the last not numeric (no IP address). One leading dot is allowed (browsers ignore it).
-fn is_cookie_domain(domain: &str) -> bool {
-    let host = domain.strip_prefix('.').unwrap_or(domain);
-    let labels: Vec<&str> = host.split('.').collect();
-    labels.len() >= 2
-        && host.len() <= 253
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| !tld.bytes().all(|c| c.is_ascii_digit()))
-}
-
-fn int_var<T>(
-    name: &'static str,
-    v: Option<String>,
-    range: std::ops::RangeInclusive<T>,
-    default: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display,
-{
-    match v {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<T>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| {
-                err(
-                    name,
-                    format!("must be an integer in {}..={}", range.start(), range.end()),
-                )
-            }),
-    }
-}
-
-fn bool_var(name: &'static str, v: Option<String>, default: bool) -> Result<bool, ConfigError> {
-    match v.as_deref() {
-        None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(_) => Err(err(name, "must be true or false")),
-    }
 }
 
 /// A comma list of algorithm names; the problem otherwise.

@@ -10,14 +10,14 @@
 //! `STYTCH_PROFILE_ID`, and for a B2B project
 //! `STYTCH_ORGANIZATION_ID` or `STYTCH_ORGANIZATION_ID_CLAIM`), exactly as before providers.
 
-use super::{ConfigError, base_url, checked_url, comma_list, err, parse_algorithms};
+use super::{ConfigError, Vars, base_url, checked_url, comma_list, err, parse_algorithms};
 use crate::formats::json;
 use crate::jwt::assurance::{Aal, Assurance};
 use crate::jwt::claims::ClaimPath;
 use crate::jwt::verify::{AnonymousRule, Policy};
 use crate::keys::jwk::Alg;
-use crate::stytch::api::Product;
 use crate::stytch::organization::{OrganizationSource, is_organization_ref};
+use crate::stytch::project::Product;
 use serde_json::{Map, Value};
 
 /// Most providers one worker may have: issuers are looked up one by one, and a migration
@@ -108,46 +108,68 @@ fn supabase(project_url: &str, skew_secs: i64, profile_id: String, name: String)
     }
 }
 
+/// The identity providers and the product of the Stytch project they use: `PROVIDERS` when
+/// set (the complete list), otherwise the zero-configuration Supabase provider; the product
+/// from `STYTCH_PRODUCT`, or what the providers say.
+pub(super) fn read(
+    vars: &Vars<'_>,
+    skew_secs: i64,
+) -> Result<(Vec<Provider>, Product), ConfigError> {
+    let default_product = match vars.opt("STYTCH_PRODUCT") {
+        None => None,
+        Some(name) => Some(
+            Product::parse(&name)
+                .ok_or_else(|| err("STYTCH_PRODUCT", "must be consumer or b2b"))?,
+        ),
+    };
+    match vars.opt("PROVIDERS") {
+        Some(text) => from_json(&text, skew_secs, default_product),
+        None => {
+            let product = default_product.unwrap_or(Product::Consumer);
+            Ok((vec![from_variables(vars, skew_secs, product)?], product))
+        }
+    }
+}
+
 /// The zero-configuration provider: `SUPABASE_URL` and the variables that refine it, for a
 /// Stytch project of `product`.
-pub(super) fn from_variables(
-    opt: &dyn Fn(&str) -> Option<String>,
+fn from_variables(
+    vars: &Vars<'_>,
     skew_secs: i64,
     product: Product,
 ) -> Result<Provider, ConfigError> {
-    let required = |name: &'static str| opt(name).ok_or_else(|| err(name, "is required"));
-    let project_url = base_url("SUPABASE_URL", &required("SUPABASE_URL")?)?;
-    let profile_id = required("STYTCH_PROFILE_ID")?;
+    let project_url = base_url("SUPABASE_URL", &vars.required("SUPABASE_URL")?)?;
+    let profile_id = vars.required("STYTCH_PROFILE_ID")?;
     let mut p = supabase(&project_url, skew_secs, profile_id, "supabase".to_owned());
-    if let Some(list) = opt("JWT_ISSUER") {
+    if let Some(list) = vars.opt("JWT_ISSUER") {
         p.policy.issuers = comma_list(&list);
         if p.policy.issuers.is_empty() {
             return Err(err("JWT_ISSUER", "lists no issuer"));
         }
     }
-    if let Some(url) = opt("JWKS_URL") {
+    if let Some(url) = vars.opt("JWKS_URL") {
         checked_url("JWKS_URL", &url)?;
         p.keys = KeySource::Jwks(url);
     }
-    if let Some(audience) = opt("JWT_AUDIENCE") {
+    if let Some(audience) = vars.opt("JWT_AUDIENCE") {
         p.policy.audiences = vec![audience];
     }
-    if let Some(list) = opt("JWT_ALGORITHMS") {
+    if let Some(list) = vars.opt("JWT_ALGORITHMS") {
         p.policy.algorithms =
             parse_algorithms(&list).map_err(|problem| err("JWT_ALGORITHMS", problem))?;
     }
     // `*` accepts any role. Empty is the default like everywhere else: a check that an
     // empty value switched off would fail open on a typo or a blanked variable.
-    match opt("REQUIRED_ROLE").as_deref() {
+    match vars.opt("REQUIRED_ROLE").as_deref() {
         None => {}
         Some(ANY_ROLE) => p.policy.required_claims.clear(),
         Some(role) => p.policy.required_claims = vec![("role".to_owned(), Value::from(role))],
     }
-    if super::bool_var("ALLOW_ANONYMOUS", opt("ALLOW_ANONYMOUS"), false)? {
+    if vars.bool("ALLOW_ANONYMOUS", false)? {
         p.policy.anonymous = None;
     }
-    p.policy.assurance =
-        assurance(opt("REQUIRED_AAL"), opt("MFA_ENROLLED_CLAIM")).map_err(|(field, problem)| {
+    p.policy.assurance = assurance(vars.opt("REQUIRED_AAL"), vars.opt("MFA_ENROLLED_CLAIM"))
+        .map_err(|(field, problem)| {
             err(
                 match field {
                     REQUIRED_AAL => "REQUIRED_AAL",
@@ -158,8 +180,8 @@ pub(super) fn from_variables(
         })?;
     p.organization = organization_source(
         product,
-        opt("STYTCH_ORGANIZATION_ID"),
-        opt("STYTCH_ORGANIZATION_ID_CLAIM"),
+        vars.opt("STYTCH_ORGANIZATION_ID"),
+        vars.opt("STYTCH_ORGANIZATION_ID_CLAIM"),
     )
     .map_err(|(field, problem)| {
         err(
@@ -257,7 +279,7 @@ fn organization_source(
 
 /// `PROVIDERS`: a JSON array of providers, the complete list, and the product of the Stytch
 /// project they all use (`default_product`, `STYTCH_PRODUCT`, for those that do not say).
-pub(super) fn from_json(
+fn from_json(
     text: &str,
     skew_secs: i64,
     default_product: Option<Product>,
@@ -358,88 +380,146 @@ const FIELDS: [&str; 18] = [
     ALLOW_UNVERIFIED_EMAIL,
 ];
 
+/// A provider's failure: its name when known, and "field: problem".
+type ProviderError = (Option<String>, String);
+
+/// One provider object being read: its name, and its fields' readers (each failure names the
+/// provider and the field).
+struct Fields<'a> {
+    name: String,
+    object: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    /// The object with a valid name and no field it may not have.
+    fn of(entry: &'a Value) -> Result<Self, ProviderError> {
+        let Value::Object(object) = entry else {
+            return Err((None, "is not a JSON object".into()));
+        };
+        let name = match object.get("name") {
+            Some(Value::String(n))
+                if !n.is_empty()
+                    && n.len() <= 64
+                    && n.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+            {
+                n.clone()
+            }
+            _ => return Err((None, "name: must be 1 to 64 letters, digits, - or _".into())),
+        };
+        let fields = Self { name, object };
+        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(fields.fail(format!(
+                "{unknown}: is not a provider field ({})",
+                FIELDS.join(", ")
+            )));
+        }
+        Ok(fields)
+    }
+
+    fn fail(&self, problem: String) -> ProviderError {
+        (Some(self.name.clone()), problem)
+    }
+
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.object.get(field)
+    }
+
+    /// A string field, non-empty and without surrounding spaces.
+    fn text(&self, field: &str) -> Result<Option<String>, ProviderError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() && s.trim() == s => Ok(Some(s.clone())),
+            Some(_) => Err(self.fail(format!(
+                "{field}: must be a non-empty string without surrounding spaces"
+            ))),
+        }
+    }
+
+    /// A non-empty array of such strings.
+    fn texts(&self, field: &str) -> Result<Option<Vec<String>>, ProviderError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) if !s.is_empty() && s.trim() == s => Ok(s.clone()),
+                    _ => Err(self.fail(format!("{field}: must hold non-empty strings"))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.fail(format!("{field}: must be a non-empty array of strings"))),
+        }
+    }
+
+    /// A boolean field, `false` when absent.
+    fn flag(&self, field: &str) -> Result<bool, ProviderError> {
+        match self.get(field) {
+            None | Some(Value::Bool(false)) => Ok(false),
+            Some(Value::Bool(true)) => Ok(true),
+            Some(_) => Err(self.fail(format!("{field}: must be true or false"))),
+        }
+    }
+}
+
 /// One provider object, its Stytch product and whether it accepts unverified emails
 /// (`allow_unverified_email`); on error, its name (when known) and "field: problem".
 fn provider(
     entry: &Value,
     skew_secs: i64,
     default_product: Option<Product>,
-) -> Result<(Provider, Product, bool), (Option<String>, String)> {
-    let Value::Object(o) = entry else {
-        return Err((None, "is not a JSON object".into()));
-    };
-    let name = match o.get("name") {
-        Some(Value::String(n))
-            if !n.is_empty()
-                && n.len() <= 64
-                && n.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
-        {
-            n.clone()
-        }
-        _ => return Err((None, "name: must be 1 to 64 letters, digits, - or _".into())),
-    };
-    let fail = |problem: String| (Some(name.clone()), problem);
-    if let Some(unknown) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(fail(format!(
-            "{unknown}: is not a provider field ({})",
-            FIELDS.join(", ")
+) -> Result<(Provider, Product, bool), ProviderError> {
+    let fields = Fields::of(entry)?;
+    let mut p = issuer_and_defaults(&fields, skew_secs)?;
+    keys_and_audience(&fields, &mut p)?;
+    let unverified_email = email_rule(&fields, &mut p)?;
+    login_rules(&fields, &mut p)?;
+    let product = stytch_product(&fields, &mut p, default_product)?;
+    if unverified_email && requires_verified_email(&p.policy) {
+        return Err(fields.fail(format!(
+            "{ALLOW_UNVERIFIED_EMAIL}: true, but required_claims requires {EMAIL_VERIFIED_CLAIM}: true (say one or the other)"
         )));
     }
-    let text = |field: &str| -> Result<Option<String>, (Option<String>, String)> {
-        match o.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) if !s.trim().is_empty() && s.trim() == s => Ok(Some(s.clone())),
-            Some(_) => Err(fail(format!(
-                "{field}: must be a non-empty string without surrounding spaces"
-            ))),
-        }
-    };
-    let texts = |field: &str| -> Result<Option<Vec<String>>, (Option<String>, String)> {
-        match o.get(field) {
-            None => Ok(None),
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) if !s.is_empty() && s.trim() == s => Ok(s.clone()),
-                    _ => Err(fail(format!("{field}: must hold non-empty strings"))),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(fail(format!(
-                "{field}: must be a non-empty array of strings"
-            ))),
-        }
-    };
-    let profile_id =
-        text("stytch_profile_id")?.ok_or_else(|| fail("stytch_profile_id: is required".into()))?;
+    Ok((p, product, unverified_email))
+}
 
-    let is_preset = o.contains_key("preset");
-    let mut p = match text("preset")?.as_deref() {
+/// The provider its `preset` or `issuer` describes, with that kind's defaults, and its Stytch
+/// profile.
+fn issuer_and_defaults(fields: &Fields<'_>, skew_secs: i64) -> Result<Provider, ProviderError> {
+    let fail = |problem: String| fields.fail(problem);
+    let profile_id = fields
+        .text("stytch_profile_id")?
+        .ok_or_else(|| fail("stytch_profile_id: is required".into()))?;
+    let name = fields.name.clone();
+    match fields.text("preset")?.as_deref() {
         Some("supabase") => {
-            let url = text("project_url")?
+            let url = fields
+                .text("project_url")?
                 .ok_or_else(|| fail("project_url: is required with preset supabase".into()))?;
             let url = base_url("PROVIDERS", &url)
                 .map_err(|e| fail(format!("project_url: {}", e.problem)))?;
-            if o.contains_key("issuer") {
+            if fields.get("issuer").is_some() {
                 return Err(fail(
                     "issuer: comes from project_url with preset supabase".into(),
                 ));
             }
-            supabase(&url, skew_secs, profile_id, name.clone())
+            Ok(supabase(&url, skew_secs, profile_id, name))
         }
-        Some(other) => return Err(fail(format!("preset: {other} is not a preset (supabase)"))),
+        Some(other) => Err(fail(format!("preset: {other} is not a preset (supabase)"))),
         None => {
-            if o.contains_key("project_url") {
+            if fields.get("project_url").is_some() {
                 return Err(fail("project_url: only with preset supabase".into()));
             }
-            let issuer = text("issuer")?.ok_or_else(|| fail("issuer: is required".into()))?;
+            let issuer = fields
+                .text("issuer")?
+                .ok_or_else(|| fail("issuer: is required".into()))?;
             checked_url("PROVIDERS", &issuer)
                 .map_err(|e| fail(format!("issuer: {}", e.problem)))?;
-            let audiences = texts("audiences")?
+            let audiences = fields
+                .texts("audiences")?
                 .ok_or_else(|| fail("audiences: is required (the aud your tokens carry)".into()))?;
-            Provider {
-                name: name.clone(),
+            Ok(Provider {
+                name,
                 keys: KeySource::discovery(&issuer),
                 policy: Policy {
                     issuers: vec![issuer],
@@ -453,30 +533,33 @@ fn provider(
                 stytch_profile_id: profile_id,
                 session_claim: Some(OIDC_SESSION_CLAIM.to_owned()),
                 organization: None,
-            }
+            })
         }
-    };
-    if let Some(url) = text("jwks_url")? {
-        checked_url("PROVIDERS", &url).map_err(|e| fail(format!("jwks_url: {}", e.problem)))?;
+    }
+}
+
+/// `jwks_url`, `audiences`, `algorithms`.
+fn keys_and_audience(fields: &Fields<'_>, p: &mut Provider) -> Result<(), ProviderError> {
+    if let Some(url) = fields.text("jwks_url")? {
+        checked_url("PROVIDERS", &url)
+            .map_err(|e| fields.fail(format!("jwks_url: {}", e.problem)))?;
         p.keys = KeySource::Jwks(url);
     }
-    if let Some(audiences) = texts("audiences")? {
+    if let Some(audiences) = fields.texts("audiences")? {
         p.policy.audiences = audiences;
     }
-    if let Some(names) = texts("algorithms")? {
+    if let Some(names) = fields.texts("algorithms")? {
         p.policy.algorithms = parse_algorithms(&names.join(","))
-            .map_err(|problem| fail(format!("algorithms: {problem}")))?;
+            .map_err(|problem| fields.fail(format!("algorithms: {problem}")))?;
     }
-    let unverified_email = match o.get(ALLOW_UNVERIFIED_EMAIL) {
-        None | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(_) => {
-            return Err(fail(format!(
-                "{ALLOW_UNVERIFIED_EMAIL}: must be true or false"
-            )));
-        }
-    };
-    match o.get("required_claims") {
+    Ok(())
+}
+
+/// `allow_unverified_email` and `required_claims`; whether the provider accepts unverified
+/// emails.
+fn email_rule(fields: &Fields<'_>, p: &mut Provider) -> Result<bool, ProviderError> {
+    let unverified_email = fields.flag(ALLOW_UNVERIFIED_EMAIL)?;
+    match fields.get("required_claims") {
         // Saying the provider's emails are unverified drops the default that requires them.
         None if unverified_email => p
             .policy
@@ -485,32 +568,36 @@ fn provider(
         None => {}
         // The preset keeps its role rule: its claims are added to it (a `role` of their own
         // replaces it). Any other provider's are the complete list (`{}`: none).
-        Some(Value::Object(claims)) if is_preset => {
-            for (name, value) in required_claims(claims).map_err(fail)? {
+        Some(Value::Object(claims)) if fields.get("preset").is_some() => {
+            for (name, value) in required_claims(claims).map_err(|e| fields.fail(e))? {
                 p.policy.required_claims.retain(|(n, _)| *n != name);
                 p.policy.required_claims.push((name, value));
             }
         }
         Some(Value::Object(claims)) => {
-            p.policy.required_claims = required_claims(claims).map_err(fail)?;
+            p.policy.required_claims = required_claims(claims).map_err(|e| fields.fail(e))?;
         }
         Some(_) => {
-            return Err(fail(
-                "required_claims: must be an object of claim: value".into(),
-            ));
+            return Err(fields.fail("required_claims: must be an object of claim: value".into()));
         }
     }
-    match text("anonymous_users")?.as_deref() {
+    Ok(unverified_email)
+}
+
+/// `anonymous_users`, `session_claim`, `allow_anonymous`, `required_aal`,
+/// `mfa_enrolled_claim`.
+fn login_rules(fields: &Fields<'_>, p: &mut Provider) -> Result<(), ProviderError> {
+    match fields.text("anonymous_users")?.as_deref() {
         None => {}
         Some("supabase") => p.policy.anonymous = Some(AnonymousRule::SupabaseIsAnonymous),
         Some("firebase") => p.policy.anonymous = Some(AnonymousRule::FirebaseSignInProvider),
         Some(other) => {
-            return Err(fail(format!(
+            return Err(fields.fail(format!(
                 "anonymous_users: {other} is not a rule (supabase, firebase)"
             )));
         }
     }
-    match o.get("session_claim") {
+    match fields.get("session_claim") {
         None => {}
         Some(Value::String(name))
             if !name.is_empty()
@@ -522,36 +609,38 @@ fn provider(
         // `false`: the provider's tokens have no claim that tells logins apart.
         Some(Value::Bool(false)) => p.session_claim = None,
         Some(_) => {
-            return Err(fail(
+            return Err(fields.fail(
                 "session_claim: must be a claim name (not iss, sub, aud, exp, nbf or iat) or false"
                     .into(),
             ));
         }
     }
-    match o.get("allow_anonymous") {
-        None | Some(Value::Bool(false)) => {}
-        Some(Value::Bool(true)) => p.policy.anonymous = None,
-        Some(_) => return Err(fail("allow_anonymous: must be true or false".into())),
+    if fields.flag("allow_anonymous")? {
+        p.policy.anonymous = None;
     }
-    p.policy.assurance = assurance(text(REQUIRED_AAL)?, text(MFA_ENROLLED_CLAIM)?)
-        .map_err(|(field, problem)| fail(format!("{field}: {problem}")))?;
-    let product = match text("stytch_product")? {
+    p.policy.assurance = assurance(fields.text(REQUIRED_AAL)?, fields.text(MFA_ENROLLED_CLAIM)?)
+        .map_err(|(field, problem)| fields.fail(format!("{field}: {problem}")))?;
+    Ok(())
+}
+
+/// `stytch_product`, `organization_id`, `organization_id_claim`; the product.
+fn stytch_product(
+    fields: &Fields<'_>,
+    p: &mut Provider,
+    default_product: Option<Product>,
+) -> Result<Product, ProviderError> {
+    let product = match fields.text("stytch_product")? {
         None => default_product.unwrap_or(Product::Consumer),
         Some(name) => Product::parse(&name)
-            .ok_or_else(|| fail(format!("stytch_product: {name} is not consumer or b2b")))?,
+            .ok_or_else(|| fields.fail(format!("stytch_product: {name} is not consumer or b2b")))?,
     };
     p.organization = organization_source(
         product,
-        text(ORGANIZATION_ID)?,
-        text(ORGANIZATION_ID_CLAIM)?,
+        fields.text(ORGANIZATION_ID)?,
+        fields.text(ORGANIZATION_ID_CLAIM)?,
     )
-    .map_err(|(field, problem)| fail(format!("{field}: {problem}")))?;
-    if unverified_email && requires_verified_email(&p.policy) {
-        return Err(fail(format!(
-            "{ALLOW_UNVERIFIED_EMAIL}: true, but required_claims requires {EMAIL_VERIFIED_CLAIM}: true (say one or the other)"
-        )));
-    }
-    Ok((p, product, unverified_email))
+    .map_err(|(field, problem)| fields.fail(format!("{field}: {problem}")))?;
+    Ok(product)
 }
 
 /// Exact-value claims: top-level names, any JSON value but null (a claim that must be absent

@@ -5,9 +5,8 @@
 //! who enrolled a second factor; only after the MFA challenge does the same login (same
 //! `session_id`) get `aal2` tokens (GoTrue `internal/tokens/service.go`; NIST SP 800-63B
 //! names the levels). A valid signature says nothing of which step a token comes from, so
-//! the level is checked here with the other claims, and it is part of the session link
-//! (`crate::stytch::session::Link`), so that an `aal1` session is never answered for an
-//! `aal2` login.
+//! the level is checked here with the other claims, and the session link records it, so that
+//! an `aal1` session is never answered for an `aal2` login.
 //!
 //! The token alone does not say whether its user has a second factor. For apps where MFA is
 //! optional, a claim that a Supabase Custom Access Token hook adds (`mfa_enrolled`, a

@@ -6,8 +6,8 @@
 //! compared against in workerd, [`RustCryptoBackend`] uses jwt-compact's p256/rsa/ed25519.
 //!
 //! Backends only answer "does this signature verify under this key". Every rule about which
-//! key, which algorithm and which signature encodings are acceptable is enforced by
-//! [`crate::jwt::verify`] before a backend is asked.
+//! key, which algorithm and which signature encodings are acceptable is enforced by the
+//! verifier (`jwt/verify.rs`) before a backend is asked.
 
 use crate::keys::integrity::{CacheSecret, EntryMac, MAC_LABEL, TAG_BYTES};
 use crate::keys::jwk::{KeyMaterial, PublicKey};

@@ -8,101 +8,18 @@
 //! are per project and reset at the top of the hour (its rate-limit docs ask for backoff), so
 //! a retry within a few hundred milliseconds only adds to the load that caused it.
 
-use crate::config::StytchConfig;
 use crate::formats::json;
 use crate::formats::time::parse_rfc3339;
 use crate::http::{
     HttpClient, Method, OutboundRequest, OutboundResponse, Platform, TransportError,
 };
+use crate::stytch::ids::clean_id;
 use crate::stytch::organization::Organization;
+use crate::stytch::project::{Product, StytchConfig};
 use crate::stytch::session::{LINK_CLAIM, Link};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
-
-/// Which of Stytch's two products the project is (a project is one or the other): the same
-/// calls under other paths, answering with a member in an organization instead of a user
-/// (shared/research/stytch.md §2; stytch-node `lib/b2b/sessions.ts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Product {
-    /// Users: `/v1/sessions/*`.
-    Consumer,
-    /// Members of organizations: `/v1/b2b/sessions/*`.
-    B2b,
-}
-
-impl Product {
-    /// `consumer` or `b2b`, as configured.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "consumer" => Some(Self::Consumer),
-            "b2b" => Some(Self::B2b),
-            _ => None,
-        }
-    }
-
-    /// The configured name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Consumer => "consumer",
-            Self::B2b => "b2b",
-        }
-    }
-
-    /// Attest Session.
-    pub fn attest_path(self) -> &'static str {
-        match self {
-            Self::Consumer => "/v1/sessions/attest",
-            Self::B2b => "/v1/b2b/sessions/attest",
-        }
-    }
-
-    /// Authenticate Session: refreshes a session's JWT from its session token.
-    pub fn authenticate_path(self) -> &'static str {
-        match self {
-            Self::Consumer => "/v1/sessions/authenticate",
-            Self::B2b => "/v1/b2b/sessions/authenticate",
-        }
-    }
-
-    /// Revoke Session.
-    pub fn revoke_path(self) -> &'static str {
-        match self {
-            Self::Consumer => "/v1/sessions/revoke",
-            Self::B2b => "/v1/b2b/sessions/revoke",
-        }
-    }
-
-    /// The member of a revoke request that names a session by its id.
-    fn session_id_name(self) -> &'static str {
-        match self {
-            Self::Consumer => "session_id",
-            Self::B2b => "member_session_id",
-        }
-    }
-
-    /// The session key set, followed by the project id (public, no credentials).
-    pub fn session_jwks_path(self) -> &'static str {
-        match self {
-            Self::Consumer => "/v1/sessions/jwks/",
-            Self::B2b => "/v1/b2b/sessions/jwks/",
-        }
-    }
-
-    /// The members of a 200 answer carrying a session: the top-level subject id, the session
-    /// object, and the session's id and subject inside it.
-    fn answer_names(self) -> [&'static str; 4] {
-        match self {
-            Self::Consumer => ["user_id", "session", "session_id", "user_id"],
-            Self::B2b => [
-                "member_id",
-                "member_session",
-                "member_session_id",
-                "member_id",
-            ],
-        }
-    }
-}
 
 /// Per-attempt timeout. Stytch's SDKs default to minutes; a browser waiting on a login
 /// should not.
@@ -520,18 +437,6 @@ fn classify_error(resp: &OutboundResponse) -> (StytchError, Option<String>) {
         (_, error_type) => StytchError::Upstream { status, error_type },
     };
     (err, request_id)
-}
-
-/// Keeps an identifier from Stytch only if it looks like one (it may end up in a response
-/// body and in logs): ASCII letters, digits, `-` and `_`, at most 96 characters.
-pub(crate) fn clean_id(v: Option<&str>) -> Option<String> {
-    v.filter(|s| {
-        !s.is_empty()
-            && s.len() <= 96
-            && s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    })
-    .map(str::to_owned)
 }
 
 /// A member read as a string; any other type counts as absent (and fails the check that

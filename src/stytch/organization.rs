@@ -9,7 +9,7 @@
 
 use crate::jwt::claims::ClaimPath;
 use crate::jwt::verify::{VerifiedToken, VerifyError};
-use crate::stytch::api::clean_id;
+use crate::stytch::ids::clean_id;
 use serde_json::Value;
 
 /// Stytch's claim naming a B2B session JWT's organization: `{organization_id, slug}`

@@ -10,12 +10,13 @@
 //! creating another; anything else gets a new session, and the old session token is never
 //! sent anywhere.
 
-use crate::config::SessionConfig;
 use crate::formats::time::parse_rfc3339;
-use crate::jwt::assurance::Aal;
-use crate::jwt::verify::{VerifiedToken, is_expired};
-use crate::stytch::api::{Product, clean_id};
+use crate::jwt::assurance::{Aal, Assurance};
+use crate::jwt::verify::{Policy, VerifiedToken, is_expired};
+use crate::keys::jwk::Alg;
+use crate::stytch::ids::clean_id;
 use crate::stytch::organization::Organization;
+use crate::stytch::project::{Product, StytchConfig};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,6 +30,72 @@ pub const SESSION_CLAIM: &str = "https://stytch.com/session";
 /// 4 KB; a login whose identifiers do not fit in a quarter of that gets a session without a
 /// link (and so is never answered at the edge) rather than an error.
 pub const MAX_LINK_BYTES: usize = 1024;
+
+/// Largest `SESSION_REUSE_MIN_SECONDS`. A Stytch session JWT lives 300 s; asking for more than
+/// 240 s of it would leave a window of under a minute in which a JWT can be reused at all.
+pub const MAX_REUSE_MIN_SECS: i64 = 240;
+/// Default `SESSION_REUSE_MIN_SECONDS`: a reused JWT still has a minute to live, long enough
+/// for the page that asked to use it before Stytch's frontend SDK refreshes it.
+pub const DEFAULT_REUSE_MIN_SECS: i64 = 60;
+
+/// How the Stytch session the browser already holds is verified and reused.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `SESSION_REUSE`: answer a repeat exchange from the browser's live session JWT.
+    pub reuse: bool,
+    /// `SESSION_REUSE_MIN_SECONDS`: a JWT is reused only with at least this long left.
+    pub reuse_min_secs: i64,
+    /// What a Stytch session JWT must satisfy: RS256, one of Stytch's issuers for this
+    /// project, the project id in `aud`, and the time claims with `CLOCK_SKEW_SECONDS`.
+    pub policy: Policy,
+    /// Stytch's session key set: `{STYTCH_API_BASE}/v1/sessions/jwks/{project_id}` (B2B:
+    /// `/v1/b2b/sessions/jwks/`).
+    pub jwks_url: String,
+}
+
+impl SessionConfig {
+    /// The session rules of `project`. Its session JWTs are RS256 for the project id as
+    /// audience, issued as `stytch.com/{project_id}` when minted through Stytch's own hosts
+    /// or as the API base when minted through it (a custom domain), as Stytch's SDKs accept,
+    /// or as one of `custom_issuers` (other custom domains the browser SDK may refresh
+    /// through); checked with `skew_secs`.
+    pub fn new(
+        project: &StytchConfig,
+        custom_issuers: Vec<String>,
+        skew_secs: i64,
+        reuse: bool,
+        reuse_min_secs: i64,
+    ) -> Self {
+        let mut issuers = vec![
+            format!("stytch.com/{}", project.project_id),
+            project.api_base.clone(),
+        ];
+        for issuer in custom_issuers {
+            if !issuers.contains(&issuer) {
+                issuers.push(issuer);
+            }
+        }
+        Self {
+            reuse,
+            reuse_min_secs,
+            policy: Policy {
+                issuers,
+                audiences: vec![project.project_id.clone()],
+                algorithms: vec![Alg::Rs256],
+                skew_secs,
+                required_claims: Vec::new(),
+                anonymous: None,
+                assurance: Assurance::default(),
+            },
+            jwks_url: format!(
+                "{}{}{}",
+                project.api_base,
+                project.product.session_jwks_path(),
+                project.project_id
+            ),
+        }
+    }
+}
 
 /// The login a Stytch session was created for. Compared member by member, byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -274,26 +341,23 @@ pub fn assess(session: &VerifiedSession, link: &Link, now: i64, cfg: &SessionCon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     const NOW: i64 = 1_790_000_000;
 
-    fn cfg(vars: &[(&str, &str)]) -> SessionConfig {
-        let base = [
-            ("SUPABASE_URL", "https://abcd.supabase.co"),
-            ("STYTCH_PROJECT_ID", "project-test-1"),
-            ("STYTCH_SECRET", "secret"),
-            ("STYTCH_PROFILE_ID", "profile"),
-        ];
-        let all: Vec<(&str, &str)> = base.iter().chain(vars).copied().collect();
-        Config::from_lookup(&|n| {
-            all.iter()
-                .rev()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| (*v).to_owned())
-        })
-        .unwrap()
-        .session
+    /// The session rules of a test project: reuse on or off, with this minimum left.
+    fn rules(reuse: bool, reuse_min_secs: i64) -> SessionConfig {
+        let project = StytchConfig::new(
+            "https://test.stytch.com".into(),
+            "project-test-1".into(),
+            "secret",
+            60,
+            Product::Consumer,
+        );
+        SessionConfig::new(&project, Vec::new(), 30, reuse, reuse_min_secs)
+    }
+
+    fn cfg() -> SessionConfig {
+        rules(true, DEFAULT_REUSE_MIN_SECS)
     }
 
     fn link() -> Link {
@@ -338,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_member_session_is_reused_only_in_the_organization_asked_for() {
-        let b2b = cfg(&[]);
+        let b2b = cfg();
         for requested in ["organization-test-1", "acme"] {
             let (s, l) = member_session(Some(requested));
             assert_eq!(assess(&s, &l, NOW, &b2b), Prior::Reuse, "{requested}");
@@ -371,11 +435,11 @@ mod tests {
     #[test]
     fn a_live_session_of_the_same_login_is_reused() {
         assert_eq!(
-            assess(&session(300, 3600), &link(), NOW, &cfg(&[])),
+            assess(&session(300, 3600), &link(), NOW, &cfg()),
             Prior::Reuse
         );
         assert_eq!(
-            assess(&session(60, 3600), &link(), NOW, &cfg(&[])),
+            assess(&session(60, 3600), &link(), NOW, &cfg()),
             Prior::Reuse,
             "exactly the minimum left"
         );
@@ -383,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_jwt_near_or_past_expiry_extends_instead() {
-        let c = cfg(&[]);
+        let c = cfg();
         assert_eq!(
             assess(&session(59, 3600), &link(), NOW, &c),
             Prior::Extend("jwt_near_expiry")
@@ -392,7 +456,7 @@ mod tests {
             assess(&session(-31, 3600), &link(), NOW, &c),
             Prior::Extend("jwt_expired")
         );
-        let strict = cfg(&[("SESSION_REUSE_MIN_SECONDS", "0")]);
+        let strict = rules(true, 0);
         assert_eq!(
             assess(&session(1, 3600), &link(), NOW, &strict),
             Prior::Reuse
@@ -402,7 +466,7 @@ mod tests {
             Prior::Extend("jwt_near_expiry"),
             "within the skew the JWT verifies, but has no time left to reuse"
         );
-        let off = cfg(&[("SESSION_REUSE", "false")]);
+        let off = rules(false, DEFAULT_REUSE_MIN_SECS);
         assert_eq!(
             assess(&session(300, 3600), &link(), NOW, &off),
             Prior::Extend("reuse_disabled")
@@ -411,7 +475,7 @@ mod tests {
 
     #[test]
     fn an_ended_session_or_another_login_is_replaced() {
-        let c = cfg(&[]);
+        let c = cfg();
         assert_eq!(
             assess(&session(300, 0), &link(), NOW, &c),
             Prior::Replace("session_expired")
@@ -452,7 +516,7 @@ mod tests {
 
     #[test]
     fn an_aal1_session_is_extended_for_an_aal2_login_never_reused() {
-        let c = cfg(&[]);
+        let c = cfg();
         let aal2 = Link {
             aal: Some(Aal::Aal2),
             ..link()
