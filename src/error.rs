@@ -37,7 +37,7 @@ pub enum ApiError {
     /// 404.
     NotFound,
     /// 405 with the methods the path allows.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(&'static [&'static str]),
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: a body that is not JSON.
@@ -171,7 +171,7 @@ impl ApiError {
                 "www-authenticate".into(),
                 r#"Bearer error="invalid_token""#.into(),
             )),
-            Self::MethodNotAllowed(allow) => headers.push(("allow".into(), (*allow).into())),
+            Self::MethodNotAllowed(allow) => headers.push(("allow".into(), allow.join(", "))),
             Self::RateLimited { retry_after_secs }
             | Self::OverLimit {
                 retry_after_secs, ..

@@ -6,6 +6,7 @@
 mod exchange;
 pub mod limits;
 mod prewarm;
+mod routes;
 mod session;
 
 use crate::config::{Config, ConfigError, KeySource, Provider};
@@ -21,6 +22,7 @@ use crate::keys::integrity::EntryMac;
 use crate::keys::jwk::{Alg, PublicKey};
 use crate::stytch::api::{Attested, Call};
 use limits::{Limit, RateLimiter};
+use routes::{Route, RouteName};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -62,40 +64,10 @@ pub struct IsolateNotes {
 /// The once-per-isolate line about requests without a client address.
 const NO_CLIENT_ADDRESS_NOTICE: &str = r#"{"notice":"no_client_address","detail":"a request came without CF-Connecting-IP: such requests get no per-address rate limit (USER_RATE_LIMITER still applies). Behind Cloudflare every request has one; is the worker reached through a service binding that builds new requests, or behind another proxy?"}"#;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Route {
-    Exchange,
-    Session,
-    Logout,
-    Healthz,
-    Unknown,
-}
-
-impl Route {
-    /// The methods the route answers (`Allow` of a 405 and of a same-origin `OPTIONS`).
-    fn allow(self) -> &'static str {
-        match self {
-            Self::Exchange | Self::Logout => "POST, OPTIONS",
-            Self::Session => "GET, OPTIONS",
-            Self::Healthz => "GET",
-            Self::Unknown => "",
-        }
-    }
-
-    /// The method a cross-origin caller may use (`Access-Control-Allow-Methods`).
-    fn cors_method(self) -> &'static str {
-        match self {
-            Self::Session | Self::Healthz => "GET",
-            Self::Exchange | Self::Logout | Self::Unknown => "POST",
-        }
-    }
-}
-
 /// The one JSON log line written per request. Never tokens, cookies, secrets or claims.
 #[derive(Debug, Default, Serialize)]
 struct RequestLog {
-    route: Option<Route>,
+    route: Option<RouteName>,
     method: String,
     status: u16,
     outcome: &'static str,
@@ -350,17 +322,11 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 vec![],
             );
         };
-        let route = match url.path {
-            "/api/exchange" => Route::Exchange,
-            "/api/session" => Route::Session,
-            "/api/logout" => Route::Logout,
-            "/healthz" => Route::Healthz,
-            _ => Route::Unknown,
-        };
-        log.route = Some(route);
-        if route == Route::Unknown {
+        let route = Route::at(url.path);
+        log.route = Some(RouteName(route));
+        let Some(route) = route else {
             return fail(log, ApiError::NotFound, vec![]);
-        }
+        };
 
         // The Origin check comes before anything else about the request is looked at, and an
         // allowed Origin gets the CORS headers on every answer of a known route: 405 and 500
@@ -394,37 +360,31 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         };
 
         let method = req.method.as_str();
-        let method_ok = match route {
-            Route::Healthz => method == "GET",
-            Route::Session => method == "GET" || method == "OPTIONS",
-            Route::Exchange | Route::Logout | Route::Unknown => {
-                method == "POST" || method == "OPTIONS"
-            }
-        };
-        if !method_ok {
-            return fail(log, ApiError::MethodNotAllowed(route.allow()), cors);
+        if !route.allows(method) {
+            return fail(log, ApiError::MethodNotAllowed(route.methods()), cors);
         }
         let config = match config {
             Ok(c) => c,
             Err(e) => return fail(log, e.into(), cors),
         };
-
-        if route == Route::Healthz {
-            log.outcome = "ok";
-            let body = HealthBody {
-                status: "ok",
-                version: VERSION,
-            };
-            return json_response(200, &body, cors);
-        }
         if method == "OPTIONS" {
             log.outcome = "preflight";
             return preflight(route, origin.is_some(), cors);
         }
+        // Every route, no catch-all: a route added to the table is handled here or does not
+        // compile.
         let result = match route {
             Route::Exchange => self.exchange(config, req, log, &cors).await,
             Route::Session => self.session(config, &req, log, &cors).await,
-            _ => self.logout(config, &req, log, &cors).await,
+            Route::Logout => self.logout(config, &req, log, &cors).await,
+            Route::Healthz => Ok(json_response(
+                200,
+                &HealthBody {
+                    status: "ok",
+                    version: VERSION,
+                },
+                cors.clone(),
+            )),
         };
         match result {
             Ok(resp) => {
@@ -465,7 +425,7 @@ fn preflight(route: Route, is_cors: bool, cors: Vec<(String, String)>) -> Respon
             ),
         ]);
     } else {
-        headers.push(("allow".to_owned(), route.allow().to_owned()));
+        headers.push(("allow".to_owned(), route.methods().join(", ")));
     }
     Response {
         status: 204,
