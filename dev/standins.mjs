@@ -8,7 +8,7 @@
 // rotations are switched from the test or demo that owns it.
 //
 // Stytch stand-in: answers attest, authenticate, revoke and the session key set like the real
-// API (shapes from shared/research/stytch.md): Basic auth checked, the trusted token verified
+// API (shapes from stytch-node's types and https://stytch.com/docs/api/attest-session): Basic auth checked, the trusted token verified
 // against the issuer's JWKS as a Trusted Auth Token profile would, sessions created with
 // opaque tokens and an RS256 session JWT. Every call is recorded; failures can be scripted.
 import http from "node:http";
@@ -466,7 +466,8 @@ Retry-After header). When nothing is queued,
  * documented). The user is the one of the mapped email, as Stytch identifies users by email,
  * so one person arriving through two providers is one Stytch user.
  *
- * Sessions work as Stytch's do (shared/research/stytch.md §1, §6; beyond.md §A): attest with
+ * Sessions work as Stytch's do (https://stytch.com/docs/api/attest-session,
+ * https://stytch.com/docs/guides/sessions/custom-claims, stytch-node): attest with
  * `session_duration_minutes` creates one, or, given the `session_token` of a live session of
  * the same user, adds the factor and extends it; `session_custom_claims` are kept on the
  * session and written at the top level of every session JWT; `sessions/authenticate` answers

@@ -1,4 +1,5 @@
-// The claims of a Supabase Auth access token (shared/research/jwt.md §A.3), in one place for
+// The claims of a Supabase Auth access token (https://supabase.com/docs/guides/auth/jwt-fields;
+// GoTrue's internal/tokens/service.go), in one place for
 // the Supabase stand-in and the test-fixture generator. `extra` overrides any claim; an
 // `undefined` value removes it.
 export function supabaseClaims({ iss, iat, exp, sessionId, extra = {} }) {

@@ -1,7 +1,8 @@
 //! Calls to Stytch: Attest Session (Trusted Auth Tokens), Authenticate Session and Revoke
 //! Session.
 //!
-//! Request and response shapes follow Stytch's SDKs (shared/research/stytch.md §1, §3, §6).
+//! Request and response shapes follow Stytch's SDKs (stytch-node `lib/b2c/sessions.ts`,
+//! `lib/b2b/sessions.ts`) and API reference (<https://stytch.com/docs/api/attest-session>).
 //! One retry at most, only for failures that a second try can fix (network error, 5xx),
 //! after a short jittered pause; a 4xx is an answer, never retried; a timeout is not retried
 //! either, so the worst case stays near one timeout. A 429 is not retried: Stytch's limits

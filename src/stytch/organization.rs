@@ -4,7 +4,8 @@
 //! Stytch accepts an organization's id or its slug wherever an id is expected) from the
 //! provider's configuration, either one organization for every token or the verified token's
 //! claim at a dot path; or it leaves the organization to the Trusted Auth Token profile,
-//! which maps the token's own claim (shared/research/stytch.md §2, §4). Stytch writes the
+//! which maps the token's own claim (<https://stytch.com/docs/b2b/api/attest-session>,
+//! <https://stytch.com/docs/b2b/guides/trusted-auth-tokens>). Stytch writes the
 //! organization of a member session into its JWT as [`ORGANIZATION_CLAIM`].
 
 use crate::jwt::claims::ClaimPath;

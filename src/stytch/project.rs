@@ -13,7 +13,7 @@ pub const TEST_API_BASE: &str = "https://test.stytch.com";
 
 /// Which of Stytch's two products the project is (a project is one or the other): the same
 /// calls under other paths, answering with a member in an organization instead of a user
-/// (shared/research/stytch.md §2; stytch-node `lib/b2b/sessions.ts`).
+/// (<https://stytch.com/docs/b2b/api/attest-session>; stytch-node `lib/b2b/sessions.ts`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Product {
     /// Users: `/v1/sessions/*`.

@@ -4,7 +4,8 @@
 //! Every Stytch session this worker creates carries a custom claim, [`LINK_CLAIM`], naming
 //! the identity-provider login it was made for (`iss`, `sub`, `session_id` of the verified
 //! token). Stytch keeps custom claims on the session and writes them into every session JWT,
-//! including the ones its frontend SDK mints later (shared/research/beyond.md §A.6). A
+//! including the ones its frontend SDK mints later
+//! (<https://stytch.com/docs/guides/sessions/custom-claims>). A
 //! repeat exchange whose verified token matches the link of a verified, live session JWT
 //! needs no call to Stytch; one whose JWT has run out extends that session instead of
 //! creating another; anything else gets a new session, and the old session token is never
