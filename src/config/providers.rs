@@ -359,7 +359,8 @@ fn requires_verified_email(policy: &Policy) -> bool {
 const ALLOW_UNVERIFIED_EMAIL: &str = "allow_unverified_email";
 
 /// The members a provider object may have; anything else is a typo, and refused.
-const FIELDS: [&str; 18] = [
+/// docs/providers.md documents each (a test checks it).
+pub const FIELDS: [&str; 18] = [
     "name",
     "preset",
     "project_url",

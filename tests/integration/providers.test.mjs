@@ -52,12 +52,12 @@ before(async () => {
     secret: SECRET,
     profiles: [
       { profileId: "profile-supabase", issuer: supabase.issuer, audience: "authenticated", jwks: supabase.jwks },
-      // Attribute mappings as the README's worked examples set them.
+      // Attribute mappings as docs/providers.md's worked examples set them.
       { profileId: "profile-auth0", issuer: auth0.issuer, audience: auth0.audience, jwks: auth0.jwks, attributeMapping: { email: "email", token_id: "sid" } },
       { profileId: "profile-firebase", issuer: firebase.issuer, audience: firebase.audience, jwks: firebase.jwks, attributeMapping: { email: "email", token_id: "sub" } },
     ],
   });
-  // The hook the README gives: email_verified from auth.users.email_confirmed_at.
+  // The hook docs/security.md gives: email_verified from auth.users.email_confirmed_at.
   supabase.state.accessTokenHook = (claims, user) => ({ ...claims, email_verified: user.email_confirmed_at !== null });
   s = { supabase, auth0, firebase, stytch };
   await startWith({ PROVIDERS: JSON.stringify(providersOf(s)) });
