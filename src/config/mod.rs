@@ -7,6 +7,7 @@
 //! falls back to a default: it is a [`ConfigError`] naming the variable, which the worker
 //! answers with 500 `misconfigured` and logs.
 
+mod fields;
 pub mod providers;
 
 use crate::cookies::{CookiePolicy, CookieSetting, SameSite};

@@ -10,8 +10,8 @@
 //! `STYTCH_PROFILE_ID`, and for a B2B project
 //! `STYTCH_ORGANIZATION_ID` or `STYTCH_ORGANIZATION_ID_CLAIM`), exactly as before providers.
 
+use super::fields::{EntryError, Fields, json_list};
 use super::{ConfigError, Vars, base_url, checked_url, comma_list, err, parse_algorithms};
-use crate::formats::json;
 use crate::jwt::assurance::{Aal, Assurance};
 use crate::jwt::claims::ClaimPath;
 use crate::jwt::verify::{AnonymousRule, Policy};
@@ -285,17 +285,13 @@ fn from_json(
     default_product: Option<Product>,
 ) -> Result<(Vec<Provider>, Product), ConfigError> {
     let fail = |problem: String| err("PROVIDERS", problem);
-    if text.len() > MAX_PROVIDERS_BYTES {
-        return Err(fail(format!("is longer than {MAX_PROVIDERS_BYTES} bytes")));
-    }
-    let Value::Array(entries) = json::parse_value(text.as_bytes())
-        .map_err(|e| fail(format!("is not JSON without duplicate members ({e:?})")))?
-    else {
-        return Err(fail("must be a JSON array of providers".into()));
-    };
-    if entries.is_empty() || entries.len() > MAX_PROVIDERS {
-        return Err(fail(format!("must list 1 to {MAX_PROVIDERS} providers")));
-    }
+    let entries = json_list(
+        "PROVIDERS",
+        text,
+        MAX_PROVIDERS_BYTES,
+        MAX_PROVIDERS,
+        "providers",
+    )?;
     let mut providers: Vec<Provider> = Vec::with_capacity(entries.len());
     let mut project: Option<(Product, String)> = None;
     for (i, entry) in entries.iter().enumerate() {
@@ -382,85 +378,25 @@ pub const FIELDS: [&str; 18] = [
 ];
 
 /// A provider's failure: its name when known, and "field: problem".
-type ProviderError = (Option<String>, String);
+type ProviderError = EntryError;
 
-/// One provider object being read: its name, and its fields' readers (each failure names the
-/// provider and the field).
-struct Fields<'a> {
-    name: String,
-    object: &'a Map<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    /// The object with a valid name and no field it may not have.
-    fn of(entry: &'a Value) -> Result<Self, ProviderError> {
-        let Value::Object(object) = entry else {
-            return Err((None, "is not a JSON object".into()));
-        };
-        let name = match object.get("name") {
-            Some(Value::String(n))
-                if !n.is_empty()
-                    && n.len() <= 64
-                    && n.bytes()
-                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
-            {
-                n.clone()
-            }
-            _ => return Err((None, "name: must be 1 to 64 letters, digits, - or _".into())),
-        };
-        let fields = Self { name, object };
-        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(fields.fail(format!(
-                "{unknown}: is not a provider field ({})",
-                FIELDS.join(", ")
-            )));
+/// A provider object's valid name, then its fields (none it may not have).
+fn provider_fields(entry: &Value) -> Result<Fields<'_>, ProviderError> {
+    let Value::Object(object) = entry else {
+        return Err((None, "is not a JSON object".into()));
+    };
+    let name = match object.get("name") {
+        Some(Value::String(n))
+            if !n.is_empty()
+                && n.len() <= 64
+                && n.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+        {
+            n.clone()
         }
-        Ok(fields)
-    }
-
-    fn fail(&self, problem: String) -> ProviderError {
-        (Some(self.name.clone()), problem)
-    }
-
-    fn get(&self, field: &str) -> Option<&'a Value> {
-        self.object.get(field)
-    }
-
-    /// A string field, non-empty and without surrounding spaces.
-    fn text(&self, field: &str) -> Result<Option<String>, ProviderError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) if !s.trim().is_empty() && s.trim() == s => Ok(Some(s.clone())),
-            Some(_) => Err(self.fail(format!(
-                "{field}: must be a non-empty string without surrounding spaces"
-            ))),
-        }
-    }
-
-    /// A non-empty array of such strings.
-    fn texts(&self, field: &str) -> Result<Option<Vec<String>>, ProviderError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) if !s.is_empty() && s.trim() == s => Ok(s.clone()),
-                    _ => Err(self.fail(format!("{field}: must hold non-empty strings"))),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(self.fail(format!("{field}: must be a non-empty array of strings"))),
-        }
-    }
-
-    /// A boolean field, `false` when absent.
-    fn flag(&self, field: &str) -> Result<bool, ProviderError> {
-        match self.get(field) {
-            None | Some(Value::Bool(false)) => Ok(false),
-            Some(Value::Bool(true)) => Ok(true),
-            Some(_) => Err(self.fail(format!("{field}: must be true or false"))),
-        }
-    }
+        _ => return Err((None, "name: must be 1 to 64 letters, digits, - or _".into())),
+    };
+    Fields::new(name, object, &FIELDS, "a provider field")
 }
 
 /// One provider object, its Stytch product and whether it accepts unverified emails
@@ -470,7 +406,7 @@ fn provider(
     skew_secs: i64,
     default_product: Option<Product>,
 ) -> Result<(Provider, Product, bool), ProviderError> {
-    let fields = Fields::of(entry)?;
+    let fields = provider_fields(entry)?;
     let mut p = issuer_and_defaults(&fields, skew_secs)?;
     keys_and_audience(&fields, &mut p)?;
     let unverified_email = email_rule(&fields, &mut p)?;
