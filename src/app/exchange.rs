@@ -92,7 +92,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         cors: &[(String, String)],
     ) -> Result<Response, Failure> {
         // Before the body is read: a client over its limit costs nothing more.
-        self.within_ip_limit(&req, log).await?;
+        self.within_ip_limit(req.header("cf-connecting-ip"), log)
+            .await?;
         // Read before the body consumes the request.
         let cookies = SessionCookies::of(&req, &config.cookies);
         let token = extract_token(req).await.map_err(failure)?;

@@ -269,13 +269,14 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         }
     }
 
-    /// The per-address limit, for a request about to do what can reach Stytch.
-    async fn within_ip_limit<Body>(
+    /// The per-address limit, for a request from `address` (its `CF-Connecting-IP`) about
+    /// to do what can reach Stytch.
+    async fn within_ip_limit(
         &self,
-        req: &IncomingRequest<Body>,
+        address: Option<&str>,
         log: &mut RequestLog,
     ) -> Result<(), Failure> {
-        let Some(key) = limits::ip_key(req.header("cf-connecting-ip")) else {
+        let Some(key) = limits::ip_key(address) else {
             if !self.notes.no_client_address.replace(true) {
                 self.platform.log(NO_CLIENT_ADDRESS_NOTICE);
             }

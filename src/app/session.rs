@@ -20,7 +20,7 @@ use crate::jwt::verify::{self, VerifyError};
 use crate::keys::cache::{KvStore, ResolveError};
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::integrity::EntryMac;
-use crate::stytch::api::{self as stytch, Revoked};
+use crate::stytch::api::{self as stytch, Attested, Revoked};
 use crate::stytch::organization::Organization;
 use crate::stytch::session::{Link, VerifiedSession};
 use serde::Serialize;
@@ -40,9 +40,25 @@ pub(super) struct SessionCookies {
 }
 
 impl SessionCookies {
+    /// The session cookies of a request's `Cookie` headers.
     pub(super) fn of<Body>(req: &IncomingRequest<Body>, names: &CookiePolicy) -> Self {
-        let headers = || req.headers.iter().filter(|(k, _)| k == "cookie");
-        let count = |name: &str| -> usize { headers().map(|(_, v)| count_cookie(v, name)).sum() };
+        Self::in_headers(
+            || {
+                req.headers
+                    .iter()
+                    .filter(|(k, _)| k == "cookie")
+                    .map(|(_, v)| v.as_str())
+            },
+            names,
+        )
+    }
+
+    /// The session cookies of these `Cookie` header values.
+    pub(super) fn in_headers<'h, I: Iterator<Item = &'h str>>(
+        headers: impl Fn() -> I,
+        names: &CookiePolicy,
+    ) -> Self {
+        let count = |name: &str| -> usize { headers().map(|v| count_cookie(v, name)).sum() };
         if count(&names.jwt_name) > 1 || count(&names.session_name) > 1 {
             return Self {
                 ambiguous: true,
@@ -51,7 +67,7 @@ impl SessionCookies {
         }
         let find = |name: &str| {
             headers()
-                .find_map(|(_, v)| find_cookie(v, name))
+                .find_map(|v| find_cookie(v, name))
                 .map(str::to_owned)
         };
         Self {
@@ -60,6 +76,14 @@ impl SessionCookies {
             ambiguous: false,
         }
     }
+}
+
+/// A session the cookies prove, as [`Services::current_session`] found it.
+pub(super) enum Current {
+    /// From the session JWT alone.
+    Local(VerifiedSession),
+    /// Refreshed with Stytch: its new token and JWT go back to the browser in cookies.
+    Refreshed(Attested),
 }
 
 /// What the log line says of cookies that name no single session.
@@ -226,18 +250,62 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         cors: &[(String, String)],
     ) -> Result<Response, Failure> {
         let cookies = SessionCookies::of(req, &config.cookies);
-        let proven = self.proven_session(config, &cookies, log).await?;
+        let skew = config.session.policy.skew_secs;
+        let address = req.header("cf-connecting-ip");
+        let current = self
+            .current_session(
+                config,
+                &cookies,
+                address,
+                |s, now| s.is_live(now, skew),
+                log,
+            )
+            .await?;
+        Ok(match current {
+            Current::Local(proven) => {
+                let body = SessionBody::new(
+                    &proven.user_id,
+                    &proven.session_id,
+                    &proven.expires_at,
+                    proven.link.as_ref(),
+                    proven.organization.as_ref(),
+                );
+                json_response(200, &body, cors.to_vec())
+            }
+            Current::Refreshed(s) => {
+                let body = SessionBody::new(
+                    &s.user_id,
+                    &s.session_id,
+                    &s.expires_at,
+                    s.link.as_ref(),
+                    s.organization.as_ref(),
+                );
+                let headers =
+                    with_session_cookies(config, cors, &s, unix_secs(self.platform.now_ms()));
+                json_response(200, &body, headers)
+            }
+        })
+    }
+
+    /// The session the cookies prove, `good_enough` at `now` (Unix seconds) as its JWT
+    /// shows it, or refreshed with Stytch from the session token (which must answer for that
+    /// very session), counted against the request's `address` and the user's limit. `Err`: 401
+    /// `invalid_session` with the cookies cleared when the cookies prove no session, have no
+    /// token to refresh with, or Stytch says the session is gone; 503 when Stytch's keys
+    /// cannot be had; Stytch's failure otherwise (cookies kept).
+    pub(super) async fn current_session(
+        &self,
+        config: &Config,
+        cookies: &SessionCookies,
+        address: Option<&str>,
+        good_enough: impl Fn(&VerifiedSession, i64) -> bool,
+        log: &mut RequestLog,
+    ) -> Result<Current, Failure> {
+        let proven = self.proven_session(config, cookies, log).await?;
         let now = unix_secs(self.platform.now_ms());
-        if proven.is_live(now, config.session.policy.skew_secs) {
+        if good_enough(&proven, now) {
             log.session = Some("local");
-            let body = SessionBody::new(
-                &proven.user_id,
-                &proven.session_id,
-                &proven.expires_at,
-                proven.link.as_ref(),
-                proven.organization.as_ref(),
-            );
-            return Ok(json_response(200, &body, cors.to_vec()));
+            return Ok(Current::Local(proven));
         }
         log.prior = Some(
             if proven.expires_at_unix <= now {
@@ -250,7 +318,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let Some(token) = &cookies.token else {
             return Err((ApiError::InvalidSession, clearing_cookies(config)));
         };
-        self.within_ip_limit(req, log).await?;
+        self.within_ip_limit(address, log).await?;
         self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
             .await?;
         let started = self.platform.now_ms();
@@ -268,16 +336,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             }
             Ok(s) => {
                 log.session = Some("refreshed");
-                let body = SessionBody::new(
-                    &s.user_id,
-                    &s.session_id,
-                    &s.expires_at,
-                    s.link.as_ref(),
-                    s.organization.as_ref(),
-                );
-                let headers =
-                    with_session_cookies(config, cors, &s, unix_secs(self.platform.now_ms()));
-                Ok(json_response(200, &body, headers))
+                Ok(Current::Refreshed(s))
             }
             Err(e) => {
                 let e = ApiError::from_session_refresh(e);
@@ -312,7 +371,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             }
             Ok(proven) => {
                 // Over a limit, the cookies stay: a retry can still revoke the session.
-                self.within_ip_limit(req, log).await?;
+                self.within_ip_limit(req.header("cf-connecting-ip"), log)
+                    .await?;
                 self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
                     .await?;
                 let clear = clearing_cookies(config);
