@@ -59,8 +59,10 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
   const output = [];
   let ready = false;
   const waiters = [];
+  let lastLineAt = Date.now();
   const onLineOf = (line) => {
     if (!line.trim()) return;
+    lastLineAt = Date.now();
     output.push(line);
     if (ready) onLine?.(line);
     const start = line.indexOf("{");
@@ -137,7 +139,14 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
     },
     /** The log line of the most recent request to `route`. */
     async lastLog(route) {
+      // The line of a request just answered is still on its way (workerd, then wrangler,
+      // then this pipe): wait 50 ms, then until the output has been quiet for 50 ms (a busy
+      // machine delays the whole pipe), at most 2 s.
+      const started = Date.now();
       await new Promise((r) => setTimeout(r, 50));
+      while (Date.now() - lastLineAt < 50 && Date.now() - started < 2000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       return [...logs].reverse().find((l) => l.route === route);
     },
     async stop() {

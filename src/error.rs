@@ -32,6 +32,9 @@ pub enum ApiError {
     },
     /// 401: the request's session cookies name no live Stytch session.
     InvalidSession,
+    /// 401: a request for a path the gateway protects, without a session its cookies prove
+    /// (detail: why, for the log).
+    Unauthenticated(String),
     /// 403: `Origin` present and not allowed.
     ForbiddenOrigin,
     /// 404.
@@ -67,6 +70,10 @@ pub enum ApiError {
     JwksUnavailable(String),
     /// 504: Stytch did not answer in time.
     UpstreamTimeout,
+    /// 502: the app behind the gateway could not be reached (detail: what happened).
+    AppUnreachable(String),
+    /// 504: the app behind the gateway did not answer in time.
+    AppTimeout,
 }
 
 impl ApiError {
@@ -74,7 +81,10 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidRequest(_) => 400,
-            Self::InvalidToken(_) | Self::RejectedByStytch { .. } | Self::InvalidSession => 401,
+            Self::InvalidToken(_)
+            | Self::RejectedByStytch { .. }
+            | Self::InvalidSession
+            | Self::Unauthenticated(_) => 401,
             Self::ForbiddenOrigin => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
@@ -82,9 +92,9 @@ impl ApiError {
             Self::UnsupportedMediaType => 415,
             Self::RateLimited { .. } | Self::OverLimit { .. } => 429,
             Self::Misconfigured(_) => 500,
-            Self::Upstream { .. } => 502,
+            Self::Upstream { .. } | Self::AppUnreachable(_) => 502,
             Self::JwksUnavailable(_) => 503,
-            Self::UpstreamTimeout => 504,
+            Self::UpstreamTimeout | Self::AppTimeout => 504,
         }
     }
 
@@ -94,6 +104,7 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidToken(_) | Self::RejectedByStytch { .. } => "invalid_token",
             Self::InvalidSession => "invalid_session",
+            Self::Unauthenticated(_) => "unauthenticated",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -104,6 +115,8 @@ impl ApiError {
             Self::Upstream { .. } => "upstream_error",
             Self::JwksUnavailable(_) => "jwks_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
+            Self::AppUnreachable(_) => "app_unreachable",
+            Self::AppTimeout => "app_timeout",
         }
     }
 
@@ -121,6 +134,7 @@ impl ApiError {
                 "Stytch rejected the access token.".into()
             }
             Self::InvalidSession => "There is no valid session; sign in again.".into(),
+            Self::Unauthenticated(_) => "Sign in to continue.".into(),
             Self::ForbiddenOrigin => "This origin is not allowed to call this endpoint.".into(),
             Self::NotFound => "No such endpoint.".into(),
             Self::MethodNotAllowed(_) => "This method is not allowed on this endpoint.".into(),
@@ -143,15 +157,19 @@ impl ApiError {
                 "The signing keys cannot be fetched right now; try again shortly.".into()
             }
             Self::UpstreamTimeout => "Stytch did not answer in time.".into(),
+            Self::AppUnreachable(_) => "The app behind the gateway could not be reached.".into(),
+            Self::AppTimeout => "The app behind the gateway did not answer in time.".into(),
         }
     }
 
     /// What the log line should say beyond the code, if anything.
     pub fn log_detail(&self) -> Option<String> {
         match self {
-            Self::InvalidToken(d) | Self::Misconfigured(d) | Self::JwksUnavailable(d) => {
-                Some(d.clone())
-            }
+            Self::InvalidToken(d)
+            | Self::Misconfigured(d)
+            | Self::JwksUnavailable(d)
+            | Self::Unauthenticated(d)
+            | Self::AppUnreachable(d) => Some(d.clone()),
             Self::Upstream { detail, .. } => Some(detail.clone()),
             Self::RejectedByStytch { error_type } => error_type.clone(),
             Self::OverLimit { which, .. } => Some(format!("{which} rate limit")),

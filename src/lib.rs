@@ -4,8 +4,9 @@
 //! The crate is split in two:
 //! - a runtime-free core that parses and verifies tokens ([`jwt`]), loads, caches and uses
 //!   keys ([`keys`]), builds the Stytch calls ([`stytch`]), cookies ([`cookies`]), errors
-//!   ([`error`], the one mapping to HTTP) and log lines, parses configuration ([`config`]) and
-//!   runs the request flow ([`app`]). It never names `worker::*`; its I/O goes through the
+//!   ([`error`], the one mapping to HTTP) and log lines, decides what the auth gateway
+//!   forwards ([`gateway`]), parses configuration ([`config`]) and runs the request flow
+//!   ([`app`]). It never names `worker::*`; its I/O goes through the
 //!   small traits in [`http`], [`keys::cache`] and [`keys::crypto`], and the clock is a
 //!   parameter. `cargo test` exercises all of it natively.
 //! - a thin glue layer ([`runtime`]; wasm32 only, except its executor) that adapts the
@@ -26,6 +27,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod formats;
+pub mod gateway;
 pub mod http;
 pub mod jwt;
 pub mod keys;

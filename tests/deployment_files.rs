@@ -13,6 +13,7 @@ fn variables() -> Vec<String> {
     let src = [
         include_str!("../src/config/mod.rs"),
         include_str!("../src/config/providers.rs"),
+        include_str!("../src/config/protect.rs"),
     ]
     .map(|file| file.split("#[cfg(test)]").next().unwrap().to_owned())
     .concat();
@@ -51,7 +52,7 @@ fn the_variable_list_is_complete() {
     }
 }
 
-const VARIABLES: [&str; 28] = [
+const VARIABLES: [&str; 29] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -80,6 +81,7 @@ const VARIABLES: [&str; 28] = [
     "STYTCH_PRODUCT",
     "STYTCH_ORGANIZATION_ID",
     "STYTCH_ORGANIZATION_ID_CLAIM",
+    "PROTECT",
 ];
 
 #[test]

@@ -156,6 +156,17 @@ fn every_relative_link_resolves_to_a_file_and_a_heading() {
 }
 
 #[test]
+fn the_gateway_page_documents_every_rule_field() {
+    let page = read(&root().join("docs/gateway.md"));
+    for field in edge_attest::config::protect::FIELDS {
+        assert!(
+            page.contains(&format!("| `{field}` |")),
+            "docs/gateway.md has no row for `{field}`"
+        );
+    }
+}
+
+#[test]
 fn the_providers_page_documents_every_field() {
     let page = read(&root().join("docs/providers.md"));
     for field in edge_attest::config::providers::FIELDS {

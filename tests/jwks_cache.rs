@@ -84,8 +84,8 @@ fn kv_writes_wait_for_the_response() {
         headers: vec![("content-type".into(), "application/json".into())],
         body,
     };
-    let r = futures_executor::block_on(services.handle(Ok(&cfg), req));
-    assert_eq!(r.status, 200);
+    let r = futures_executor::block_on(services.handle(Ok(&cfg), req, &w.app));
+    assert_eq!(r.status(), 200);
     assert!(w.kv.store.borrow().is_empty());
     assert_eq!(w.kv.pending.borrow().len(), 1);
 }
@@ -591,8 +591,8 @@ fn waiters_are_released_when_the_fetching_request_goes_away() {
             .into_bytes(),
     };
     let mut cx = Context::from_waker(Waker::noop());
-    let mut fetching = Box::pin(services.handle(Ok(&config), request()));
-    let mut waiting = Box::pin(services.handle(Ok(&config), request()));
+    let mut fetching = Box::pin(services.handle(Ok(&config), request(), &w.app));
+    let mut waiting = Box::pin(services.handle(Ok(&config), request(), &w.app));
     assert!(fetching.as_mut().poll(&mut cx).is_pending());
     assert!(waiting.as_mut().poll(&mut cx).is_pending());
     assert_eq!(w.http.jwks_fetches(), 1);
@@ -600,7 +600,7 @@ fn waiters_are_released_when_the_fetching_request_goes_away() {
     let Poll::Ready(r) = waiting.as_mut().poll(&mut cx) else {
         panic!("the waiting request must not wait for a fetch nobody makes");
     };
-    assert_eq!(r.status, 503);
+    assert_eq!(r.status(), 503);
     assert_eq!(w.http.jwks_fetches(), 1);
 }
 
@@ -711,9 +711,11 @@ fn a_fetch_writes_kv_only_over_an_older_entry() {
     let elsewhere = async {
         put_entry(&w, &entry);
     };
-    let (r, ()) =
-        futures_executor::block_on(join(services.handle(Ok(&config), request), elsewhere));
-    assert_eq!(r.status, 200);
+    let (r, ()) = futures_executor::block_on(join(
+        services.handle(Ok(&config), request, &w.app),
+        elsewhere,
+    ));
+    assert_eq!(r.status(), 200);
     assert_eq!(w.http.jwks_fetches(), 2);
     let puts = w.kv.puts.get();
     w.kv.flush(w.platform.now_ms());

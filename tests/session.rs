@@ -501,15 +501,6 @@ fn get_session(w: &World, cookie: Option<&str>) -> Response {
     w.request("GET", "/api/session", &headers, "")
 }
 
-fn authenticate_answer(expires_at: i64) -> Reply {
-    let mut body = attest_body(expires_at);
-    let obj = body.as_object_mut().unwrap();
-    obj.remove("user_id"); // Authenticate names the user in the session only
-    body["session"]["custom_claims"] = json!({ "edge_attest": fixtures()["stytch"]["link"] });
-    body["session_token"] = json!("refreshed-session-token");
-    json_reply(200, body)
-}
-
 fn assert_cleared(r: &Response) {
     let set: Vec<&str> = r.headers_named("set-cookie").collect();
     assert_eq!(set.len(), 2, "{set:?}");

@@ -4,6 +4,7 @@
 //! through [`Services`].
 
 mod exchange;
+pub mod gateway;
 pub mod limits;
 mod prewarm;
 mod routes;
@@ -12,7 +13,9 @@ mod session;
 use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;
 use crate::formats::urls::{self, UrlParts};
-use crate::http::{BodySource, HttpClient, IncomingRequest, Platform, Response};
+use crate::http::{
+    AllHeaders, Answer, BodySource, Forwarder, HttpClient, IncomingRequest, Platform, Response,
+};
 use crate::jwt::token::UnverifiedToken;
 use crate::keys::cache::{
     CacheSource, DocumentKind, JwksCache, JwksMemory, JwksTrace, KvStore, ResolveError,
@@ -106,6 +109,15 @@ struct RequestLog {
     /// A rate limiter that failed (the request went on without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit_error: Option<String>,
+    /// The gateway: the index of the `PROTECT` rule that covered the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<usize>,
+    /// The gateway: the Stytch user (B2B: member) the request went to the app for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    /// The gateway: the app's status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_status: Option<u16>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -124,6 +136,9 @@ struct Durations {
     session: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stytch: Option<u64>,
+    /// The gateway: until the app's status and headers arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<u64>,
 }
 
 impl RequestLog {
@@ -285,19 +300,21 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         self.within_limit(Limit::Ip, &key, log).await
     }
 
-    /// Handles one request and writes its log line.
-    pub async fn handle<Body: BodySource>(
+    /// Handles one request and writes its log line. `forwarder` sends on what the gateway
+    /// passes to the app.
+    pub async fn handle<Body: BodySource + AllHeaders, F: Forwarder<Body>>(
         &self,
         config: Result<&Config, &ConfigError>,
         req: IncomingRequest<Body>,
-    ) -> Response {
+        forwarder: &F,
+    ) -> Answer<F::Answer> {
         let started = self.platform.now_ms();
         let mut log = RequestLog {
             method: req.method.clone(),
             ..RequestLog::default()
         };
-        let response = self.route(config, req, &mut log).await;
-        log.status = response.status;
+        let response = self.route(config, req, &mut log, forwarder).await;
+        log.status = response.status();
         log.ms.total = self.platform.now_ms().saturating_sub(started);
         if let Ok(line) = serde_json::to_string(&log) {
             self.platform.log(&line);
@@ -305,29 +322,61 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         response
     }
 
-    async fn route<Body: BodySource>(
+    async fn route<Body: BodySource + AllHeaders, F: Forwarder<Body>>(
         &self,
         config: Result<&Config, &ConfigError>,
         req: IncomingRequest<Body>,
         log: &mut RequestLog,
-    ) -> Response {
+        forwarder: &F,
+    ) -> Answer<F::Answer> {
         let fail = |log: &mut RequestLog, e: ApiError, extra: Vec<(String, String)>| {
             log.outcome = e.code();
             log.detail = e.log_detail();
             e.into_response(extra)
         };
         let Some(url) = urls::parse(&req.url) else {
-            return fail(
+            return Answer::Own(fail(
                 log,
                 ApiError::InvalidRequest("The request URL is invalid."),
                 vec![],
-            );
+            ));
         };
-        let route = Route::at(url.path);
-        log.route = Some(RouteName(route));
-        let Some(route) = route else {
-            return fail(log, ApiError::NotFound, vec![]);
+        let Some(route) = Route::at(url.path) else {
+            // Not one of the worker's own routes: the gateway's, if a rule covers it. A
+            // configuration that cannot be read protects nothing, so it answers 500 here too.
+            let config = match config {
+                Ok(c) => c,
+                Err(e) => {
+                    log.route = Some(RouteName::Unknown);
+                    return Answer::Own(fail(log, e.into(), vec![]));
+                }
+            };
+            log.route = Some(if config.protect.is_empty() {
+                RouteName::Unknown
+            } else {
+                RouteName::Gateway
+            });
+            let target = req.url.clone();
+            let Some(url) = urls::parse(&target) else {
+                return Answer::Own(fail(
+                    log,
+                    ApiError::InvalidRequest("The request URL is invalid."),
+                    vec![],
+                ));
+            };
+            return match self.gateway(config, req, &url, log, forwarder).await {
+                Ok(answer) => answer,
+                Err((e, extra)) => {
+                    let detail = log.detail.take();
+                    let resp = fail(log, e, extra);
+                    if log.detail.is_none() {
+                        log.detail = detail;
+                    }
+                    Answer::Own(resp)
+                }
+            };
         };
+        log.route = Some(RouteName::Own(route));
 
         // The Origin check comes before anything else about the request is looked at, and an
         // allowed Origin gets the CORS headers on every answer of a known route: 405 and 500
@@ -352,25 +401,25 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             // the answer is the configuration error, without CORS.
             Some(_) if config.is_err_and(|e| e.allowed_origins.is_none()) => vec![],
             Some(_) => {
-                return fail(
+                return Answer::Own(fail(
                     log,
                     ApiError::ForbiddenOrigin,
                     vec![("vary".into(), "Origin".into())],
-                );
+                ));
             }
         };
 
         let method = req.method.as_str();
         if !route.allows(method) {
-            return fail(log, ApiError::MethodNotAllowed(route.methods()), cors);
+            return Answer::Own(fail(log, ApiError::MethodNotAllowed(route.methods()), cors));
         }
         let config = match config {
             Ok(c) => c,
-            Err(e) => return fail(log, e.into(), cors),
+            Err(e) => return Answer::Own(fail(log, e.into(), cors)),
         };
         if method == "OPTIONS" {
             log.outcome = "preflight";
-            return preflight(route, origin.is_some(), cors);
+            return Answer::Own(preflight(route, origin.is_some(), cors));
         }
         // Every route, no catch-all: a route added to the table is handled here or does not
         // compile.
@@ -387,7 +436,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 cors.clone(),
             )),
         };
-        match result {
+        Answer::Own(match result {
             Ok(resp) => {
                 if log.outcome.is_empty() {
                     log.outcome = "ok";
@@ -399,7 +448,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 headers.append(&mut extra);
                 fail(log, e, headers)
             }
-        }
+        })
     }
 }
 

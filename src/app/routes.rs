@@ -74,13 +74,28 @@ impl Route {
     }
 }
 
-/// How the log line names a request's route: the route's name, or `unknown`.
+/// How the log line names a request's route: the route's name, `gateway` for a path a
+/// `PROTECT` rule covers, or `unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RouteName(pub(crate) Option<Route>);
+pub(crate) enum RouteName {
+    /// One of the worker's own routes.
+    Own(Route),
+    /// A path the gateway handles.
+    Gateway,
+    /// A call through the service binding (`EdgeAttest.session()`).
+    Binding,
+    /// No route.
+    Unknown,
+}
 
 impl Serialize for RouteName {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.map_or("unknown", Route::name))
+        serializer.serialize_str(match self {
+            Self::Own(route) => route.name(),
+            Self::Gateway => "gateway",
+            Self::Binding => "binding",
+            Self::Unknown => "unknown",
+        })
     }
 }
 

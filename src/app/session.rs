@@ -86,6 +86,15 @@ pub(super) enum Current {
     Refreshed(Attested),
 }
 
+/// Who a call to Stytch is made for, as the per-address limit counts it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Caller<'r> {
+    /// A request from the Internet, with its `CF-Connecting-IP` (if any).
+    Address(Option<&'r str>),
+    /// Another Worker of the account, through the service binding: no address to count.
+    Binding,
+}
+
 /// What the log line says of cookies that name no single session.
 pub(super) const AMBIGUOUS_COOKIES: &str = "ambiguous_cookies";
 
@@ -251,15 +260,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     ) -> Result<Response, Failure> {
         let cookies = SessionCookies::of(req, &config.cookies);
         let skew = config.session.policy.skew_secs;
-        let address = req.header("cf-connecting-ip");
+        let caller = Caller::Address(req.header("cf-connecting-ip"));
         let current = self
-            .current_session(
-                config,
-                &cookies,
-                address,
-                |s, now| s.is_live(now, skew),
-                log,
-            )
+            .current_session(config, &cookies, caller, |s, now| s.is_live(now, skew), log)
             .await?;
         Ok(match current {
             Current::Local(proven) => {
@@ -289,7 +292,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
 
     /// The session the cookies prove, `good_enough` at `now` (Unix seconds) as its JWT
     /// shows it, or refreshed with Stytch from the session token (which must answer for that
-    /// very session), counted against the request's `address` and the user's limit. `Err`: 401
+    /// very session), counted against the caller's address and the user's limit. `Err`: 401
     /// `invalid_session` with the cookies cleared when the cookies prove no session, have no
     /// token to refresh with, or Stytch says the session is gone; 503 when Stytch's keys
     /// cannot be had; Stytch's failure otherwise (cookies kept).
@@ -297,7 +300,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         &self,
         config: &Config,
         cookies: &SessionCookies,
-        address: Option<&str>,
+        caller: Caller<'_>,
         good_enough: impl Fn(&VerifiedSession, i64) -> bool,
         log: &mut RequestLog,
     ) -> Result<Current, Failure> {
@@ -318,7 +321,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let Some(token) = &cookies.token else {
             return Err((ApiError::InvalidSession, clearing_cookies(config)));
         };
-        self.within_ip_limit(address, log).await?;
+        if let Caller::Address(address) = caller {
+            self.within_ip_limit(address, log).await?;
+        }
         self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
             .await?;
         let started = self.platform.now_ms();

@@ -8,10 +8,12 @@
 //! answers with 500 `misconfigured` and logs.
 
 mod fields;
+pub mod protect;
 pub mod providers;
 
 use crate::cookies::{CookiePolicy, CookieSetting, SameSite};
 use crate::formats::urls::{self, UrlParts};
+use crate::gateway::Rules;
 use crate::keys::integrity::{CacheSecret, MIN_SECRET_CHARS};
 use crate::keys::jwk::Alg;
 use crate::stytch::project::{Product, SESSION_MINUTES, StytchConfig};
@@ -43,6 +45,8 @@ pub struct Config {
     /// What the key cache's KV entries are tagged with: `KEY_CACHE_SECRET`, else
     /// `STYTCH_SECRET` (the tag key is derived with a label of its own either way).
     pub key_cache_secret: CacheSecret,
+    /// The auth gateway's rules (`PROTECT`); empty without a gateway.
+    pub protect: Rules,
 }
 
 /// A variable that is missing or invalid. The message never contains the value of
@@ -154,6 +158,7 @@ impl Config {
         let cookies = cookie_policy(vars)?;
         let session = session_rules(vars, &stytch, skew_secs)?;
         let key_cache_secret = key_cache_secret(vars, secret)?;
+        let protect = protect::read(vars)?;
         Ok(Self {
             providers,
             stytch,
@@ -161,6 +166,7 @@ impl Config {
             cookies,
             session,
             key_cache_secret,
+            protect,
         })
     }
 }

@@ -71,6 +71,78 @@ impl BodySource for Vec<u8> {
     }
 }
 
+/// The request headers beyond those the handler reads: every one, as the gateway forwards
+/// them. Read only for a request a gateway rule covers.
+pub trait AllHeaders {
+    /// Every header of the request, names lower-cased, in order; `read` holds the ones
+    /// already read (a test's request holds them all).
+    fn all_headers(&self, read: &[(String, String)]) -> Vec<(String, String)>;
+}
+
+impl AllHeaders for Vec<u8> {
+    fn all_headers(&self, read: &[(String, String)]) -> Vec<(String, String)> {
+        read.to_vec()
+    }
+}
+
+/// A request the gateway sends on to the app: the incoming request's method and body, to
+/// `url`, with the headers the gateway decided. Redirects are never followed, the answer is
+/// never cached, and only its head is waited for: its body streams back as it comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRequest {
+    /// Absolute URL: the app's origin, and the request's own path and query.
+    pub url: String,
+    /// The incoming request's method.
+    pub method: String,
+    /// Every header to send, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// Give up on the answer's status and headers after this long.
+    pub headers_timeout_ms: u32,
+}
+
+/// The app's answer, its body not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded<A> {
+    /// HTTP status.
+    pub status: u16,
+    /// Every header, names lower-cased, `set-cookie` repeated.
+    pub headers: Vec<(String, String)>,
+    /// The body (and, for a 101, the socket), passed back untouched.
+    pub body: A,
+}
+
+/// Sends a request on to the app with the incoming body streamed (the gateway's `fetch`).
+#[allow(async_fn_in_trait)]
+pub trait Forwarder<Body> {
+    /// The answer's body as the runtime holds it.
+    type Answer;
+    /// Sends `req` with `body`, and waits for the answer's head only.
+    async fn forward(
+        &self,
+        req: ForwardRequest,
+        body: Body,
+    ) -> Result<Forwarded<Self::Answer>, TransportError>;
+}
+
+/// What the worker answers: its own response, or the app's passed through the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<A> {
+    /// Made by the worker.
+    Own(Response),
+    /// The app's answer, with the head the gateway decided.
+    Forwarded(Forwarded<A>),
+}
+
+impl<A> Answer<A> {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Own(r) => r.status,
+            Self::Forwarded(f) => f.status,
+        }
+    }
+}
+
 /// An answer from the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {

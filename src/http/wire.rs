@@ -65,6 +65,19 @@ pub fn header_lines<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Op
     Some(out)
 }
 
+/// Header names and values alternating, `\n`-separated (what [`header_lines`] writes), as
+/// pairs, names lower-cased. A trailing name without a value is dropped.
+pub fn header_pairs(lines: &str) -> Vec<(String, String)> {
+    let mut fields = lines.split('\n');
+    let mut out = Vec::new();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        if !name.is_empty() {
+            out.push((name.to_ascii_lowercase(), value.to_owned()));
+        }
+    }
+    out
+}
+
 /// The body's exact length, when the headers give it: a `Content-Length` with no
 /// `Content-Encoding` (or `identity`). With an encoding the runtime decodes the body as it is
 /// read but keeps the encoded `Content-Length` (checked in workerd: `gzip`, 5 KB declared,

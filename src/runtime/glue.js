@@ -61,6 +61,47 @@ function headerList(lines) {
   return h;
 }
 export function request_head(req, names) { return req.method + '\n' + req.url + pick(req.headers, names); }
+
+// Every header of a message, names lower-case, `Set-Cookie` one line each (the gateway
+// forwards them all, and decides which). Each line break-free: the runtime refuses them.
+function allHeaders(headers) {
+  let out = '';
+  for (const [name, value] of headers) {
+    if (name !== 'set-cookie') out += (out ? '\n' : '') + name + '\n' + value;
+  }
+  for (const c of headers.getSetCookie?.() ?? []) out += (out ? '\n' : '') + 'set-cookie\n' + c;
+  return out;
+}
+export function request_headers_all(req) { return allHeaders(req.headers); }
+export function response_head_all(resp) {
+  const h = allHeaders(resp.headers);
+  return resp.status + (h ? '\n' + h : '');
+}
+
+// The gateway's request to the app: the incoming body passed as a stream (never read here),
+// no redirect followed (a Location goes back to the browser, and the identity headers never
+// to another host), nothing cached (the cache key holds neither cookies nor identity), and a
+// timeout on the answer's head only: once it has come, its body streams for as long as it
+// lasts. Rejects with "timeout" when the head did not come in time.
+const NO_BODY = new Set(['GET', 'HEAD']);
+export function forward(url, method, headers, req, ms) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), ms);
+  const body = NO_BODY.has(method) ? undefined : req.body ?? undefined;
+  return fetch(url, { method, headers: headerList(headers), body, redirect: 'manual', cache: 'no-store', signal: ctl.signal })
+    .catch((e) => {
+      throw ctl.signal.aborted ? 'timeout' : e;
+    })
+    .finally(() => clearTimeout(timer));
+}
+// The app's answer with the head the gateway decided: its body (or, for a 101, its socket)
+// passed on untouched.
+const NULL_BODY = new Set([101, 204, 205, 304]);
+export function forwarded_response(resp, status, headers) {
+  const init = { status, headers: headerList(headers) };
+  if (status === 101) init.webSocket = resp.webSocket;
+  return new Response(NULL_BODY.has(status) ? null : resp.body, init);
+}
 export function response_head(resp, names) { return resp.status + pick(resp.headers, names); }
 export function new_response(status, body, headers) {
   return new Response(body === '' ? null : body, { status, headers: headerList(headers) });

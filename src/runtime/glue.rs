@@ -11,8 +11,9 @@ use crate::app::{IsolateNotes, Services};
 use crate::config::{Config, ConfigError};
 use crate::http::wire;
 use crate::http::{
-    BodyError, BodySource, HttpClient, IncomingRequest, Method, OutboundRequest, OutboundResponse,
-    Platform, REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
+    AllHeaders, Answer, BodyError, BodySource, ForwardRequest, Forwarded, Forwarder, HttpClient,
+    IncomingRequest, Method, OutboundRequest, OutboundResponse, Platform, REQUEST_HEADERS,
+    RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
 use crate::keys::cache::{JwksMemory, KV_CLOCK_TOLERANCE_MS, KvStore};
 use crate::runtime::promise::{js_message, settled};
@@ -54,6 +55,29 @@ extern "C" {
     /// A response; `headers` alternates names and values, appended in order.
     #[wasm_bindgen(catch)]
     fn new_response(status: u16, body: &str, headers: &str) -> Result<web_sys::Response, JsValue>;
+    /// Every header of a request: names and values alternating, `\n`-separated.
+    #[wasm_bindgen(catch)]
+    fn request_headers_all(req: &web_sys::Request) -> Result<String, JsValue>;
+    /// The status, then every header of a response as [`request_headers_all`] gives them.
+    #[wasm_bindgen(catch)]
+    fn response_head_all(resp: &web_sys::Response) -> Result<String, JsValue>;
+    /// The gateway's `fetch` to the app with `req`'s body streamed: a promise of the answer,
+    /// rejected with `"timeout"` when its head does not come within `ms`.
+    #[wasm_bindgen(catch)]
+    fn forward(
+        url: &str,
+        method: &str,
+        headers: &str,
+        req: &web_sys::Request,
+        ms: u32,
+    ) -> Result<Promise, JsValue>;
+    /// The app's answer `resp` with this status and these headers, its body untouched.
+    #[wasm_bindgen(catch)]
+    fn forwarded_response(
+        resp: &web_sys::Response,
+        status: u16,
+        headers: &str,
+    ) -> Result<web_sys::Response, JsValue>;
     /// `fetch` without following redirects; `headers` as for [`new_response`].
     #[wasm_bindgen(catch)]
     fn send(
@@ -206,6 +230,37 @@ pub fn scheduled(
     }))
 }
 
+/// `EdgeAttest.session(cookieHeader)` for another Worker of the account, through a service
+/// binding (src/runtime/entry.js): resolves with the identity as JSON text, or `null` for no
+/// session; rejects with `"<code>: <description>"` when the configuration is broken or the
+/// session cannot be checked right now.
+#[wasm_bindgen]
+pub fn binding_session(
+    cookie_header: String,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> Result<JsValue, JsValue> {
+    run(Box::pin(async move {
+        let state = isolate_state(&env);
+        let io = Io::new(&env, &ctx, &state);
+        let found = io
+            .services(&state)?
+            .binding_session(state.config.as_ref(), &cookie_header)
+            .await;
+        match found {
+            Ok(Some(session)) => serde_json::to_string(&session)
+                .map(|s| JsValue::from_str(&s))
+                .map_err(|e| JsValue::from_str(&e.to_string())),
+            Ok(None) => Ok(JsValue::NULL),
+            Err(e) => Err(JsValue::from_str(&format!(
+                "{}: {}",
+                e.code(),
+                e.description()
+            ))),
+        }
+    }))
+}
+
 /// A handler's future, boxed: both handlers share one instance of the executor's code.
 type Handler = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
@@ -319,8 +374,18 @@ async fn respond(
         headers,
         body: WorkerBody { req, exact },
     };
-    let response = services.handle(state.config.as_ref(), incoming).await;
-    Ok(to_web_response(&response)?.into())
+    let answer = services
+        .handle(state.config.as_ref(), incoming, &WorkerForwarder)
+        .await;
+    match answer {
+        Answer::Own(response) => Ok(to_web_response(&response)?.into()),
+        Answer::Forwarded(f) => {
+            let headers =
+                wire::header_lines(f.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+                    .ok_or_else(|| JsValue::from_str("line break in a response header"))?;
+            Ok(forwarded_response(&f.body, f.status, &headers)?.into())
+        }
+    }
 }
 
 /// What the glue reads of a request or an upstream response: the core's headers, and what
@@ -389,6 +454,63 @@ impl BodySource for WorkerBody {
     async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
         let req = self.req;
         read_body(self.exact, limit, || req.array_buffer(), || req.body()).await
+    }
+}
+
+impl AllHeaders for WorkerBody {
+    fn all_headers(&self, read: &[(String, String)]) -> Vec<(String, String)> {
+        match request_headers_all(&self.req) {
+            Ok(lines) => wire::header_pairs(&lines),
+            // The headers cannot be read: forward what was (the identity headers the gateway
+            // strips are then absent anyway).
+            Err(_) => read.to_vec(),
+        }
+    }
+}
+
+/// The gateway's `fetch` to the app: the incoming request's body streamed, the answer's
+/// body left unread.
+struct WorkerForwarder;
+
+impl Forwarder<WorkerBody> for WorkerForwarder {
+    type Answer = web_sys::Response;
+
+    async fn forward(
+        &self,
+        req: ForwardRequest,
+        body: WorkerBody,
+    ) -> Result<Forwarded<web_sys::Response>, TransportError> {
+        let network = |e: JsValue| TransportError::Network(js_message(&e));
+        let headers = wire::header_lines(req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .ok_or_else(|| TransportError::Network("line break in a request header".into()))?;
+        let sent = forward(
+            &req.url,
+            &req.method,
+            &headers,
+            &body.req,
+            req.headers_timeout_ms,
+        )
+        .map_err(network)?;
+        let resp: web_sys::Response = settled(&sent)
+            .await
+            .map_err(|e| {
+                if e.as_string().as_deref() == Some("timeout") {
+                    TransportError::Timeout
+                } else {
+                    network(e)
+                }
+            })?
+            .unchecked_into();
+        let head = response_head_all(&resp).map_err(network)?;
+        let (status, rest) = head.split_once('\n').unwrap_or((head.as_str(), ""));
+        let status = status
+            .parse::<u16>()
+            .map_err(|_| TransportError::Network("no status".into()))?;
+        Ok(Forwarded {
+            status,
+            headers: wire::header_pairs(rest),
+            body: resp,
+        })
     }
 }
 

@@ -271,6 +271,12 @@ impl VerifiedSession {
     pub fn is_live(&self, now: i64, skew: i64) -> bool {
         !is_expired(self.jwt_expires_at, now, skew) && self.expires_at_unix > now
     }
+
+    /// Whether the JWT has at least `secs` left and the session itself has not ended: what
+    /// the gateway forwards without refreshing it first (the app checks `exp` itself).
+    pub fn lasts(&self, now: i64, secs: i64) -> bool {
+        self.jwt_expires_at.saturating_sub(now) >= secs && self.expires_at_unix > now
+    }
 }
 
 /// What a repeat exchange may do with the session the browser holds.

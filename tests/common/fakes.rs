@@ -6,8 +6,8 @@ use edge_attest::app::limits::{Limit, RateLimiter};
 use edge_attest::app::{IsolateNotes, Services};
 use edge_attest::config::{Config, ConfigError};
 use edge_attest::http::{
-    HttpClient, IncomingRequest, OutboundRequest, OutboundResponse, Platform, Response,
-    TransportError,
+    Answer, ForwardRequest, Forwarded, Forwarder, HttpClient, IncomingRequest, OutboundRequest,
+    OutboundResponse, Platform, Response, TransportError,
 };
 use edge_attest::keys::cache::{JwksMemory, KvStore};
 use edge_attest::keys::crypto::RustCryptoBackend;
@@ -30,6 +30,73 @@ pub struct FakeHttp {
     pub jwks_pending_polls: Cell<u32>,
     /// Answers by exact URL (other providers' key sets and OpenID configurations), tried first.
     pub routes: RefCell<HashMap<String, Reply>>,
+}
+
+/// The app behind the gateway: records every request it receives (with its body) and answers
+/// from a script, or 200 `ok` by default.
+#[derive(Default)]
+pub struct FakeApp {
+    pub received: RefCell<Vec<(ForwardRequest, Vec<u8>)>>,
+    pub replies: RefCell<VecDeque<Result<Forwarded<String>, TransportError>>>,
+}
+
+impl FakeApp {
+    /// Queues the app's next answer.
+    pub fn reply(&self, status: u16, headers: &[(&str, &str)], body: &str) {
+        self.replies.borrow_mut().push_back(Ok(Forwarded {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+        }));
+    }
+    /// Queues a failure of the next forward.
+    pub fn fail(&self, e: TransportError) {
+        self.replies.borrow_mut().push_back(Err(e));
+    }
+}
+
+/// A request body a test hands the worker: what the app receives of it when forwarded.
+pub trait TestBody: edge_attest::http::BodySource + edge_attest::http::AllHeaders {
+    fn forwarded(self) -> Vec<u8>;
+}
+
+impl TestBody for Vec<u8> {
+    fn forwarded(self) -> Vec<u8> {
+        self
+    }
+}
+
+impl<B: TestBody> Forwarder<B> for FakeApp {
+    type Answer = String;
+    async fn forward(
+        &self,
+        req: ForwardRequest,
+        body: B,
+    ) -> Result<Forwarded<String>, TransportError> {
+        self.received.borrow_mut().push((req, body.forwarded()));
+        self.replies.borrow_mut().pop_front().unwrap_or_else(|| {
+            Ok(Forwarded {
+                status: 200,
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: "ok".into(),
+            })
+        })
+    }
+}
+
+/// An answer as a test reads it: the app's body (a string here) in place of the worker's.
+pub fn response_of(answer: Answer<String>) -> Response {
+    match answer {
+        Answer::Own(r) => r,
+        Answer::Forwarded(f) => Response {
+            status: f.status,
+            headers: f.headers,
+            body: f.body,
+        },
+    }
 }
 
 /// Pending for `n` polls, waking itself each time: an I/O that is still under way.
@@ -304,6 +371,18 @@ impl edge_attest::http::BodySource for UnreadableBody {
     }
 }
 
+impl edge_attest::http::AllHeaders for UnreadableBody {
+    fn all_headers(&self, read: &[(String, String)]) -> Vec<(String, String)> {
+        read.to_vec()
+    }
+}
+
+impl TestBody for UnreadableBody {
+    fn forwarded(self) -> Vec<u8> {
+        panic!("the body must not be forwarded")
+    }
+}
+
 pub fn json_reply(status: u16, body: serde_json::Value) -> Reply {
     Ok(OutboundResponse {
         status,
@@ -315,6 +394,8 @@ pub fn json_reply(status: u16, body: serde_json::Value) -> Reply {
 /// One worker isolate with its fakes.
 pub struct World {
     pub http: FakeHttp,
+    /// The app behind the gateway.
+    pub app: FakeApp,
     pub kv: FakeKv,
     pub limits: FakeLimiter,
     pub platform: FakePlatform,
@@ -348,6 +429,7 @@ impl World {
         };
         let w = Self {
             http: FakeHttp::default(),
+            app: FakeApp::default(),
             kv,
             limits,
             platform,
@@ -429,10 +511,14 @@ impl World {
         futures_executor::block_on(self.services().prewarm(config.as_ref(), "*/5 * * * *"))
     }
 
-    pub fn run<B: edge_attest::http::BodySource>(&self, req: IncomingRequest<B>) -> Response {
+    pub fn run<B: TestBody>(&self, req: IncomingRequest<B>) -> Response {
         let config = self.config();
         let services = self.services();
-        let resp = futures_executor::block_on(services.handle(config.as_ref(), req));
+        let resp = response_of(futures_executor::block_on(services.handle(
+            config.as_ref(),
+            req,
+            &self.app,
+        )));
         // The response is out: now the waitUntil work runs.
         self.kv.flush(self.platform.now_ms());
         resp
@@ -451,9 +537,13 @@ impl World {
                 .to_string()
                 .into_bytes(),
         });
-        let all =
-            futures_util::future::join_all(requests.map(|r| services.handle(config.as_ref(), r)));
-        let responses = futures_executor::block_on(all);
+        let all = futures_util::future::join_all(
+            requests.map(|r| services.handle(config.as_ref(), r, &self.app)),
+        );
+        let responses = futures_executor::block_on(all)
+            .into_iter()
+            .map(response_of)
+            .collect();
         self.kv.flush(self.platform.now_ms());
         responses
     }
@@ -567,6 +657,19 @@ pub fn attest_body(expires_at: i64) -> serde_json::Value {
 }
 
 /// Stytch's error answer (stytch-node `StytchErrorJSON`), request id `request-id-test-err`.
+/// Stytch's answer to `sessions/authenticate` for the fixtures' session, live until
+/// `expires_at`, with a new session token (and the fixtures' link among its custom claims).
+pub fn authenticate_answer(expires_at: i64) -> Reply {
+    let mut body = attest_body(expires_at);
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("user_id"); // Authenticate names the user in the session only
+    }
+    body["session"]["custom_claims"] =
+        serde_json::json!({ "edge_attest": super::fixtures::fixtures()["stytch"]["link"] });
+    body["session_token"] = serde_json::json!("refreshed-session-token");
+    json_reply(200, body)
+}
+
 pub fn stytch_error(status: u16, error_type: &str) -> Reply {
     json_reply(
         status,
