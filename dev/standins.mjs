@@ -14,7 +14,7 @@
 import http from "node:http";
 import { gzipSync } from "node:zlib";
 import { randomBytes, randomUUID, createHash } from "node:crypto";
-import { SignJWT, exportJWK, generateKeyPair, createLocalJWKSet, jwtVerify } from "jose";
+import { SignJWT, exportJWK, generateKeyPair, createLocalJWKSet, createRemoteJWKSet, jwtVerify } from "jose";
 import { supabaseClaims } from "./supabase-claims.mjs";
 
 function listen(server, port, host) {
@@ -787,5 +787,127 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
     script: (...steps) => queue.push(...steps),
     pending: () => queue.length,
     close: () => closeServer(server, sockets),
+  };
+}
+
+/**
+ * The app behind the gateway (`PROTECT`): a real HTTP server that records every request it
+ * receives and answers what it saw, as a protected API would. It verifies `Edge-Attest-Jwt`
+ * the way docs/gateway.md tells an app to (jose, RS256, the Stytch stand-in's session key
+ * set, issuer `stytch.com/<project>`, audience the project, the plain headers equal to the
+ * claims), and never echoes the JWT itself. Paths ending in:
+ * - `/redirect`: 302 to `redirectTo` (another server the gateway must not follow to);
+ * - `/sse`: a text/event-stream of two events 300 ms apart (streamed back, not buffered);
+ * - `/set-cookies`: its own cookie, and the session cookie names it may not set;
+ * - `/echo-identity`: an `Edge-Attest-User-Id` and a `Connection`-named header in its answer;
+ * - `/ws`: a WebSocket that echoes text messages;
+ * anything else: 200 JSON `{method, url, headers (Edge-Attest-Jwt left out), body_bytes,
+ * first_chunk_at, ended_at, jwt: {verified, sub, session_id, error}}`, with `Access-Control-*`
+ * for `corsOrigin` when set. `app.requests` holds the same for the tests.
+ */
+export async function startApp({ stytch, projectId, redirectTo = "http://127.0.0.1:9/landed", corsOrigin = null, port = 0, host = "127.0.0.1" }) {
+  // Fetched once and kept, as an app would (jose's remote set refetches on an unknown kid).
+  const keys = createRemoteJWKSet(new URL(`${stytch.url}/v1/sessions/jwks/${projectId}`));
+  const requests = [];
+  async function identityOf(headers) {
+    const jwt = headers["edge-attest-jwt"];
+    if (!jwt) return { verified: false, error: "no Edge-Attest-Jwt" };
+    try {
+      const { payload } = await jwtVerify(jwt, keys, {
+        algorithms: ["RS256"],
+        issuer: `stytch.com/${projectId}`,
+        audience: projectId,
+        clockTolerance: 60,
+      });
+      const session = payload["https://stytch.com/session"];
+      const subject = headers["edge-attest-user-id"] ?? headers["edge-attest-member-id"];
+      if (payload.sub !== subject || session?.id !== headers["edge-attest-session-id"]) {
+        return { verified: false, error: "the headers do not match the JWT" };
+      }
+      return { verified: true, sub: payload.sub, session_id: session.id, sha256: createHash("sha256").update(jwt).digest("hex") };
+    } catch (e) {
+      return { verified: false, error: String(e?.code ?? e?.message ?? e) };
+    }
+  }
+  const server = http.createServer(async (req, res) => {
+    const seen = { method: req.method, url: req.url, headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], body_bytes: 0, first_chunk_at: null, ended_at: null };
+    delete seen.headers["edge-attest-jwt"];
+    seen.rawHeaders = seen.rawHeaders.map((v, i, all) => (i % 2 === 1 && all[i - 1].toLowerCase() === "edge-attest-jwt" ? "(left out)" : v));
+    requests.push(seen);
+    req.on("data", (c) => {
+      seen.first_chunk_at ??= Date.now();
+      seen.body_bytes += c.length;
+    });
+    await new Promise((r) => req.on("end", r));
+    seen.ended_at = Date.now();
+    seen.jwt = await identityOf(req.headers);
+    const path = req.url.split("?")[0];
+    const cors = corsOrigin && req.headers.origin === corsOrigin ? { "access-control-allow-origin": corsOrigin, "access-control-allow-credentials": "true" } : {};
+    if (path.endsWith("/redirect")) {
+      res.writeHead(302, { location: redirectTo });
+      return res.end();
+    }
+    if (path.endsWith("/sse")) {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.write("data: 1\n\n");
+      await new Promise((r) => setTimeout(r, 300));
+      res.end("data: 2\n\n");
+      return;
+    }
+    if (path.endsWith("/set-cookies")) {
+      res.writeHead(200, [["set-cookie", "app=1; Path=/"], ["set-cookie", "stytch_session=planted; Path=/"], ["set-cookie", "stytch_session_jwt=planted; Path=/"], ["content-type", "text/plain"]]);
+      return res.end("ok");
+    }
+    if (path.endsWith("/echo-identity")) {
+      res.writeHead(200, { "edge-attest-user-id": "echoed", connection: "x-internal", "x-internal": "1", "content-type": "text/plain" });
+      return res.end("ok");
+    }
+    sendJson(res, 200, seen, cors);
+  });
+  // A WebSocket that echoes text frames (RFC 6455, just enough: unfragmented masked frames
+  // under 64 KiB from the client, unmasked replies).
+  server.on("upgrade", (req, socket) => {
+    const seen = { method: req.method, url: req.url, headers: { ...req.headers }, upgrade: true };
+    delete seen.headers["edge-attest-jwt"];
+    requests.push(seen);
+    const accept = createHash("sha1").update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    let buffered = Buffer.alloc(0);
+    socket.on("data", (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2) {
+        const opcode = buffered[0] & 0x0f;
+        let len = buffered[1] & 0x7f;
+        let at = 2;
+        if (len === 126) {
+          if (buffered.length < 4) return;
+          len = buffered.readUInt16BE(2);
+          at = 4;
+        }
+        const masked = (buffered[1] & 0x80) !== 0;
+        if (buffered.length < at + (masked ? 4 : 0) + len) return;
+        const mask = masked ? buffered.subarray(at, at + 4) : null;
+        at += masked ? 4 : 0;
+        const data = Buffer.from(buffered.subarray(at, at + len));
+        if (mask) for (let i = 0; i < data.length; i++) data[i] ^= mask[i % 4];
+        buffered = buffered.subarray(at + len);
+        if (opcode === 8) return socket.end(Buffer.from([0x88, 0]));
+        if (opcode === 1) {
+          const reply = Buffer.from(`echo: ${data.toString("utf8")}`);
+          const head = reply.length < 126 ? Buffer.from([0x81, reply.length]) : Buffer.from([0x81, 126, reply.length >> 8, reply.length & 0xff]);
+          socket.write(Buffer.concat([head, reply]));
+        }
+      }
+    });
+    socket.on("error", () => {});
+  });
+  const bound = await listen(server, port, host);
+  return {
+    url: `http://${host}:${bound}`,
+    requests,
+    close: () => new Promise((r) => {
+      server.closeAllConnections?.();
+      server.close(() => r());
+    }),
   };
 }

@@ -32,8 +32,11 @@ export function freePort() {
  * @param {string} [o.config]              the wrangler config (default tests/integration/wrangler.toml)
  * @param {string[]} [o.alsoConfigs]       more workers in the same session (`-c` each), which
  *                                         the first can reach through service bindings
+ * @param {string} [o.localUpstream]       host:port standing in for the zone's origin
+ *                                         (`--local-upstream`): requests reach the worker with
+ *                                         that host in their URL, as on a route of its zone
  */
-export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [] } = {}) {
+export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [], localUpstream } = {}) {
   port ??= await freePort();
   const inspector = await freePort();
   persistDir ??= mkdtempSync(path.join(os.tmpdir(), "edge-attest-kv-"));
@@ -47,6 +50,7 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
     "--inspector-port", String(inspector),
     "--persist-to", persistDir,
     "--show-interactive-dev-session=false",
+    ...(localUpstream ? ["--local-upstream", localUpstream] : []),
   ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = spawn(path.join(BIN, "wrangler"), args, {
