@@ -3,7 +3,7 @@
 // on its own origin (allowed by the worker) and on a second origin that is not allowed.
 import http from "node:http";
 import { readFileSync } from "node:fs";
-import { startSupabase, startStytch } from "./standins.mjs";
+import { startSupabase, startStytch, startApp } from "./standins.mjs";
 import { startWorker } from "./worker.mjs";
 
 export const PROJECT_ID = "project-test-00000000-0000-4000-8000-000000000000";
@@ -58,7 +58,7 @@ const orgOfEmail = (email) => (String(email).endsWith("@globex.example") ? "glob
  * `localhost`: one site, two origins, so the worker's cookies are first-party for the page
  * and CORS is exercised. The disallowed page is served on `127.0.0.1`, another site.
  */
-export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, supabasePort = 0, stytchPort = 0, onWorkerLine, b2b = false } = {}) {
+export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, supabasePort = 0, stytchPort = 0, appPort = 0, onWorkerLine, b2b = false } = {}) {
   const shared = {};
   const supabase = await startSupabase({ port: supabasePort });
   const b2bOptions = b2b
@@ -81,6 +81,9 @@ export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, s
   const other = await servePage(otherPagePort, () => ({ ...shared, allowed: false }));
   const pageOrigin = `http://localhost:${page.address().port}`;
   const otherOrigin = `http://127.0.0.1:${other.address().port}`;
+  // The app's own API behind the gateway: it answers with what it received, and verifies
+  // Edge-Attest-Jwt as docs/gateway.md tells an app to.
+  const app = await startApp({ stytch, projectId: PROJECT_ID, port: appPort, b2b });
   const worker = await startWorker({
     port: workerPort,
     onLine: onWorkerLine,
@@ -93,6 +96,7 @@ export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, s
       ALLOWED_ORIGINS: pageOrigin,
       // Readable by the page's JavaScript, as Stytch's browser SDK needs; the default is HttpOnly.
       COOKIE_HTTP_ONLY: "false",
+      PROTECT: JSON.stringify([{ path: "/app-api/*", upstream: app.url }]),
       ...(b2b ? { STYTCH_PRODUCT: "b2b", STYTCH_ORGANIZATION_ID_CLAIM: "app_metadata.org_id" } : {}),
     },
   });
@@ -103,13 +107,14 @@ export async function startDemo({ workerPort, pagePort = 0, otherPagePort = 0, s
     b2b,
     supabase,
     stytch,
+    app,
     worker,
     workerUrl,
     pageUrl: `${pageOrigin}/`,
     otherPageUrl: `${otherOrigin}/`,
     async stop() {
       await worker.stop();
-      await Promise.all([supabase.close(), stytch.close(), closeServer(page), closeServer(other)]);
+      await Promise.all([supabase.close(), stytch.close(), app.close(), closeServer(page), closeServer(other)]);
     },
   };
 }

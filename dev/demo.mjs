@@ -13,6 +13,7 @@ const demo = await startDemo({
   otherPagePort: port("OTHER_PAGE_PORT", 5174),
   supabasePort: port("SUPABASE_PORT", 54321),
   stytchPort: port("STYTCH_PORT", 4010),
+  appPort: port("APP_PORT", 4020),
   onWorkerLine: (line) => {
     if (!line.startsWith("{")) return;
     try {
@@ -22,7 +23,8 @@ const demo = await startDemo({
       const extra = [l.cache && `keys: ${l.cache}`, l.detail && `why: ${l.detail}`, l.stytch_request_id && `stytch ${l.stytch_request_id}`]
         .filter(Boolean)
         .join("; ");
-      console.log(`  ${new Date().toISOString().slice(11, 19)} ${l.method} /${l.route === "healthz" ? "healthz" : `api/${l.route}`} → ${l.status} ${l.outcome} (${ms})${extra ? ` ${extra}` : ""}`);
+      const route = l.route === "healthz" ? "/healthz" : l.route === "gateway" ? `gateway (rule ${l.rule ?? "-"})` : `/api/${l.route}`;
+      console.log(`  ${new Date().toISOString().slice(11, 19)} ${l.method} ${route} → ${l.status} ${l.outcome} (${ms})${extra ? ` ${extra}` : ""}`);
     } catch {}
   },
 });
@@ -36,7 +38,9 @@ edge-attest demo (everything local; no accounts, no network)${demo.b2b ? `
   open the app      ${demo.pageUrl}
   the same page on a disallowed origin: ${demo.otherPageUrl}
 
-  worker            ${demo.workerUrl}   POST /api/exchange, POST /api/logout, GET /healthz
+  worker            ${demo.workerUrl}   POST /api/exchange, GET /api/session, POST /api/logout, GET /healthz,
+                    and the gateway: /app-api/* goes on to the app with the session's identity
+  app stand-in      ${demo.app.url}   the protected API behind the gateway
   Supabase stand-in ${demo.supabase.url}  JWKS ${demo.supabase.issuer}/.well-known/jwks.json
   Stytch stand-in   ${demo.stytch.url}
 

@@ -805,9 +805,9 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
  * first_chunk_at, ended_at, jwt: {verified, sub, session_id, error}}`, with `Access-Control-*`
  * for `corsOrigin` when set. `app.requests` holds the same for the tests.
  */
-export async function startApp({ stytch, projectId, redirectTo = "http://127.0.0.1:9/landed", corsOrigin = null, port = 0, host = "127.0.0.1" }) {
+export async function startApp({ stytch, projectId, b2b = false, redirectTo = "http://127.0.0.1:9/landed", corsOrigin = null, port = 0, host = "127.0.0.1" }) {
   // Fetched once and kept, as an app would (jose's remote set refetches on an unknown kid).
-  const keys = createRemoteJWKSet(new URL(`${stytch.url}/v1/sessions/jwks/${projectId}`));
+  const keys = createRemoteJWKSet(new URL(`${stytch.url}/v1/${b2b ? "b2b/" : ""}sessions/jwks/${projectId}`));
   const requests = [];
   async function identityOf(headers) {
     const jwt = headers["edge-attest-jwt"];

@@ -203,3 +203,41 @@ test("a page on a disallowed origin gets no cookie and causes no Stytch call", a
   assert.deepEqual(await workerCookies(context), []);
   await context.close();
 });
+
+test("the protected API behind the gateway: 401 before sign-in, the session's identity after (no Stytch call), 401 after logout", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(demo.pageUrl);
+  await settled(page, "Page load", "signed_out");
+  const protectedCall = async () => {
+    const before = await page.evaluate(() => document.querySelector("#protected-result .status")?.dataset.protected ?? null);
+    await page.click("#protected");
+    await page.waitForFunction((b) => {
+      const el = document.querySelector("#protected-result .status");
+      return el && el.dataset.protected !== b;
+    }, before);
+    // Each call replaces the result; mark it so the next call waits for its own.
+    const status = await page.getAttribute("#protected-result .status", "data-protected");
+    await page.evaluate(() => (document.querySelector("#protected-result .status").dataset.protected += "-seen"));
+    return status;
+  };
+  const appRequests = demo.app.requests.length;
+  assert.equal(await protectedCall(), "401");
+  assert.equal(demo.app.requests.length, appRequests, "the app was not called");
+
+  await page.click("#signin");
+  const state = await settled(page, "Sign in", "signed_in");
+  const calls = demo.stytch.apiCalls().length;
+  assert.equal(await protectedCall(), "200");
+  assert.equal(await page.getAttribute("#protected-result [data-jwt-verified]", "data-jwt-verified"), "true");
+  const seen = demo.app.requests.at(-1);
+  assert.equal(seen.headers["edge-attest-user-id"], state.user_id);
+  assert.equal(seen.headers["edge-attest-session-id"], state.session_id);
+  assert.equal(seen.jwt.verified, true);
+  assert.equal(demo.stytch.apiCalls().length, calls, "no Stytch call: verified at the edge");
+
+  await page.click("#logout");
+  await settled(page, "Log out", "signed_out");
+  assert.equal(await protectedCall(), "401");
+  await context.close();
+});
