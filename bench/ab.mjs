@@ -13,7 +13,12 @@
 // stub answers member sessions): what B2B costs against the same build as consumer.
 // "+noaal" sends REPEAT cookies whose session link has no `aal` (the link of builds before
 // the assurance level was part of it), so such a build can be compared on repeat exchanges.
+// "gateway-floor+gateway" is the gateway's runtime floor (bench/gateway-floor-worker).
+// "+gateway" runs the build as the auth gateway (PROTECT /app/* to a minimal app server in
+// this process) and sends GET /app/x with the session cookies instead: with REPEAT=1,
+// `node bench/ab.mjs build build+gateway` is a gateway request against a repeat exchange.
 import autocannon from "autocannon";
+import http from "node:http";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
@@ -36,27 +41,35 @@ mkdirSync(out, { recursive: true });
 const supabase = await startSupabase();
 const stytch = await startStytchStub();
 const kv = await startKv();
+// The app behind "+gateway" workers: answers at once, so the worker's CPU is what is measured.
+const appServer = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.end("ok"));
+});
+await new Promise((r) => appServer.listen(0, "127.0.0.1", r));
+const PROTECT = JSON.stringify([{ path: "/app/*", upstream: `http://127.0.0.1:${appServer.address().port}` }]);
 const vars = { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url };
 const workers = [];
 for (const n of names) {
   const rateLimits = n.includes("+limits");
   const b2b = n.includes("+b2b");
   const noAal = n.includes("+noaal");
-  const dir = n.replace(/\+(limits|b2b|noaal)/g, "");
-  let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" }[dir];
+  const gateway = n.includes("+gateway");
+  const dir = n.replace(/\+(limits|b2b|noaal|gateway)/g, "");
+  let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml", "gateway-floor": "bench/gateway-floor-worker/wrangler.toml" }[dir];
   if (!config) {
     config = path.join(out, `${n}.toml`);
     writeFileSync(config, `name = "ab"\nmain = "../../../${dir}/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
   }
   const b = bundle(config, path.join(out, n));
-  const ownKv = dir !== "jose" && dir !== "floor";
-  const workerVars = b2b ? { ...vars, ...B2B_VARS } : vars;
-  workers.push({ n, b2b, noAal, w: await startWorkerd({ name: n, bundle: b, vars: workerVars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
+  const ownKv = !["jose", "floor", "gateway-floor"].includes(dir);
+  const workerVars = { ...vars, ...(b2b ? B2B_VARS : {}), ...(gateway ? { PROTECT } : {}) };
+  workers.push({ n, b2b, noAal, gateway, w: await startWorkerd({ name: n, bundle: b, vars: workerVars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
 }
 // One token for every worker: a consumer worker ignores the organization in app_metadata.
 const token = await supabase.mint({ expiresIn: 6 * 3600, claims: { app_metadata: { provider: "email", providers: ["email"], org_id: BENCH_ORG } } });
 const body = JSON.stringify({ access_token: token });
-const get = ROUTE === "/healthz";
+const get = ROUTE === "/healthz" || ROUTE === "/api/session";
 const cookieOf = async (b2b, aal) => (process.env.REPEAT ? { cookie: await stytch.sessionCookie(token, { b2b, aal }) } : {});
 const cookies = {
   consumer: await cookieOf(false, true),
@@ -64,11 +77,16 @@ const cookies = {
   "consumer-noaal": await cookieOf(false, false),
   "b2b-noaal": await cookieOf(true, false),
 };
-const load = (w, duration, b2b, noAal) =>
+const load = (w, duration, b2b, noAal, gateway) =>
   new Promise((res, rej) =>
-    autocannon({ url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookies[`${b2b ? "b2b" : "consumer"}${noAal ? "-noaal" : ""}`] }, body: get ? undefined : body, connections: CONN, duration }, (e, r) => (e ? rej(e) : res(r))),
+    autocannon(
+      gateway
+        ? { url: `${w.url}/app/x`, method: "GET", headers: cookies[`${b2b ? "b2b" : "consumer"}${noAal ? "-noaal" : ""}`], connections: CONN, duration }
+        : { url: `${w.url}${ROUTE}`, method: get ? "GET" : "POST", headers: { "content-type": "application/json", ...cookies[`${b2b ? "b2b" : "consumer"}${noAal ? "-noaal" : ""}`] }, body: get ? undefined : body, connections: CONN, duration },
+      (e, r) => (e ? rej(e) : res(r)),
+    ),
   );
-for (const { n, w, b2b, noAal } of workers) {
+for (const { n, w, b2b, noAal, gateway } of workers) {
   for (let i = 0; ; i++) {
     try {
       await (await fetch(`${w.url}/healthz`)).arrayBuffer();
@@ -78,14 +96,14 @@ for (const { n, w, b2b, noAal } of workers) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  await load(w, 2, b2b, noAal);
+  await load(w, 2, b2b, noAal, gateway);
 }
 
 const res = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const { n, w, b2b, noAal } of r % 2 ? [...workers].reverse() : workers) {
+  for (const { n, w, b2b, noAal, gateway } of r % 2 ? [...workers].reverse() : workers) {
     const c0 = cpuSeconds(w.pid);
-    const x = await load(w, SECS, b2b, noAal);
+    const x = await load(w, SECS, b2b, noAal, gateway);
     res[n].push({ us: ((cpuSeconds(w.pid) - c0) * 1e6) / x["2xx"], rps: x["2xx"] / SECS, p99: x.latency.p99, bad: x.non2xx + x.errors });
   }
   console.log(`round ${r + 1}: ` + names.map((n) => { const s = res[n][r]; return `${n} ${s.us.toFixed(0)} µs ${s.rps.toFixed(0)}/s p99 ${s.p99} ms${s.bad ? ` ${s.bad} bad` : ""}`; }).join(" | "));
@@ -94,4 +112,4 @@ const med = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2
 for (const n of names) console.log(`${n}: median ${med(res[n].map((x) => x.us)).toFixed(0)} µs CPU per request, ${med(res[n].map((x) => x.rps)).toFixed(0)} requests/s, p99 ${med(res[n].map((x) => x.p99))} ms`);
 for (const n of names.slice(1)) console.log(`${n} / ${names[0]}: CPU ratio ${med(res[n].map((x, i) => x.us / res[names[0]][i].us)).toFixed(3)} (median of same-round ratios)`);
 for (const { w } of workers) await w.stop();
-await Promise.all([supabase.close(), stytch.close(), kv.close()]);
+await Promise.all([supabase.close(), stytch.close(), kv.close(), new Promise((r) => appServer.close(r))]);

@@ -4,11 +4,14 @@
 // Prints µs per exchange by category and the hottest functions of edge-attest's own code.
 // Needs `perf` (Debian: linux-perf) and a build with symbol names in build-prof/ (the
 // Makefile target builds it). `node bench/profile.mjs` is the V8-only (inspector) profile.
+// PROFILE_GATEWAY=1: the auth gateway instead (GET /app/x with a live session, PROTECT to a
+// minimal app server here), beside the gateway's runtime floor (bench/gateway-floor-worker).
 //
 // This is how the costs in docs/benchmarks.md were found: workerd's `queueMicrotask` behind
 // wasm-bindgen-futures' executor, the per-request WorkerEntrypoint class of worker-build's
 // entry, the boundary crossings per header.
 import autocannon from "autocannon";
+import http from "node:http";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -28,7 +31,8 @@ try {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 writeFileSync(path.join(out, "ours.toml"), `name = "prof"\nmain = "../../../build-prof/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
-const configs = { ours: path.join(out, "ours.toml"), jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml" };
+const GATEWAY = Boolean(process.env.PROFILE_GATEWAY);
+const configs = { ours: path.join(out, "ours.toml"), jose: "bench/jose-worker/wrangler.toml", floor: GATEWAY ? "bench/gateway-floor-worker/wrangler.toml" : "bench/floor-worker/wrangler.toml" };
 
 // Leaf-symbol categories, first match wins.
 const CATEGORIES = [
@@ -45,13 +49,14 @@ const CATEGORIES = [
 async function profile(name, env) {
   const b = bundle(configs[name], path.join(out, name));
   const w = await startWorkerd({ name, bundle: b, vars: env.vars, kvPort: name === "ours" ? env.kv.port : null, workdir: out, v8Flags: ["--perf-basic-prof"] });
+  const request = GATEWAY
+    ? { url: `${w.url}/app/x`, method: "GET", headers: { cookie: env.cookie } }
+    : { url: `${w.url}/api/exchange`, method: "POST", headers: { "content-type": "application/json" }, body: env.body };
   const load = (duration) =>
-    new Promise((res, rej) =>
-      autocannon({ url: `${w.url}/api/exchange`, method: "POST", headers: { "content-type": "application/json" }, body: env.body, connections: CONNECTIONS, duration }, (e, r) => (e ? rej(e) : res(r))),
-    );
+    new Promise((res, rej) => autocannon({ ...request, connections: CONNECTIONS, duration }, (e, r) => (e ? rej(e) : res(r))));
   for (let i = 0; ; i++) {
     try {
-      const r = await fetch(`${w.url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json" }, body: env.body });
+      const r = await fetch(request.url, request);
       await r.arrayBuffer();
       if (r.status === 200) break;
     } catch {}
@@ -96,17 +101,28 @@ function categorise({ samples, usPerExchange }) {
 const supabase = await startSupabase();
 const stytch = await startStytchStub();
 const kv = await startKv();
+const appServer = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.end("ok"));
+});
+await new Promise((r) => appServer.listen(0, "127.0.0.1", r));
+const token = await supabase.mint({ alg: "ES256", expiresIn: 6 * 3600 });
 const env = {
   kv,
-  body: JSON.stringify({ access_token: await supabase.mint({ alg: "ES256", expiresIn: 6 * 3600 }) }),
-  vars: { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url },
+  body: JSON.stringify({ access_token: token }),
+  cookie: await stytch.sessionCookie(token),
+  vars: {
+    SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url,
+    ...(GATEWAY ? { PROTECT: JSON.stringify([{ path: "/app/*", upstream: `http://127.0.0.1:${appServer.address().port}` }]) } : {}),
+  },
 };
 const runs = {};
-for (const name of ["ours", "jose", "floor"]) {
+for (const name of GATEWAY ? ["ours", "floor"] : ["ours", "jose", "floor"]) {
   console.log(`profiling ${name} …`);
   runs[name] = await profile(name, env);
 }
-await Promise.all([supabase.close(), stytch.close(), kv.close()]);
+await Promise.all([supabase.close(), stytch.close(), kv.close(), new Promise((r) => appServer.close(r))]);
+if (GATEWAY) runs.jose = { usPerExchange: 0, samples: [] };
 
 const cats = Object.fromEntries(Object.entries(runs).map(([n, r]) => [n, categorise(r)]));
 console.log(`\nCPU µs per exchange by category (perf, ${SECONDS} s at c=${CONNECTIONS}; sampling adds some overhead, compare columns)`);

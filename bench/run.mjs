@@ -8,10 +8,13 @@
 // of the same login: answered at the edge), and a last section measures latency with the
 // Stytch stub answering after 100 ms (a transcontinental round trip). A two-provider
 // configuration (PROVIDERS: the Supabase project and an Auth0-like issuer found through its
-// OpenID configuration) is measured in the same rounds, with a token of each.
+// OpenID configuration) is measured in the same rounds, with a token of each, and so is the
+// auth gateway: GET /app/x with the session cookies through PROTECT to a minimal app server
+// here, beside the gateway's runtime floor (bench/gateway-floor-worker).
 //   BENCH_ROUNDS (default 5), BENCH_SECONDS per measurement (default 3),
 //   BENCH_SKIP_BUILD=1 to measure build/ as it is (e.g. a build with other settings)
 import autocannon from "autocannon";
+import http from "node:http";
 import { execFileSync } from "node:child_process";
 import { writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -34,6 +37,7 @@ const bundles = {
   ours: bundle("tests/integration/wrangler.toml", path.join(out, "ours")),
   jose: bundle("bench/jose-worker/wrangler.toml", path.join(out, "jose")),
   floor: bundle("bench/floor-worker/wrangler.toml", path.join(out, "floor")),
+  gateway_floor: bundle("bench/gateway-floor-worker/wrangler.toml", path.join(out, "gateway-floor")),
 };
 const NAMES = ["ours", "jose", "floor"];
 
@@ -58,6 +62,15 @@ const twoProviders = {
     { name: "auth0", issuer: auth0.issuer, audiences: [auth0.audience], stytch_profile_id: "p2" },
   ]),
 };
+// The app behind the gateway: answers at once (its own CPU is not the worker's), counted.
+const app = { requests: 0 };
+const appServer = http.createServer((req, res) => {
+  app.requests++;
+  req.resume();
+  req.on("end", () => res.end("ok"));
+});
+await new Promise((r) => appServer.listen(0, "127.0.0.1", r));
+const gatewayVars = { ...vars, PROTECT: JSON.stringify([{ path: "/app/*", upstream: `http://127.0.0.1:${appServer.address().port}` }]) };
 const post = (url) => fetch(`${url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json" }, body });
 
 // Cold start: from spawning workerd to the first successful exchange (includes the JWKS fetch).
@@ -80,12 +93,17 @@ for (const name of NAMES) {
   workers[name] = w;
 }
 workers.ours2 = await startWorkerd({ name: "ours2", bundle: bundles.ours, vars: twoProviders, kvPort: kv.port, workdir: out });
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${workers.ours2.url}/healthz`)).ok) break;
-  } catch {}
-  if (i > 1500) throw new Error(`the two-provider worker did not start:\n${workers.ours2.stderr()}`);
-  await new Promise((r) => setTimeout(r, 20));
+workers.gateway = await startWorkerd({ name: "gateway", bundle: bundles.ours, vars: gatewayVars, kvPort: kv.port, workdir: out });
+workers.gateway_floor = await startWorkerd({ name: "gateway_floor", bundle: bundles.gateway_floor, vars: gatewayVars, kvPort: null, workdir: out });
+for (const name of ["ours2", "gateway", "gateway_floor"]) {
+  for (let i = 0; ; i++) {
+    try {
+      await (await fetch(`${workers[name].url}/healthz`)).arrayBuffer();
+      break;
+    } catch {}
+    if (i > 1500) throw new Error(`${name} did not start:\n${workers[name].stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function load(url, connections, duration, cookie, payload = body) {
@@ -118,14 +136,37 @@ async function measure(name, connections, { repeat = false, seconds = SECONDS, p
   };
 }
 
+/** One gateway measurement: GET /app/x with the session cookies of the benchmark's login. */
+async function measureGateway(name, connections = 16) {
+  const w = workers[name];
+  const cookie = await stytch.sessionCookie(token);
+  const before = { cpu: cpuSeconds(w.pid), jwks: supabase.state.fetches, kv: kv.stats.gets, stytch: stytch.stats.calls, jwksStytch: stytch.stats.jwks, app: app.requests };
+  const r = await new Promise((resolve, reject) =>
+    autocannon({ url: `${w.url}/app/x`, method: "GET", headers: { cookie }, connections, duration: SECONDS }, (e, res) => (e ? reject(e) : resolve(res))),
+  );
+  const ok = r["2xx"];
+  const others = stytch.stats.calls - before.stytch + stytch.stats.jwks - before.jwksStytch + supabase.state.fetches - before.jwks + kv.stats.gets - before.kv;
+  return {
+    cpu_ms_per_request: ((cpuSeconds(w.pid) - before.cpu) * 1000) / ok,
+    rps: ok / (r.duration || SECONDS),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.non2xx + r.errors + r.timeouts,
+    app_requests_per_request: (app.requests - before.app) / ok,
+    other_subrequests_per_request: others / ok,
+  };
+}
+
 console.log("warming up …");
 for (const name of NAMES) await load(workers[name].url, 16, 2);
 await load(workers.ours.url, 16, 2, await stytch.sessionCookie(token)); // Stytch's keys, once
 await load(workers.ours2.url, 16, 2);
 await load(workers.ours2.url, 16, 2, undefined, auth0Body);
+await measureGateway("gateway");
+await measureGateway("gateway_floor");
 
 const REPEAT_C = 16;
-const samples = { ours: {}, jose: {}, floor: {}, repeat: { [REPEAT_C]: [] }, two_providers: { supabase: [], auth0: [] } };
+const samples = { ours: {}, jose: {}, floor: {}, repeat: { [REPEAT_C]: [] }, two_providers: { supabase: [], auth0: [] }, gateway: [], gateway_floor: [] };
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 ? [...NAMES].reverse() : NAMES;
   for (const c of CONCURRENCY) {
@@ -136,6 +177,8 @@ for (let round = 0; round < ROUNDS; round++) {
   samples.repeat[REPEAT_C].push(await measure("ours", REPEAT_C, { repeat: true }));
   samples.two_providers.supabase.push(await measure("ours2", REPEAT_C));
   samples.two_providers.auth0.push(await measure("ours2", REPEAT_C, { payload: auth0Body }));
+  samples.gateway.push(await measureGateway("gateway"));
+  samples.gateway_floor.push(await measureGateway("gateway_floor"));
   console.log(`round ${round + 1}/${ROUNDS} done`);
 }
 
@@ -196,6 +239,22 @@ const twoProviders2 = Object.fromEntries(
     return [p, { cpu_ms_per_exchange: median(xs.map((x) => x.cpu_ms_per_exchange)), cpu_ratio_to_single: median(xs.map((x, i) => x.cpu_ms_per_exchange / samples.ours[REPEAT_C][i].cpu_ms_per_exchange)), rps: median(xs.map((x) => x.rps)), errors: median(xs.map((x) => x.errors)), subrequests_per_exchange: median(xs.map((x) => x.subrequests_per_exchange)) }];
   }),
 );
+// The gateway, against the repeat exchange and its runtime floor in the same rounds.
+const gw = samples.gateway;
+const gatewaySummary = {
+  concurrency: 16,
+  cpu_ms_per_request: median(gw.map((x) => x.cpu_ms_per_request)),
+  cpu_ratio_to_repeat_exchange: median(gw.map((x, i) => x.cpu_ms_per_request / rep[i].cpu_ms_per_exchange)),
+  cpu_ratio_to_gateway_floor: median(gw.map((x, i) => x.cpu_ms_per_request / samples.gateway_floor[i].cpu_ms_per_request)),
+  floor_cpu_ms_per_request: median(samples.gateway_floor.map((x) => x.cpu_ms_per_request)),
+  floor_cpu_ratio_to_repeat_exchange: median(samples.gateway_floor.map((x, i) => x.cpu_ms_per_request / rep[i].cpu_ms_per_exchange)),
+  rps: median(gw.map((x) => x.rps)),
+  p50_ms: median(gw.map((x) => x.p50_ms)),
+  p99_ms: median(gw.map((x) => x.p99_ms)),
+  errors: median(gw.map((x) => x.errors)),
+  app_requests_per_request: median(gw.map((x) => x.app_requests_per_request)),
+  other_subrequests_per_request: median(gw.map((x) => x.other_subrequests_per_request)),
+};
 const latencySummary = Object.fromEntries(
   Object.entries(latencySamples).map(([k, xs]) => [k, { p50_ms: median(xs.map((x) => x.p50_ms)), p99_ms: median(xs.map((x) => x.p99_ms)), errors: median(xs.map((x) => x.errors)), subrequests_per_exchange: median(xs.map((x) => x.subrequests_per_exchange)) }]),
 );
@@ -222,6 +281,10 @@ console.log(`\ntwo providers (PROVIDERS: Supabase preset + an Auth0-like issuer 
 for (const [p, v] of Object.entries(twoProviders2)) {
   console.log(`  ${p.padEnd(9)} token: CPU ${fmt(v.cpu_ms_per_exchange, 3)} ms per exchange (${fmt(v.cpu_ratio_to_single)} x the single-provider worker's), ${fmt(v.rps, 0)} requests/s, ${v.errors} errors`);
 }
+const g = gatewaySummary;
+console.log(`\nauth gateway (GET /app/x with a live session, PROTECT to a local app), concurrency ${g.concurrency}`);
+console.log(`  CPU ${fmt(g.cpu_ms_per_request, 3)} ms per request: ${fmt(g.cpu_ratio_to_repeat_exchange)} x the repeat exchange, ${fmt(g.cpu_ratio_to_gateway_floor)} x the gateway's runtime floor (${fmt(g.floor_cpu_ms_per_request, 3)} ms, ${fmt(g.floor_cpu_ratio_to_repeat_exchange)} x the repeat exchange)`);
+console.log(`  subrequests per request: the app ${fmt(g.app_requests_per_request)}, anything else ${fmt(g.other_subrequests_per_request)}; ${fmt(g.rps, 0)} requests/s, p50 ${g.p50_ms} ms, p99 ${g.p99_ms} ms, errors ${g.errors}`);
 console.log("\nlatency with the Stytch stub answering after 100 ms (median of 3 rounds of 5 s)");
 console.log("  exchange            c   p50 ms   p99 ms   subrequests");
 for (const [k, v] of Object.entries(latencySummary)) {
@@ -243,6 +306,7 @@ const results = {
   summary,
   repeat: repeatSummary,
   two_providers: twoProviders2,
+  gateway: gatewaySummary,
   latency: latencySummary,
   samples,
   sizes: Object.fromEntries(Object.entries(bundles).map(([n, b]) => [n, b.sizes])),
@@ -252,4 +316,4 @@ writeFileSync(path.join(ROOT, "bench", "results.json"), JSON.stringify(results, 
 console.log("\nwrote bench/results.json");
 
 for (const w of Object.values(workers)) await w.stop();
-await Promise.all([supabase.close(), auth0.close(), stytch.close(), kv.close()]);
+await Promise.all([supabase.close(), auth0.close(), stytch.close(), kv.close(), new Promise((r) => appServer.close(r))]);
