@@ -896,6 +896,7 @@ fn one_json_log_line_per_request_without_secrets() {
     }
     let log: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(log["route"], "exchange");
+    assert_eq!(log["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(log["status"], 200);
     assert_eq!(log["outcome"], "ok");
     assert_eq!(log["cache"], "network");

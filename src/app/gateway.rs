@@ -237,6 +237,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let started = self.platform.now_ms();
         let mut log = RequestLog {
             route: Some(RouteName::Binding),
+            version: super::VERSION,
             method: "RPC".into(),
             ..RequestLog::default()
         };

@@ -71,6 +71,8 @@ const NO_CLIENT_ADDRESS_NOTICE: &str = r#"{"notice":"no_client_address","detail"
 #[derive(Debug, Default, Serialize)]
 struct RequestLog {
     route: Option<RouteName>,
+    /// The worker's version (`Cargo.toml`), so a rollout's lines say which one answered.
+    version: &'static str,
     method: String,
     status: u16,
     outcome: &'static str,
@@ -310,6 +312,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     ) -> Answer<F::Answer> {
         let started = self.platform.now_ms();
         let mut log = RequestLog {
+            version: VERSION,
             method: req.method.clone(),
             ..RequestLog::default()
         };

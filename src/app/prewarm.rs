@@ -19,6 +19,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 struct PrewarmLog<'a> {
     route: &'static str,
+    /// The worker's version, as in every request's line.
+    version: &'static str,
     cron: &'a str,
     /// `ok`, `failed` (some document could not be renewed) or `misconfigured`.
     outcome: &'static str,
@@ -62,6 +64,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let started = self.platform.now_ms();
         let mut log = PrewarmLog {
             route: "scheduled",
+            version: super::VERSION,
             cron,
             outcome: "ok",
             detail: None,
