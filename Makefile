@@ -1,5 +1,5 @@
 # Each target does its own set-up (see scripts/tools.sh).
-.PHONY: test demo build fixtures bench profile fuzz soak
+.PHONY: test demo build release fixtures bench profile fuzz soak
 
 ## Run every test: lints, native unit tests, and the worker in workerd against local stand-ins.
 test:
@@ -13,6 +13,11 @@ demo:
 ## Build the worker into build/.
 build:
 	bash scripts/build.sh
+
+## The npm package: dist/edge-attest-<version>.tgz and dist/SHA256SUMS, reproducible
+## (docs/release.md).
+release:
+	bash scripts/release.sh
 
 ## Regenerate tests/fixtures/tokens.json (new throwaway keys; commit the result).
 fixtures:

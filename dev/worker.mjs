@@ -26,7 +26,11 @@ export function freePort() {
  * @param {object} o
  * @param {Record<string,string>} o.vars   worker variables (and the secret)
  * @param {string} [o.persistDir]          KV storage; reuse it to restart with the same KV
- * @param {string} [o.script]              the built worker entry (default build/index.js)
+ * @param {string|null} [o.script]         the built worker entry (default build/index.js);
+ *                                         null: the config's own `main`
+ * @param {string} [o.cwd]                 where wrangler runs (default the repository)
+ * @param {string} [o.path]                the PATH wrangler runs with (default this process's,
+ *                                         after node_modules/.bin)
  * @param {number} [o.port]
  * @param {(line: string) => void} [o.onLine] every output line (the demo prints them)
  * @param {string} [o.config]              the wrangler config (default tests/integration/wrangler.toml)
@@ -36,13 +40,13 @@ export function freePort() {
  *                                         (`--local-upstream`): requests reach the worker with
  *                                         that host in their URL, as on a route of its zone
  */
-export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [], localUpstream } = {}) {
+export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [], localUpstream, cwd = ROOT, path: envPath } = {}) {
   port ??= await freePort();
   const inspector = await freePort();
   persistDir ??= mkdtempSync(path.join(os.tmpdir(), "edge-attest-kv-"));
   const args = [
     "dev",
-    path.resolve(ROOT, script),
+    ...(script === null ? [] : [path.resolve(ROOT, script)]),
     "-c", config ?? path.join(ROOT, "tests/integration/wrangler.toml"),
     ...alsoConfigs.flatMap((c) => ["-c", c]),
     "--ip", "127.0.0.1",
@@ -54,10 +58,10 @@ export async function startWorker({ vars, persistDir, script = "build/index.js",
   ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = spawn(path.join(BIN, "wrangler"), args, {
-    cwd: ROOT,
+    cwd,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+    env: { ...process.env, PATH: envPath ?? `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
   });
   const logs = [];
   const output = [];

@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 ensure_tools
 out="${OUT_DIR:-build}"
+# No absolute path of this machine in the WASM (panic locations name source files): the
+# clone and cargo's home are mapped to fixed names, so a build from another folder or machine
+# is byte-identical (docs/release.md). Separated by 0x1f, so paths with spaces stay whole.
+sep=$'\x1f'
+remap="--remap-path-prefix=$PWD=/edge-attest${sep}--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
+export CARGO_ENCODED_RUSTFLAGS="${CARGO_ENCODED_RUSTFLAGS:+$CARGO_ENCODED_RUSTFLAGS$sep}$remap"
 cargo build --lib --release --locked --target wasm32-unknown-unknown "$@" >&2
 rm -rf "$out"
 mkdir -p "$out"

@@ -5,7 +5,26 @@ WASM_BINDGEN_VERSION=0.2.130 # must equal the `wasm-bindgen = "=…"` pin in Car
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# The toolchain rust-toolchain.toml pins. When it is missing but the machine's stable
+# toolchain is that exact version (as on these machines, which reach no rustup mirror for a
+# second toolchain), stable is registered under the pinned name; otherwise rustup installs it.
+ensure_rust() {
+  local want host
+  want=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+  host=$(RUSTUP_TOOLCHAIN=stable rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+  if [ -n "$want" ] && ! rustup toolchain list 2>/dev/null | grep -q "^$want-"; then
+    if RUSTUP_TOOLCHAIN=stable rustc --version 2>/dev/null | grep -q "^rustc $want "; then
+      echo "setup: the machine's stable toolchain is $want; using it as the pinned one" >&2
+      ln -s "stable-$host" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$want-$host"
+    else
+      echo "setup: installing Rust $want (rust-toolchain.toml)" >&2
+      rustup toolchain install "$want" --profile minimal --component clippy,rustfmt >&2
+    fi
+  fi
+}
+
 ensure_tools() {
+  ensure_rust
   if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "setup: adding the wasm32-unknown-unknown target" >&2
     rustup target add wasm32-unknown-unknown >&2

@@ -157,33 +157,53 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
         .map(|n| (n as i64).to_string())
 }
 
+/// The configuration and the bindings the worker needs, checked as an isolate does on its
+/// first request (and as `edge-attest check` does before a deploy, through
+/// [`check_configuration`]).
+fn configuration(env: &Env) -> Result<Config, ConfigError> {
+    Config::from_lookup(&|name| env_string(env, name)).and_then(|c| {
+        let binding_error = |variable, problem: &str| ConfigError {
+            variable,
+            problem: problem.into(),
+            allowed_origins: Some(c.allowed_origins.clone()),
+        };
+        env.kv(JWKS_BINDING)
+            .map_err(|_| binding_error(JWKS_BINDING, "KV namespace binding is missing"))?;
+        for limit in [Limit::Ip, Limit::User] {
+            if limiter_kind(env.as_ref(), limit.binding()) == 2 {
+                return Err(binding_error(
+                    limit.binding(),
+                    "is bound, but not to a rate limiting binding ([[ratelimits]])",
+                ));
+            }
+        }
+        Ok(c)
+    })
+}
+
+/// The log line of a configuration that cannot be used.
+fn config_error_line(e: &ConfigError) -> String {
+    format!(
+        "{{\"config_error\":{}}}",
+        serde_json::to_string(&e.to_string()).unwrap_or_default()
+    )
+}
+
+/// `edge-attest check` (release/bin/edge-attest.js): the line an isolate would log for
+/// these variables and bindings, or `None` when the worker would start with them. The same
+/// code as [`isolate_state`], so the check cannot disagree with the deployed worker.
+#[wasm_bindgen]
+pub fn check_configuration(env: Env) -> Option<String> {
+    configuration(&env).err().map(|e| config_error_line(&e))
+}
+
 pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
     STATE.with(|cell| {
         Rc::clone(cell.get_or_init(|| {
-            let config = Config::from_lookup(&|name| env_string(env, name)).and_then(|c| {
-                let binding_error = |variable, problem: &str| ConfigError {
-                    variable,
-                    problem: problem.into(),
-                    allowed_origins: Some(c.allowed_origins.clone()),
-                };
-                env.kv(JWKS_BINDING)
-                    .map_err(|_| binding_error(JWKS_BINDING, "KV namespace binding is missing"))?;
-                for limit in [Limit::Ip, Limit::User] {
-                    if limiter_kind(env.as_ref(), limit.binding()) == 2 {
-                        return Err(binding_error(
-                            limit.binding(),
-                            "is bound, but not to a rate limiting binding ([[ratelimits]])",
-                        ));
-                    }
-                }
-                Ok(c)
-            });
+            let config = configuration(env);
             if let Err(e) = &config {
                 // Loud and once per isolate; every request also answers 500 and logs it.
-                console_error!(
-                    "{{\"config_error\":{}}}",
-                    serde_json::to_string(&e.to_string()).unwrap_or_default()
-                );
+                console_error!("{}", config_error_line(e));
             }
             let bound = |limit: Limit| limiter_kind(env.as_ref(), limit.binding()) == 1;
             Rc::new(IsolateState {
