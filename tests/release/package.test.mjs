@@ -58,6 +58,12 @@ test("the package holds only what deploys and documents", () => {
   assert.ok(statSync(path.join(dir, "node_modules", "edge-attest", "bin", "edge-attest.js")).mode & 0o111, "the command is executable");
 });
 
+test("the client module is edge-attest/client", () => {
+  const r = run(process.execPath, ["--input-type=module", "-e", 'const m = await import("edge-attest/client"); console.log(typeof m.attachEdgeAttest)']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "function");
+});
+
 test("--version is Cargo.toml's", () => {
   const r = cli("--version");
   assert.equal(r.status, 0, r.stderr);
