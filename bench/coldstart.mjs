@@ -1,0 +1,167 @@
+// Where a cold start goes: a fresh `workerd serve` per measurement, timed from spawning the
+// process to its first answer, for edge-attest, the jose reference worker, the runtime floor,
+// and workers built to isolate each step of loading a WASM worker:
+//   null              a JS worker that answers 200 at once: process start and runtime set-up
+//   null+pad          the same importing an empty WASM module padded (one custom section) to
+//                     the byte size of edge-attest's: reading and hashing that many bytes
+//   null+compile      the same importing edge-attest's own WASM (compiled, never instantiated)
+//   null+instantiate  the same plus `new WebAssembly.Instance` with stub imports at start-up
+//   ours/jose /healthz: the worker's module evaluated and one trivial request
+//   ours/jose/floor exchange: the first POST /api/exchange (key set fetched, KV empty, one
+//                     Stytch call), each in its own fresh process
+// COLD_ROUNDS rounds (default 10), the order of the variants shuffled in each; prints medians
+// and the median of same-round ratios; writes bench/coldstart-results.json.
+//   node bench/coldstart.mjs          (after `make build`; uses build/ as it is)
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT } from "../dev/worker.mjs";
+import { startSupabase } from "../dev/standins.mjs";
+import { bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+
+const ROUNDS = Number(process.env.COLD_ROUNDS ?? 10);
+const out = path.join(ROOT, "bench", "out", "coldstart");
+rmSync(out, { recursive: true, force: true });
+
+const bundles = {
+  ours: bundle("tests/integration/wrangler.toml", path.join(out, "ours")),
+  jose: bundle("bench/jose-worker/wrangler.toml", path.join(out, "jose")),
+  floor: bundle("bench/floor-worker/wrangler.toml", path.join(out, "floor")),
+};
+const oursWasm = bundles.ours.files.find((f) => f.endsWith(".wasm"));
+const wasmBytes = readFileSync(path.join(bundles.ours.outdir, oursWasm));
+
+/** An empty module of exactly `size` bytes: the header and one custom section of zeros. */
+function paddedModule(size) {
+  const leb = (n) => {
+    const b = [];
+    do {
+      let byte = n & 0x7f;
+      n >>>= 7;
+      if (n) byte |= 0x80;
+      b.push(byte);
+    } while (n);
+    return b;
+  };
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  // section: id 0, size, name length 3, "pad", payload
+  for (let payload = size - header.length - 1 - 4; payload > 0; payload--) {
+    const body = [3, 0x70, 0x61, 0x64];
+    const sizeBytes = leb(body.length + payload);
+    const total = header.length + 1 + sizeBytes.length + body.length + payload;
+    if (total === size) return Buffer.concat([Buffer.from([...header, 0, ...sizeBytes, ...body]), Buffer.alloc(payload)]);
+  }
+  throw new Error("cannot pad to " + size);
+}
+
+const NULL_FETCH = `export default { fetch() { return new Response('{"status":"ok"}', { headers: { "content-type": "application/json" } }); } };`;
+function synthetic(name, source, wasm) {
+  const dir = path.join(out, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "index.js"), source);
+  const files = ["index.js"];
+  if (wasm) {
+    writeFileSync(path.join(dir, "m.wasm"), wasm);
+    files.push("m.wasm");
+  }
+  return { outdir: dir, files, sizes: {} };
+}
+const variants = {
+  null: { bundle: synthetic("null", NULL_FETCH) },
+  "null+pad": { bundle: synthetic("null-pad", `import m from "./m.wasm";\nglobalThis.m = m;\n${NULL_FETCH}`, paddedModule(wasmBytes.length)) },
+  "null+compile": { bundle: synthetic("null-compile", `import m from "./m.wasm";\nglobalThis.m = m;\n${NULL_FETCH}`, wasmBytes) },
+  "null+instantiate": {
+    bundle: synthetic(
+      "null-instantiate",
+      `import m from "./m.wasm";
+const imports = {};
+for (const i of WebAssembly.Module.imports(m)) (imports[i.module] ??= {})[i.name] = () => {};
+globalThis.instance = new WebAssembly.Instance(m, imports);
+${NULL_FETCH}`,
+      wasmBytes,
+    ),
+  },
+  "ours /healthz": { bundle: bundles.ours, kv: true },
+  "jose /healthz": { bundle: bundles.jose },
+  "ours exchange": { bundle: bundles.ours, kv: true, exchange: true },
+  "jose exchange": { bundle: bundles.jose, exchange: true },
+  "floor exchange": { bundle: bundles.floor, exchange: true },
+};
+if (wasmBytes.length !== readFileSync(path.join(out, "null-pad", "m.wasm")).length) throw new Error("padding is off");
+
+const supabase = await startSupabase();
+const stytch = await startStytchStub();
+const vars = {
+  SUPABASE_URL: supabase.url,
+  STYTCH_PROJECT_ID: "project-test-bench",
+  STYTCH_SECRET: "secret-test-bench",
+  STYTCH_PROFILE_ID: "trusted-auth-token-profile-test-bench",
+  STYTCH_API_BASE: stytch.url,
+};
+const body = JSON.stringify({ access_token: await supabase.mint({ alg: "ES256", expiresIn: 6 * 3600 }) });
+
+/** Milliseconds from spawning workerd to its first 200 on the variant's request. */
+async function measure(name, v) {
+  const kv = v.kv ? await startKv() : null; // empty: a cold start finds nothing in KV
+  const w = await startWorkerd({ name: name.replace(/\W+/g, "-"), bundle: v.bundle, vars, kvPort: kv?.port ?? null, workdir: out });
+  try {
+    for (;;) {
+      try {
+        const r = v.exchange
+          ? await fetch(`${w.url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json" }, body })
+          : await fetch(`${w.url}/healthz`);
+        await r.arrayBuffer();
+        if (r.status === 200) return Number(process.hrtime.bigint() - w.started) / 1e6;
+        throw new Error(`status ${r.status}`);
+      } catch (e) {
+        if (Number(process.hrtime.bigint() - w.started) > 30e9) throw new Error(`${name} did not start: ${e.message}\n${w.stderr()}`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+  } finally {
+    await w.stop();
+    await kv?.close();
+  }
+}
+
+const names = Object.keys(variants);
+const samples = Object.fromEntries(names.map((n) => [n, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  const order = [...names].sort(() => Math.random() - 0.5);
+  for (const n of order) samples[n].push(await measure(n, variants[n]));
+  process.stdout.write(`round ${round + 1}/${ROUNDS}\r`);
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const med = Object.fromEntries(names.map((n) => [n, median(samples[n])]));
+const ratio = (a, b) => median(samples[a].map((x, i) => x / samples[b][i]));
+const step = (a, b) => median(samples[a].map((x, i) => x - samples[b][i]));
+
+console.log(`\ncold start, ms from spawning workerd to the first 200 (medians of ${ROUNDS} rounds):`);
+for (const n of names) console.log(`  ${n.padEnd(18)} ${med[n].toFixed(1)}`);
+const steps = {
+  "process and runtime (null)": med.null,
+  "reading the WASM bytes (null+pad - null)": step("null+pad", "null"),
+  "compiling the WASM (null+compile - null+pad)": step("null+compile", "null+pad"),
+  "instantiating it (null+instantiate - null+compile)": step("null+instantiate", "null+compile"),
+  "glue, first request (ours /healthz - null+instantiate)": step("ours /healthz", "null+instantiate"),
+  "first exchange's own path (ours exchange - ours /healthz)": step("ours exchange", "ours /healthz"),
+  "jose module (jose /healthz - null)": step("jose /healthz", "null"),
+  "jose's first exchange (jose exchange - jose /healthz)": step("jose exchange", "jose /healthz"),
+};
+console.log("steps (median of same-round differences, ms):");
+for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(58)} ${v.toFixed(1)}`);
+const ratios = {
+  "ours/jose to the first exchange": ratio("ours exchange", "jose exchange"),
+  "ours/jose to /healthz": ratio("ours /healthz", "jose /healthz"),
+  "floor/jose to the first exchange": ratio("floor exchange", "jose exchange"),
+};
+for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(58)} ${v.toFixed(2)}x`);
+writeFileSync(
+  path.join(ROOT, "bench", "coldstart-results.json"),
+  JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, wasm_bytes: wasmBytes.length, medians_ms: med, steps_ms: steps, ratios, samples }, null, 1) + "\n",
+);
+await supabase.close?.();
+await stytch.close?.();
+process.exit(0);
