@@ -19,6 +19,9 @@ import { startSupabase } from "../dev/standins.mjs";
 import { bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
 
 const ROUNDS = Number(process.env.COLD_ROUNDS ?? 10);
+// V8 flags for every process (an experiment: production's cannot be set), e.g.
+// COLD_V8_FLAGS=--no-wasm-lazy-compilation to see what compiling up front moves.
+const V8_FLAGS = (process.env.COLD_V8_FLAGS ?? "").split(" ").filter(Boolean);
 const out = path.join(ROOT, "bench", "out", "coldstart");
 rmSync(out, { recursive: true, force: true });
 
@@ -65,6 +68,23 @@ function synthetic(name, source, wasm) {
   }
   return { outdir: dir, files, sizes: {} };
 }
+/** The worker's bundle evaluated (glue, WASM instantiated) behind an entry that never calls it. */
+function moduleOnly(b) {
+  const dir = path.join(out, "module-only");
+  mkdirSync(dir, { recursive: true });
+  for (const f of b.files) copyFileSync(path.join(b.outdir, f), path.join(dir, f === "index.js" ? "worker.js" : f));
+  writeFileSync(path.join(dir, "index.js"), `import worker from "./worker.js";\nglobalThis.worker = worker;\n${NULL_FETCH}`);
+  return { outdir: dir, files: ["index.js", ...b.files.filter((f) => f !== "index.js"), "worker.js"], sizes: {} };
+}
+/** Another build directory, bundled as `bench/ab.mjs` does. */
+function buildBundle(dir) {
+  const config = path.join(out, `${dir}.toml`);
+  writeFileSync(config, `name = "cold"\nmain = "../../../${dir}/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
+  return bundle(config, path.join(out, `b-${dir}`));
+}
+// COLD_BUILDS="build-b build-c": more builds, each to /healthz and to the first exchange in
+// the same rounds; their ratios to build/ are printed (an A/B of a cold-start change).
+const EXTRA = (process.env.COLD_BUILDS ?? "").split(" ").filter(Boolean);
 const variants = {
   null: { bundle: synthetic("null", NULL_FETCH) },
   "null+pad": { bundle: synthetic("null-pad", `import m from "./m.wasm";\nglobalThis.m = m;\n${NULL_FETCH}`, paddedModule(wasmBytes.length)) },
@@ -80,12 +100,22 @@ ${NULL_FETCH}`,
       wasmBytes,
     ),
   },
+  "ours module": { bundle: moduleOnly(bundles.ours), kv: true },
   "ours /healthz": { bundle: bundles.ours, kv: true },
   "jose /healthz": { bundle: bundles.jose },
   "ours exchange": { bundle: bundles.ours, kv: true, exchange: true },
+  // What production sees after the cron prewarm: KV already holds the key set (written here by
+  // another process's exchange, as another location's would), so the cold isolate's first
+  // exchange reads it from KV instead of fetching it.
+  "ours exchange, KV warm": { bundle: bundles.ours, kv: "warm", exchange: true },
   "jose exchange": { bundle: bundles.jose, exchange: true },
   "floor exchange": { bundle: bundles.floor, exchange: true },
 };
+for (const dir of EXTRA) {
+  const b = buildBundle(dir);
+  variants[`${dir} /healthz`] = { bundle: b, kv: true };
+  variants[`${dir} exchange`] = { bundle: b, kv: true, exchange: true };
+}
 if (wasmBytes.length !== readFileSync(path.join(out, "null-pad", "m.wasm")).length) throw new Error("padding is off");
 
 const supabase = await startSupabase();
@@ -102,7 +132,22 @@ const body = JSON.stringify({ access_token: await supabase.mint({ alg: "ES256", 
 /** Milliseconds from spawning workerd to its first 200 on the variant's request. */
 async function measure(name, v) {
   const kv = v.kv ? await startKv() : null; // empty: a cold start finds nothing in KV
-  const w = await startWorkerd({ name: name.replace(/\W+/g, "-"), bundle: v.bundle, vars, kvPort: kv?.port ?? null, workdir: out });
+  if (v.kv === "warm") {
+    const filler = await startWorkerd({ name: "kv-filler", bundle: v.bundle, vars, kvPort: kv.port, workdir: out });
+    for (;;) {
+      try {
+        const r = await fetch(`${filler.url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json" }, body });
+        await r.arrayBuffer();
+        if (r.status === 200) break;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // The KV write happens after the answer (waitUntil).
+    for (let i = 0; kv.stats.puts < 1 && i < 400; i++) await new Promise((r) => setTimeout(r, 5));
+    await filler.stop();
+    if (kv.stats.puts < 1) throw new Error("the filler wrote nothing to KV");
+  }
+  const w = await startWorkerd({ name: name.replace(/\W+/g, "-"), bundle: v.bundle, vars, kvPort: kv?.port ?? null, workdir: out, v8Flags: V8_FLAGS });
   try {
     for (;;) {
       try {
@@ -145,8 +190,10 @@ const steps = {
   "reading the WASM bytes (null+pad - null)": step("null+pad", "null"),
   "compiling the WASM (null+compile - null+pad)": step("null+compile", "null+pad"),
   "instantiating it (null+instantiate - null+compile)": step("null+instantiate", "null+compile"),
-  "glue, first request (ours /healthz - null+instantiate)": step("ours /healthz", "null+instantiate"),
+  "the glue evaluated (ours module - null+instantiate)": step("ours module", "null+instantiate"),
+  "the first request (ours /healthz - ours module)": step("ours /healthz", "ours module"),
   "first exchange's own path (ours exchange - ours /healthz)": step("ours exchange", "ours /healthz"),
+  "the same, KV warm (ours exchange, KV warm - ours /healthz)": step("ours exchange, KV warm", "ours /healthz"),
   "jose module (jose /healthz - null)": step("jose /healthz", "null"),
   "jose's first exchange (jose exchange - jose /healthz)": step("jose exchange", "jose /healthz"),
 };
@@ -154,9 +201,14 @@ console.log("steps (median of same-round differences, ms):");
 for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(58)} ${v.toFixed(1)}`);
 const ratios = {
   "ours/jose to the first exchange": ratio("ours exchange", "jose exchange"),
+  "ours/jose to the first exchange, KV warm": ratio("ours exchange, KV warm", "jose exchange"),
   "ours/jose to /healthz": ratio("ours /healthz", "jose /healthz"),
   "floor/jose to the first exchange": ratio("floor exchange", "jose exchange"),
 };
+for (const dir of EXTRA) {
+  ratios[`${dir}/build to /healthz`] = ratio(`${dir} /healthz`, "ours /healthz");
+  ratios[`${dir}/build to the first exchange`] = ratio(`${dir} exchange`, "ours exchange");
+}
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(58)} ${v.toFixed(2)}x`);
 writeFileSync(
   path.join(ROOT, "bench", "coldstart-results.json"),
