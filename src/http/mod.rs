@@ -4,6 +4,7 @@
 //! [`IncomingRequest`], answers leave as [`Response`], and outbound calls (JWKS, Stytch) go
 //! through [`HttpClient`]. The glue adapts the runtime's Request, Response and `fetch` to these.
 
+pub mod flight;
 pub mod wire;
 
 use std::fmt;

@@ -15,7 +15,7 @@
 //! ([`crate::keys::integrity`]): anyone else who can write the namespace cannot plant keys.
 
 use crate::formats::{b64, json, urls};
-use crate::http::{HttpClient, Method, OutboundRequest, Platform};
+use crate::http::{HttpClient, Method, OutboundRequest, Platform, flight};
 use crate::keys::integrity::{self, CacheSecret, EntryMac};
 use crate::keys::jwk::{Alg, KeyLookupError, KeySet, PublicKey};
 use serde::Serialize;
@@ -45,11 +45,9 @@ pub const STALE_IF_ERROR_SECS: u64 = 3600;
 pub const REFRESH_RETRY_SECS: u64 = 30;
 /// The JWKS fetch gives up after this long; the user's request is waiting on it.
 pub const FETCH_TIMEOUT_MS: u32 = 3_000;
-/// A request waiting for the fetch another request is making checks its outcome this often.
-/// It polls on a timer of its own rather than being woken by the fetching request: in the
-/// Workers runtime a request's code must run in that request's own context, and a wake-up
-/// from the fetching request would resume the waiter in the fetcher's (workerd cancels such
-/// continuations and the waiter hangs). 10 ms is noise next to the fetch itself.
+/// A request waiting for the fetch another request is making checks its outcome this often
+/// (on a timer of its own: [`crate::http::flight`] says why). 10 ms is noise next to the
+/// fetch itself.
 pub const IN_FLIGHT_POLL_MS: u32 = 10;
 /// How much longer than [`FETCH_TIMEOUT_MS`] a waiter waits before giving up on its own: the
 /// fetch's timeout already bounds it, this only covers parsing and timer slack.
@@ -364,34 +362,22 @@ impl SetMemory {
 /// The outcome of one fetch, shared by the requests that wait for it.
 type FetchResult = Result<Rc<JwksSnapshot>, String>;
 
-/// One fetch under way, and its outcome once known.
-#[derive(Debug, Default)]
-struct Flight {
-    outcome: RefCell<Option<FetchResult>>,
-}
+/// One fetch (or KV read) under way.
+type Flight = flight::Flight<FetchResult>;
 
-impl Flight {
-    fn finish(&self, outcome: FetchResult) {
-        *self.outcome.borrow_mut() = Some(outcome);
-    }
-
-    /// The fetch's outcome, checked every [`IN_FLIGHT_POLL_MS`] on the waiter's own timer
-    /// (see there why not a wake-up). Bounded: the fetch has its timeout, a fetching request
-    /// that ends early still finishes its flight ([`FlightGuard`]), and past the timeout plus
-    /// [`IN_FLIGHT_GRACE_MS`] the waiter gives up.
-    async fn outcome<P: Platform>(&self, platform: &P) -> FetchResult {
-        let mut waited = 0;
-        loop {
-            if let Some(outcome) = self.outcome.borrow().clone() {
-                return outcome;
-            }
-            if waited > FETCH_TIMEOUT_MS + IN_FLIGHT_GRACE_MS {
-                return Err("the fetch in flight outlasted its timeout".into());
-            }
-            platform.sleep(IN_FLIGHT_POLL_MS).await;
-            waited += IN_FLIGHT_POLL_MS;
-        }
-    }
+/// The outcome of the flight under way, checked every [`IN_FLIGHT_POLL_MS`] on the waiter's
+/// own timer. Bounded: the fetch has its timeout, a fetching request that ends early still
+/// finishes its flight ([`FlightGuard`]), and past the timeout plus [`IN_FLIGHT_GRACE_MS`]
+/// the waiter gives up.
+async fn wait_for<P: Platform>(flight: &Flight, platform: &P) -> FetchResult {
+    flight
+        .outcome(
+            platform,
+            IN_FLIGHT_POLL_MS,
+            FETCH_TIMEOUT_MS + IN_FLIGHT_GRACE_MS,
+            || Err("the fetch in flight outlasted its timeout".into()),
+        )
+        .await
 }
 
 /// Held by the request that fetches (or reads KV): however that request ends (its future
@@ -413,7 +399,7 @@ impl FlightGuard<'_> {
 
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
-        if self.flight.outcome.borrow().is_none() {
+        if !self.flight.is_finished() {
             self.flight
                 .finish(Err("the request fetching the key set ended first".into()));
         }
@@ -710,7 +696,7 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
     async fn kv_once(&self, now_ms: u64, trace: &mut JwksTrace) -> FetchResult {
         let under_way = self.memory.borrow_mut().set(self.url).kv_in_flight.clone();
         if let Some(flight) = under_way {
-            return flight.outcome(self.platform).await;
+            return wait_for(&flight, self.platform).await;
         }
         let flight = Rc::new(Flight::default());
         self.memory.borrow_mut().set(self.url).kv_in_flight = Some(Rc::clone(&flight));
@@ -846,7 +832,7 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
             trace
                 .notes
                 .push("waited for the fetch another request made".into());
-            return flight.outcome(self.platform).await;
+            return wait_for(&flight, self.platform).await;
         }
         let flight = Rc::new(Flight::default());
         self.memory.borrow_mut().set(self.url).in_flight = Some(Rc::clone(&flight));
