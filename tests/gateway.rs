@@ -544,6 +544,58 @@ fn an_expired_jwt_is_refreshed_once_and_the_app_gets_the_fresh_one() {
 }
 
 #[test]
+fn a_page_load_of_requests_with_one_expired_jwt_makes_one_refresh() {
+    let w = world();
+    w.http.stytch_pending_polls.set(3);
+    w.http.push_stytch(authenticate_answer(now() + 1800));
+    let expired = cookies(&session_jwt("session_expired"));
+    let answers = w.request_all(5, "GET", "/app/x", &[("cookie", &expired)]);
+    assert_eq!(
+        w.http.stytch_calls().len(),
+        1,
+        "one sessions/authenticate, four requests waited for it"
+    );
+    let fresh = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2ln";
+    for r in &answers {
+        assert_eq!(r.status, 200, "{}", r.body);
+        let set: Vec<&str> = r.headers_named("set-cookie").collect();
+        assert_eq!(set.len(), 2, "each answer carries the refreshed cookies: {set:?}");
+        assert!(set[1].starts_with(&format!("stytch_session_jwt={fresh};")));
+    }
+    let got = w.app.received.borrow();
+    assert_eq!(got.len(), 5);
+    for (req, _) in got.iter() {
+        assert_eq!(header(req, "edge-attest-jwt"), [fresh]);
+    }
+    let logs = w.platform.logs.borrow();
+    let waited = logs
+        .iter()
+        .filter(|l| l.contains("waited for the refresh another request made"))
+        .count();
+    assert_eq!(waited, 4);
+    // The refresh is over: the next expired request refreshes again.
+    drop((got, logs));
+    w.http.push_stytch(authenticate_answer(now() + 1800));
+    assert_eq!(get(&w, "/app/x", &[("cookie", &expired)]).status, 200);
+    assert_eq!(w.http.stytch_calls().len(), 2);
+}
+
+#[test]
+fn requests_waiting_for_a_refresh_stytch_refuses_are_refused_with_it() {
+    let w = world();
+    w.http.stytch_pending_polls.set(3);
+    w.http.push_stytch(stytch_error(404, "session_not_found"));
+    let expired = cookies(&session_jwt("session_expired"));
+    let answers = w.request_all(3, "GET", "/app/x", &[("cookie", &expired)]);
+    assert_eq!(w.http.stytch_calls().len(), 1);
+    for r in &answers {
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(r.headers_named("set-cookie").count(), 2, "cookies cleared");
+    }
+    assert!(w.app.received.borrow().is_empty());
+}
+
+#[test]
 fn a_jwt_with_under_thirty_seconds_left_is_refreshed_before_it_goes() {
     let w = world();
     get(

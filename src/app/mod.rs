@@ -10,6 +10,8 @@ mod prewarm;
 mod routes;
 mod session;
 
+pub use session::Refreshes;
+
 use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;
 use crate::formats::urls::{self, UrlParts};
@@ -54,6 +56,9 @@ pub struct Services<'a, H, K, B, P, L> {
     pub limits: &'a L,
     /// What this isolate has already logged once.
     pub notes: &'a IsolateNotes,
+    /// The session refreshes under way in this isolate, which others of the same session
+    /// wait for.
+    pub refreshes: &'a Refreshes,
 }
 
 /// Notices logged once per isolate rather than on every request: conditions of the

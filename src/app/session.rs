@@ -13,6 +13,7 @@ use super::{
 use crate::config::Config;
 use crate::cookies::{CookiePolicy, count_cookie, find_cookie};
 use crate::error::ApiError;
+use crate::http::flight::Flight;
 use crate::http::{HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::assurance::Aal;
 use crate::jwt::token::UnverifiedToken;
@@ -24,6 +25,95 @@ use crate::stytch::api::{self as stytch, Attested, Revoked};
 use crate::stytch::organization::Organization;
 use crate::stytch::session::{Link, VerifiedSession};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// At most this many refreshes are shared at once per isolate; past that, a request refreshes
+/// on its own (memory stays bounded whatever the traffic).
+pub const MAX_SHARED_REFRESHES: usize = 64;
+/// A request waiting for another's refresh checks its outcome this often (on a timer of its
+/// own, see [`crate::http::flight`]); small next to a Stytch round trip.
+pub const REFRESH_POLL_MS: u32 = 10;
+/// How long a waiter waits at most: every attempt's timeout, the backoff between them, and a
+/// margin for timer slack. The refreshing request's own timeouts end it sooner.
+const REFRESH_WAIT_MS: u32 = stytch::TIMEOUT_MS * stytch::MAX_ATTEMPTS
+    + stytch::BACKOFF_MIN_MS
+    + stytch::BACKOFF_JITTER_MS
+    + 500;
+
+/// One `sessions/authenticate` under way, and its answer once known.
+type RefreshFlight = Flight<stytch::Call<Attested>>;
+
+/// The session refreshes under way in this isolate, by session token. A page load fires
+/// several requests with the same expired session JWT at once; they share one
+/// `sessions/authenticate` instead of one each (which would spend the project's Stytch quota
+/// and the user's rate limit on duplicates). In memory only, for as long as the call lasts.
+#[derive(Debug, Default)]
+pub struct Refreshes {
+    under_way: RefCell<Vec<(String, Rc<RefreshFlight>)>>,
+}
+
+impl Refreshes {
+    /// The refresh of `token` another request is making, if any.
+    fn joinable(&self, token: &str) -> Option<Rc<RefreshFlight>> {
+        self.under_way
+            .borrow()
+            .iter()
+            .find(|(t, _)| t == token)
+            .map(|(_, f)| Rc::clone(f))
+    }
+
+    /// Registers this request's refresh of `token` for others to wait for; `None` when
+    /// [`MAX_SHARED_REFRESHES`] are already under way.
+    fn start<'r>(&'r self, token: &str) -> Option<RefreshGuard<'r>> {
+        let mut under_way = self.under_way.borrow_mut();
+        if under_way.len() >= MAX_SHARED_REFRESHES {
+            return None;
+        }
+        let flight = Rc::new(Flight::default());
+        under_way.push((token.to_owned(), Rc::clone(&flight)));
+        Some(RefreshGuard {
+            refreshes: self,
+            flight,
+        })
+    }
+}
+
+/// Held by the refreshing request: however it ends, its flight is finished (waiters of a
+/// request that ended first get a transport error, and answer 503) and forgotten.
+struct RefreshGuard<'r> {
+    refreshes: &'r Refreshes,
+    flight: Rc<RefreshFlight>,
+}
+
+impl RefreshGuard<'_> {
+    fn finish(self, call: &stytch::Call<Attested>) {
+        self.flight.finish(call.clone());
+    }
+}
+
+impl Drop for RefreshGuard<'_> {
+    fn drop(&mut self) {
+        if !self.flight.is_finished() {
+            self.flight.finish(refresh_failed(
+                "the request refreshing the session ended first",
+            ));
+        }
+        self.refreshes
+            .under_way
+            .borrow_mut()
+            .retain(|(_, f)| !Rc::ptr_eq(f, &self.flight));
+    }
+}
+
+/// A refresh that did not happen, as waiters see it: a transport failure (503, cookies kept).
+fn refresh_failed(why: &str) -> stytch::Call<Attested> {
+    stytch::Call {
+        result: Err(stytch::StytchError::Network(why.into())),
+        request_id: None,
+        attempts: 0,
+    }
+}
 
 /// The Stytch session cookies a request carries (configured names).
 #[derive(Debug, Default)]
@@ -321,14 +411,30 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let Some(token) = &cookies.token else {
             return Err((ApiError::InvalidSession, clearing_cookies(config)));
         };
-        if let Caller::Address(address) = caller {
-            self.within_ip_limit(address, log).await?;
-        }
-        self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
-            .await?;
-        let started = self.platform.now_ms();
-        let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
-        log.stytch(&call, self.platform.now_ms().saturating_sub(started));
+        let call = if let Some(flight) = self.refreshes.joinable(token) {
+            // Another request of this page is refreshing the same session: its answer is
+            // this one's too (checked below against this request's own JWT like any other).
+            log.detail = Some("waited for the refresh another request made".into());
+            flight
+                .outcome(self.platform, REFRESH_POLL_MS, REFRESH_WAIT_MS, || {
+                    refresh_failed("the refresh in flight outlasted its timeout")
+                })
+                .await
+        } else {
+            if let Caller::Address(address) = caller {
+                self.within_ip_limit(address, log).await?;
+            }
+            self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
+                .await?;
+            let guard = self.refreshes.start(token);
+            let started = self.platform.now_ms();
+            let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
+            log.stytch(&call, self.platform.now_ms().saturating_sub(started));
+            if let Some(guard) = guard {
+                guard.finish(&call);
+            }
+            call
+        };
         match call.result {
             // The token cookie is not proven by the JWT: Stytch's answer must be about the
             // session the JWT names, or it is not this browser's session.

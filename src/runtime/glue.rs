@@ -7,7 +7,7 @@
 //! `worker` still provides `Env` and timers.
 
 use crate::app::limits::{Limit, RateLimiter};
-use crate::app::{IsolateNotes, Services};
+use crate::app::{IsolateNotes, Refreshes, Services};
 use crate::config::{Config, ConfigError};
 use crate::http::wire;
 use crate::http::{
@@ -131,6 +131,8 @@ pub(crate) struct IsolateState {
     pub(crate) limiters: [bool; 2],
     /// What the isolate has logged once.
     pub(crate) notes: IsolateNotes,
+    /// Session refreshes under way.
+    pub(crate) refreshes: Refreshes,
 }
 
 thread_local! {
@@ -212,6 +214,7 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
                 backend: WebCryptoBackend::new(),
                 limiters: [bound(Limit::Ip), bound(Limit::User)],
                 notes: IsolateNotes::default(),
+                refreshes: Refreshes::default(),
             })
         }))
     })
@@ -317,6 +320,7 @@ impl<'a> Io<'a> {
             jwks: &state.jwks,
             limits: &self.limits,
             notes: &state.notes,
+            refreshes: &state.refreshes,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! fails the test on any call nobody scripted; the clock only moves when told (or by sleep).
 
 use edge_attest::app::limits::{Limit, RateLimiter};
-use edge_attest::app::{IsolateNotes, Services};
+use edge_attest::app::{IsolateNotes, Refreshes, Services};
 use edge_attest::config::{Config, ConfigError};
 use edge_attest::http::{
     Answer, ForwardRequest, Forwarded, Forwarder, HttpClient, IncomingRequest, OutboundRequest,
@@ -28,6 +28,8 @@ pub struct FakeHttp {
     pub calls: RefCell<Vec<OutboundRequest>>,
     /// A key-set fetch stays under way for this many polls (other requests run meanwhile).
     pub jwks_pending_polls: Cell<u32>,
+    /// A Stytch API call stays under way for this many polls, likewise.
+    pub stytch_pending_polls: Cell<u32>,
     /// Answers by exact URL (other providers' key sets and OpenID configurations), tried first.
     pub routes: RefCell<HashMap<String, Reply>>,
 }
@@ -180,6 +182,7 @@ impl HttpClient for FakeHttp {
                 .unwrap_or_else(|| panic!("unexpected Stytch key-set fetch"));
         }
         if req.url.contains(STYTCH_API) {
+            under_way(self.stytch_pending_polls.get()).await;
             return self
                 .stytch
                 .borrow_mut()
@@ -401,6 +404,7 @@ pub struct World {
     pub platform: FakePlatform,
     pub jwks: RefCell<JwksMemory>,
     pub notes: IsolateNotes,
+    pub refreshes: Refreshes,
     pub vars: HashMap<String, String>,
 }
 
@@ -435,6 +439,7 @@ impl World {
             platform,
             jwks: RefCell::default(),
             notes: IsolateNotes::default(),
+            refreshes: Refreshes::default(),
             vars: [
                 ("SUPABASE_URL", SUPABASE),
                 ("STYTCH_PROJECT_ID", PROJECT),
@@ -490,6 +495,34 @@ impl World {
         self.run(req)
     }
 
+    /// The same request `n` times at once (one isolate, interleaved at every await).
+    pub fn request_all(
+        &self,
+        n: usize,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Vec<Response> {
+        let config = self.config();
+        let services = self.services();
+        let requests = (0..n).map(|_| IncomingRequest {
+            method: method.into(),
+            url: format!("{WORKER}{path}"),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+                .collect(),
+            body: Vec::new(),
+        });
+        let all = futures_util::future::join_all(
+            requests.map(|r| services.handle(config.as_ref(), r, &self.app)),
+        );
+        futures_executor::block_on(all)
+            .into_iter()
+            .map(response_of)
+            .collect()
+    }
+
     /// The handler's I/O: this world's fakes.
     pub fn services(
         &self,
@@ -502,6 +535,7 @@ impl World {
             jwks: &self.jwks,
             limits: &self.limits,
             notes: &self.notes,
+            refreshes: &self.refreshes,
         }
     }
 

@@ -171,6 +171,29 @@ test("an expired JWT is refreshed once with Stytch: the app gets the fresh one, 
   assert.equal(ctx.stytch.apiCalls().length, n + 1);
 });
 
+test("a page load of requests with one expired JWT makes one refresh: the others wait for it", async () => {
+  ctx.stytch.state.jwtLifetimeSecs = -10;
+  const { cookie } = await signedIn();
+  ctx.stytch.state.jwtLifetimeSecs = 300;
+  const n = ctx.stytch.apiCalls().length;
+  const seenBefore = app.requests.length;
+  ctx.stytch.script({ delayMs: 400 }); // the refresh takes a while: the others arrive meanwhile
+  const answers = await Promise.all([1, 2, 3, 4].map(() => call("/app/x", { headers: { cookie } })));
+  assert.deepEqual(ctx.stytch.apiCalls().slice(n).map((c) => c.path), ["/v1/sessions/authenticate"]);
+  const jwts = new Set();
+  for (const res of answers) {
+    assert.equal(res.status, 200);
+    const set = cookies(res);
+    assert.deepEqual(set.map((c) => c.name), ["stytch_session", "stytch_session_jwt"]);
+    jwts.add(set[1].value);
+    const seen = await json(res);
+    assert.equal(seen.jwt.verified, true);
+    assert.equal(seen.jwt.sha256, sha256(set[1].value), "the app got the refreshed JWT");
+  }
+  assert.equal(jwts.size, 1, "one refresh, one new JWT for all four");
+  assert.equal(app.requests.length, seenBefore + 4);
+});
+
 test("a session revoked at Stytch ends at the next refresh: 401, cookies cleared, the app not called", async () => {
   ctx.stytch.state.jwtLifetimeSecs = -10;
   const { cookie, body } = await signedIn();
