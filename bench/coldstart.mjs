@@ -16,7 +16,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "no
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
-import { bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+import { benchVars, bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
 
 const ROUNDS = Number(process.env.COLD_ROUNDS ?? 10);
 // V8 flags for every process (an experiment: production's cannot be set), e.g.
@@ -120,13 +120,7 @@ if (wasmBytes.length !== readFileSync(path.join(out, "null-pad", "m.wasm")).leng
 
 const supabase = await startSupabase();
 const stytch = await startStytchStub();
-const vars = {
-  SUPABASE_URL: supabase.url,
-  STYTCH_PROJECT_ID: "project-test-bench",
-  STYTCH_SECRET: "secret-test-bench",
-  STYTCH_PROFILE_ID: "trusted-auth-token-profile-test-bench",
-  STYTCH_API_BASE: stytch.url,
-};
+const vars = benchVars(supabase, stytch);
 const body = JSON.stringify({ access_token: await supabase.mint({ alg: "ES256", expiresIn: 6 * 3600 }) });
 
 /** Milliseconds from spawning workerd to its first 200 on the variant's request. */

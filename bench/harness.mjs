@@ -254,3 +254,14 @@ const worker :Workerd.Worker = (
 }
 
 export const fileSize = (f) => statSync(f).size;
+
+/** The worker variables of every benchmark: the Supabase stand-in and the Stytch stub. */
+export function benchVars(supabase, stytch) {
+  return {
+    SUPABASE_URL: supabase.url,
+    STYTCH_PROJECT_ID: "project-test-bench",
+    STYTCH_SECRET: "secret-test-bench",
+    STYTCH_PROFILE_ID: "trusted-auth-token-profile-test-bench",
+    STYTCH_API_BASE: stytch.url,
+  };
+}

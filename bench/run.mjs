@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase, startIssuer } from "../dev/standins.mjs";
-import { bundle, cpuSeconds, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+import { benchVars, bundle, cpuSeconds, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -45,13 +45,7 @@ const supabase = await startSupabase();
 const auth0 = await startIssuer({ flavor: "auth0" });
 const stytch = await startStytchStub();
 const kv = await startKv();
-const vars = {
-  SUPABASE_URL: supabase.url,
-  STYTCH_PROJECT_ID: "project-test-bench",
-  STYTCH_SECRET: "secret-test-bench",
-  STYTCH_PROFILE_ID: "trusted-auth-token-profile-test-bench",
-  STYTCH_API_BASE: stytch.url,
-};
+const vars = benchVars(supabase, stytch);
 const token = await supabase.mint({ alg: "ES256", expiresIn: 6 * 3600 });
 const body = JSON.stringify({ access_token: token });
 const auth0Body = JSON.stringify({ access_token: await auth0.mint({ expiresIn: 6 * 3600 }) });

@@ -483,16 +483,7 @@ impl World {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response {
-        let req = IncomingRequest {
-            method: method.into(),
-            url: format!("{WORKER}{path}"),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        };
-        self.run(req)
+        self.run(incoming(method, path, headers, body))
     }
 
     /// The same request `n` times at once (one isolate, interleaved at every await).
@@ -505,15 +496,7 @@ impl World {
     ) -> Vec<Response> {
         let config = self.config();
         let services = self.services();
-        let requests = (0..n).map(|_| IncomingRequest {
-            method: method.into(),
-            url: format!("{WORKER}{path}"),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
-                .collect(),
-            body: Vec::new(),
-        });
+        let requests = (0..n).map(|_| incoming(method, path, headers, ""));
         let all = futures_util::future::join_all(
             requests.map(|r| services.handle(config.as_ref(), r, &self.app)),
         );
@@ -745,4 +728,22 @@ pub fn attest_member_body(expires_at: i64) -> serde_json::Value {
 
 pub fn body_json(r: &Response) -> serde_json::Value {
     serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null)
+}
+
+/// A request to the worker, header names lower-cased as the runtime gives them.
+pub fn incoming(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> IncomingRequest<Vec<u8>> {
+    IncomingRequest {
+        method: method.into(),
+        url: format!("{WORKER}{path}"),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
 }
