@@ -8,8 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TomlError } from '../lib/toml.js';
-import { SECRETS, devVars, environments, readWranglerToml } from '../lib/wrangler-config.js';
+import { SECRETS, devVars, environments, findWranglerConfig, isSyntaxError, readWranglerConfig } from '../lib/wrangler-config.js';
 import { KvNamespace, loadWorker, rateLimitBinding } from '../lib/worker.js';
 
 const PACKAGE = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,8 +20,8 @@ Usage:
   npx edge-attest init [--name NAME]
       Writes ./wrangler.toml for this package's worker: its main module, the variables to
       fill in, the KV namespace, the rate limits and the cron trigger. Never overwrites.
-  npx edge-attest check [--env NAME] [path/to/wrangler.toml]
-      Runs the worker's own configuration check on the file's [vars] (with .dev.vars and
+  npx edge-attest check [--env NAME] [path/to/wrangler.toml|.json|.jsonc]
+      Runs the worker's own configuration check on the file's vars (with .dev.vars and
       STYTCH_SECRET / KEY_CACHE_SECRET from the environment when present), for the top level
       and every [env.*], or only --env NAME (--env "" the top level). Prints what the worker would log; exit code 1 on
       any error.
@@ -83,15 +82,16 @@ Next:
 
 async function check(args) {
   if (args.positional.length > 1) fail('check takes one configuration file');
-  const file = resolve(args.positional[0] ?? 'wrangler.toml');
+  const file = args.positional[0] ? resolve(args.positional[0]) : findWranglerConfig(process.cwd());
+  if (file === null) fail('no wrangler.json, wrangler.jsonc or wrangler.toml here or above (npx edge-attest init writes one)');
   if (!existsSync(file)) fail(`${file} does not exist (npx edge-attest init writes one)`);
-  if (!file.endsWith('.toml')) fail('check reads wrangler.toml files (wrangler.json is not supported yet)');
+  if (!/\.(toml|json|jsonc)$/.test(file)) fail('check reads wrangler.toml, wrangler.json or wrangler.jsonc files');
   let config;
   try {
-    config = readWranglerToml(file);
+    config = readWranglerConfig(file);
   } catch (e) {
-    if (e instanceof TomlError) {
-      process.stdout.write(`${file}: not valid TOML, ${e.message}\n`);
+    if (isSyntaxError(e)) {
+      process.stdout.write(`${file}: not valid ${file.endsWith('.toml') ? 'TOML' : 'JSON'}, ${e.message}\n`);
       process.exit(1);
     }
     throw e;

@@ -7,13 +7,33 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseToml } from './toml.js';
+import { JsoncError, parseJsonc } from './jsonc.js';
+import { TomlError, parseToml } from './toml.js';
 
 /** The secrets the worker reads; they belong in `wrangler secret put`, never in `[vars]`. */
 export const SECRETS = ['STYTCH_SECRET', 'KEY_CACHE_SECRET'];
 
-export function readWranglerToml(path) {
-  return parseToml(readFileSync(path, 'utf8'));
+/** A file that is not valid TOML or JSON(C): the message names the line. */
+export const isSyntaxError = (e) => e instanceof TomlError || e instanceof JsoncError;
+
+/** wrangler.toml, wrangler.json or wrangler.jsonc, by its extension. */
+export function readWranglerConfig(path) {
+  const text = readFileSync(path, 'utf8');
+  return path.endsWith('.toml') ? parseToml(text) : parseJsonc(text);
+}
+
+/**
+ * The configuration wrangler would use from `dir`: wrangler.json, then wrangler.jsonc, then
+ * wrangler.toml, each looked for in `dir` and the folders above it, as wrangler does.
+ */
+export function findWranglerConfig(dir) {
+  for (const name of ['wrangler.json', 'wrangler.jsonc', 'wrangler.toml']) {
+    for (let d = dir; ; d = dirname(d)) {
+      if (existsSync(join(d, name))) return join(d, name);
+      if (dirname(d) === d) break;
+    }
+  }
+  return null;
 }
 
 /**

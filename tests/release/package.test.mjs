@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { ROOT, startWorker } from "../../dev/worker.mjs";
 import { startSupabase, startStytch } from "../../dev/standins.mjs";
 import { parseToml } from "../../release/lib/toml.js";
+import { parseJsonc } from "../../release/lib/jsonc.js";
 
 const PROJECT_ID = "project-test-11111111-2222-3333-4444-555555555555";
 const SECRET = "secret-test-package-NEVER-LOGGED";
@@ -47,7 +48,7 @@ test("the PATH the package is used with has no cargo", () => {
 test("the package holds only what deploys and documents", () => {
   const listed = JSON.parse(readFileSync(path.join(ROOT, "dist", "pack.json"), "utf8"))[0].files.map((f) => f.path).sort();
   for (const f of listed) {
-    assert.match(f, /^(bin\/edge-attest\.js|lib\/(toml|worker|wrangler-config)\.js|worker\/(index\.js|glue\/(index\.js|index_bg\.wasm|snippets\/(edge-attest-[0-9a-f]+\/src\/runtime\/(glue|promise)\.js|worker-[0-9a-f]+\/inline\d+\.js)))|client\/(index\.js|index\.d\.ts|README\.md)|wrangler\.example\.toml|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/, f);
+    assert.match(f, /^(bin\/edge-attest\.js|lib\/(toml|jsonc|worker|wrangler-config)\.js|worker\/(index\.js|glue\/(index\.js|index_bg\.wasm|snippets\/(edge-attest-[0-9a-f]+\/src\/runtime\/(glue|promise)\.js|worker-[0-9a-f]+\/inline\d+\.js)))|client\/(index\.js|index\.d\.ts|README\.md)|wrangler\.example\.toml|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/, f);
   }
   for (const f of ["bin/edge-attest.js", "worker/index.js", "worker/glue/index_bg.wasm", "wrangler.example.toml", "LICENSE", "CHANGELOG.md", "README.md", "client/index.js"]) {
     assert.ok(listed.includes(f), `${f} is not in the package`);
@@ -178,6 +179,47 @@ test("check reports a planted error as the worker logs it, per environment, exit
   assert.match(broken.stdout, /not valid TOML, line 2/);
 });
 
+// A wrangler.jsonc as `npm create cloudflare` writes them: comments, trailing commas.
+const JSONC = `{
+  // edge-attest, configured in JSON with comments
+  "name": "edge-attest",
+  "main": "node_modules/edge-attest/worker/index.js", /* the package's worker */
+  "compatibility_date": "2026-11-01",
+  "vars": {
+    "SUPABASE_URL": "http://not-loopback.example", // planted: http
+    "STYTCH_PROJECT_ID": "project-test-00000000-0000-0000-0000-000000000000",
+    "STYTCH_PROFILE_ID": "trusted-auth-token-profile-test-1",
+    "PROTECT": [{ "path": "/app/*", "upstream": "origin", }],
+  },
+  "kv_namespaces": [{ "binding": "JWKS_CACHE", "id": "0" },],
+  "env": {
+    "staging": {
+      "vars": {
+        "SUPABASE_URL": "https://x.supabase.co",
+        "STYTCH_PROJECT_ID": "project-test-00000000-0000-0000-0000-000000000000",
+        "STYTCH_PROFILE_ID": "trusted-auth-token-profile-test-1",
+        "NOTE": "a // inside a string, and a /* too */, stay",
+      },
+      "kv_namespaces": [{ "binding": "JWKS_CACHE", "id": "1" }],
+    },
+  },
+}
+`;
+
+test("check reads wrangler.jsonc too, and finds it as wrangler does", () => {
+  const sub = mkdtempSync(path.join(dir, "jsonc-"));
+  writeFileSync(path.join(sub, "wrangler.jsonc"), JSONC);
+  const r = run(path.join(dir, "node_modules", ".bin", "edge-attest"), ["check"], { cwd: sub });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^top level: \{"config_error":"SUPABASE_URL: [^"]*https[^"]*"\}$/m);
+  assert.match(r.stdout, /^env staging: ok$/m);
+  assert.equal(parseJsonc(JSONC).env.staging.vars.NOTE, "a // inside a string, and a /* too */, stay");
+  writeFileSync(path.join(sub, "wrangler.jsonc"), '{\n  "vars": {\n    "A": 1\n    "B": 2\n  }\n}\n');
+  const broken = run(path.join(dir, "node_modules", ".bin", "edge-attest"), ["check"], { cwd: sub });
+  assert.equal(broken.status, 1);
+  assert.match(broken.stdout, /not valid JSON, line 4/);
+});
+
 test("the command's TOML reader reads wrangler files as wrangler does", async () => {
   const require = createRequire(path.join(ROOT, "package.json"));
   const { experimental_readRawConfig } = await import(require.resolve("wrangler"));
@@ -190,4 +232,8 @@ test("the command's TOML reader reads wrangler files as wrangler does", async ()
     const { rawConfig } = experimental_readRawConfig({ config: file });
     assert.deepEqual(parseToml(readFileSync(file, "utf8")), JSON.parse(JSON.stringify(rawConfig)), file);
   }
+  const jsonc = path.join(mkdtempSync(path.join(os.tmpdir(), "edge-attest-jsonc-")), "wrangler.jsonc");
+  writeFileSync(jsonc, JSONC);
+  const { rawConfig } = experimental_readRawConfig({ config: jsonc });
+  assert.deepEqual(parseJsonc(JSONC), JSON.parse(JSON.stringify(rawConfig)), "wrangler.jsonc");
 });
