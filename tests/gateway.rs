@@ -559,7 +559,11 @@ fn a_page_load_of_requests_with_one_expired_jwt_makes_one_refresh() {
     for r in &answers {
         assert_eq!(r.status, 200, "{}", r.body);
         let set: Vec<&str> = r.headers_named("set-cookie").collect();
-        assert_eq!(set.len(), 2, "each answer carries the refreshed cookies: {set:?}");
+        assert_eq!(
+            set.len(),
+            2,
+            "each answer carries the refreshed cookies: {set:?}"
+        );
         assert!(set[1].starts_with(&format!("stytch_session_jwt={fresh};")));
     }
     let got = w.app.received.borrow();
