@@ -12,6 +12,7 @@
 mod common;
 use common::fakes::*;
 use common::fixtures::{fixtures, now, session_jwt};
+use edge_attest::app::limits::Limit;
 use edge_attest::http::{ForwardRequest, Platform as _, Response, TransportError};
 use serde_json::json;
 
@@ -585,6 +586,44 @@ fn a_page_load_of_requests_with_one_expired_jwt_makes_one_refresh() {
 }
 
 #[test]
+fn the_refresh_is_shared_from_before_the_rate_limits_whose_checks_take_time() {
+    let w = world();
+    w.limits.user.set(Some((10, 60)));
+    w.limits.ip.set(Some((100, 60)));
+    w.limits.pending_polls.set(2);
+    w.http.stytch_pending_polls.set(3);
+    w.http.push_stytch(authenticate_answer(now() + 1800));
+    let expired = cookies(&session_jwt("session_expired"));
+    let answers = w.request_all(5, "GET", "/app/x", &[("cookie", &expired)]);
+    assert!(answers.iter().all(|r| r.status == 200));
+    assert_eq!(w.http.stytch_calls().len(), 1);
+    let user_checks = w
+        .limits
+        .calls
+        .borrow()
+        .iter()
+        .filter(|(l, _)| *l == Limit::User)
+        .count();
+    assert_eq!(user_checks, 1, "the waiters count against no limit");
+}
+
+#[test]
+fn a_refresh_over_the_users_limit_refuses_its_waiters_too() {
+    let w = world();
+    w.limits.user.set(Some((0, 60)));
+    w.limits.pending_polls.set(2);
+    let expired = cookies(&session_jwt("session_expired"));
+    let answers = w.request_all(4, "GET", "/app/x", &[("cookie", &expired)]);
+    for r in &answers {
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert!(r.header("retry-after").is_some());
+        assert_eq!(r.headers_named("set-cookie").count(), 0, "cookies kept");
+    }
+    assert!(w.http.stytch_calls().is_empty());
+    assert!(w.app.received.borrow().is_empty());
+}
+
+#[test]
 fn requests_waiting_for_a_refresh_stytch_refuses_are_refused_with_it() {
     let w = world();
     w.http.stytch_pending_polls.set(3);
@@ -978,7 +1017,7 @@ fn the_binding_refreshes_by_the_same_rules_and_hands_back_the_cookies() {
     // Counted against the user's limit, not an address (a binding call has none).
     let calls = w.limits.calls.borrow();
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].0, edge_attest::app::limits::Limit::User);
+    assert_eq!(calls[0].0, Limit::User);
 }
 
 #[test]

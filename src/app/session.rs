@@ -41,8 +41,9 @@ const REFRESH_WAIT_MS: u32 = stytch::TIMEOUT_MS * stytch::MAX_ATTEMPTS
     + stytch::BACKOFF_JITTER_MS
     + 500;
 
-/// One `sessions/authenticate` under way, and its answer once known.
-type RefreshFlight = Flight<stytch::Call<Attested>>;
+/// One refresh under way, and its outcome once known: Stytch's answer, or the rate limit that
+/// refused it (which refuses the waiters of the same session too).
+type RefreshFlight = Flight<Result<stytch::Call<Attested>, Failure>>;
 
 /// The session refreshes under way in this isolate, by session token. A page load fires
 /// several requests with the same expired session JWT at once; they share one
@@ -87,17 +88,17 @@ struct RefreshGuard<'r> {
 }
 
 impl RefreshGuard<'_> {
-    fn finish(self, call: &stytch::Call<Attested>) {
-        self.flight.finish(call.clone());
+    fn finish(self, outcome: &Result<stytch::Call<Attested>, Failure>) {
+        self.flight.finish(outcome.clone());
     }
 }
 
 impl Drop for RefreshGuard<'_> {
     fn drop(&mut self) {
         if !self.flight.is_finished() {
-            self.flight.finish(refresh_failed(
+            self.flight.finish(Ok(refresh_failed(
                 "the request refreshing the session ended first",
-            ));
+            )));
         }
         self.refreshes
             .under_way
@@ -417,23 +418,20 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             log.detail = Some("waited for the refresh another request made".into());
             flight
                 .outcome(self.platform, REFRESH_POLL_MS, REFRESH_WAIT_MS, || {
-                    refresh_failed("the refresh in flight outlasted its timeout")
+                    Ok(refresh_failed(
+                        "the refresh in flight outlasted its timeout",
+                    ))
                 })
-                .await
+                .await?
         } else {
-            if let Caller::Address(address) = caller {
-                self.within_ip_limit(address, log).await?;
-            }
-            self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
-                .await?;
+            // Registered before the rate limits, whose checks are I/O: the page's other
+            // requests arriving meanwhile wait for this one instead of refreshing too.
             let guard = self.refreshes.start(token);
-            let started = self.platform.now_ms();
-            let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
-            log.stytch(&call, self.platform.now_ms().saturating_sub(started));
+            let outcome = self.refresh(config, token, caller, &proven, log).await;
             if let Some(guard) = guard {
-                guard.finish(&call);
+                guard.finish(&outcome);
             }
-            call
+            outcome?
         };
         match call.result {
             // The token cookie is not proven by the JWT: Stytch's answer must be about the
@@ -459,6 +457,26 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 Err((e, extra))
             }
         }
+    }
+
+    /// The refresh itself: the rate limits, then `sessions/authenticate`.
+    async fn refresh(
+        &self,
+        config: &Config,
+        token: &str,
+        caller: Caller<'_>,
+        proven: &VerifiedSession,
+        log: &mut RequestLog,
+    ) -> Result<stytch::Call<Attested>, Failure> {
+        if let Caller::Address(address) = caller {
+            self.within_ip_limit(address, log).await?;
+        }
+        self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
+            .await?;
+        let started = self.platform.now_ms();
+        let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
+        log.stytch(&call, self.platform.now_ms().saturating_sub(started));
+        Ok(call)
     }
 
     /// `POST /api/logout`: revokes the session the cookies prove (by its JWT's session id)

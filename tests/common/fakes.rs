@@ -291,6 +291,9 @@ pub struct FakeLimiter {
     pub calls: RefCell<Vec<(Limit, String)>>,
     /// Every check fails (a broken binding).
     pub failing: Cell<bool>,
+    /// A check stays under way for this many polls (the binding is I/O: other requests run
+    /// meanwhile).
+    pub pending_polls: Cell<u32>,
     counts: RefCell<HashMap<(&'static str, u64, String), u32>>,
     clock: Option<std::rc::Rc<Cell<u64>>>,
 }
@@ -298,6 +301,7 @@ pub struct FakeLimiter {
 impl RateLimiter for FakeLimiter {
     async fn check(&self, limit: Limit, key: &str) -> Result<Option<bool>, String> {
         self.calls.borrow_mut().push((limit, key.to_owned()));
+        under_way(self.pending_polls.get()).await;
         let config = match limit {
             Limit::Ip => self.ip.get(),
             Limit::User => self.user.get(),
