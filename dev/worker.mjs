@@ -40,7 +40,21 @@ export function freePort() {
  *                                         (`--local-upstream`): requests reach the worker with
  *                                         that host in their URL, as on a route of its zone
  */
-export async function startWorker({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [], localUpstream, cwd = ROOT, path: envPath } = {}) {
+export async function startWorker(options = {}) {
+  // freePort's ports are free when chosen, not necessarily when wrangler binds them: another
+  // process starting meanwhile (tests run two files at once) can take one. Then wrangler
+  // exits with "Address already in use", and a start on fresh ports is the fix.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWorkerOnce(options);
+    } catch (e) {
+      const clash = /Address already in use/.test(String(e?.message));
+      if (!clash || options.port !== undefined || attempt >= 3) throw e;
+    }
+  }
+}
+
+async function startWorkerOnce({ vars, persistDir, script = "build/index.js", port, onLine, config, alsoConfigs = [], localUpstream, cwd = ROOT, path: envPath } = {}) {
   port ??= await freePort();
   const inspector = await freePort();
   persistDir ??= mkdtempSync(path.join(os.tmpdir(), "edge-attest-kv-"));
