@@ -597,14 +597,11 @@ fn the_refresh_is_shared_from_before_the_rate_limits_whose_checks_take_time() {
     let answers = w.request_all(5, "GET", "/app/x", &[("cookie", &expired)]);
     assert!(answers.iter().all(|r| r.status == 200));
     assert_eq!(w.http.stytch_calls().len(), 1);
-    let user_checks = w
-        .limits
-        .calls
-        .borrow()
-        .iter()
-        .filter(|(l, _)| *l == Limit::User)
-        .count();
-    assert_eq!(user_checks, 1, "the waiters count against no limit");
+    assert_eq!(
+        w.limits.checks_of(Limit::User),
+        1,
+        "the waiters count against no limit"
+    );
 }
 
 #[test]

@@ -137,14 +137,7 @@ fn a_user_over_its_limit_reaches_stytch_no_more() {
         )
     );
     // A token that fails verification is refused as such: it never counts for anyone.
-    let user_checks = || {
-        w.limits
-            .calls
-            .borrow()
-            .iter()
-            .filter(|(l, _)| *l == Limit::User)
-            .count()
-    };
+    let user_checks = || w.limits.checks_of(Limit::User);
     let before = user_checks();
     let r = exchange_from(&w, ADDRESS, &token("expired_long_ago"), None);
     assert_eq!(r.status, 401);
@@ -199,14 +192,7 @@ fn the_second_attest_after_a_refused_extension_counts_against_the_user() {
     let r = exchange_from(&w, ADDRESS, &token("valid_es256"), Some(&cookie));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(w.http.stytch_calls().len(), 2);
-    let user_checks = w
-        .limits
-        .calls
-        .borrow()
-        .iter()
-        .filter(|(l, _)| *l == Limit::User)
-        .count();
-    assert_eq!(user_checks, 2);
+    assert_eq!(w.limits.checks_of(Limit::User), 2);
 }
 
 #[test]

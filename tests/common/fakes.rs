@@ -298,6 +298,17 @@ pub struct FakeLimiter {
     clock: Option<std::rc::Rc<Cell<u64>>>,
 }
 
+impl FakeLimiter {
+    /// How many checks of `limit` were made.
+    pub fn checks_of(&self, limit: Limit) -> usize {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|(l, _)| *l == limit)
+            .count()
+    }
+}
+
 impl RateLimiter for FakeLimiter {
     async fn check(&self, limit: Limit, key: &str) -> Result<Option<bool>, String> {
         self.calls.borrow_mut().push((limit, key.to_owned()));
@@ -498,16 +509,26 @@ impl World {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Vec<Response> {
+        self.run_all((0..n).map(|_| incoming(method, path, headers, "")))
+    }
+
+    /// Runs `requests` at once in this isolate, interleaved at every await; then the
+    /// waitUntil work.
+    pub fn run_all(
+        &self,
+        requests: impl Iterator<Item = IncomingRequest<Vec<u8>>>,
+    ) -> Vec<Response> {
         let config = self.config();
         let services = self.services();
-        let requests = (0..n).map(|_| incoming(method, path, headers, ""));
         let all = futures_util::future::join_all(
             requests.map(|r| services.handle(config.as_ref(), r, &self.app)),
         );
-        futures_executor::block_on(all)
+        let responses = futures_executor::block_on(all)
             .into_iter()
             .map(response_of)
-            .collect()
+            .collect();
+        self.kv.flush(self.platform.now_ms());
+        responses
     }
 
     /// The handler's I/O: this world's fakes.
@@ -548,25 +569,15 @@ impl World {
     /// Runs the requests of `tokens` (exchanges) at once in this isolate, as concurrent
     /// requests of one isolate run; then the waitUntil work.
     pub fn exchange_all(&self, tokens: &[String]) -> Vec<Response> {
-        let config = self.config();
-        let services = self.services();
-        let requests = tokens.iter().map(|t| IncomingRequest {
-            method: "POST".into(),
-            url: format!("{WORKER}/api/exchange"),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: serde_json::json!({ "access_token": t })
-                .to_string()
-                .into_bytes(),
-        });
-        let all = futures_util::future::join_all(
-            requests.map(|r| services.handle(config.as_ref(), r, &self.app)),
-        );
-        let responses = futures_executor::block_on(all)
-            .into_iter()
-            .map(response_of)
-            .collect();
-        self.kv.flush(self.platform.now_ms());
-        responses
+        self.run_all(tokens.iter().map(|t| {
+            let body = serde_json::json!({ "access_token": t }).to_string();
+            incoming(
+                "POST",
+                "/api/exchange",
+                &[("content-type", "application/json")],
+                &body,
+            )
+        }))
     }
 
     /// POST /api/exchange with the token in the JSON body.
