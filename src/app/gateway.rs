@@ -365,24 +365,18 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
 
 /// Who a proven session is, for the app's headers or the service binding.
 fn identity_of<'a>(current: &'a Current, jwt_cookie: Option<&'a str>) -> Identity<'a> {
-    match current {
-        Current::Local(s) => Identity {
-            subject: &s.user_id,
-            organization_id: s.organization.as_ref().map(|o| o.id.as_str()),
-            session_id: &s.session_id,
-            expires_at: &s.expires_at,
-            aal: s.link.as_ref().and_then(|l| l.aal).map(Aal::name),
-            iss: s.link.as_ref().map(|l| l.iss.as_str()),
-            jwt: jwt_cookie.unwrap_or_default(),
-        },
-        Current::Refreshed(s) => Identity {
-            subject: &s.user_id,
-            organization_id: s.organization.as_ref().map(|o| o.id.as_str()),
-            session_id: &s.session_id,
-            expires_at: &s.expires_at,
-            aal: s.link.as_ref().and_then(|l| l.aal).map(Aal::name),
-            iss: s.link.as_ref().map(|l| l.iss.as_str()),
-            jwt: &s.session_jwt,
+    let f = current.facts();
+    Identity {
+        subject: f.user_id,
+        organization_id: f.organization.map(|o| o.id.as_str()),
+        session_id: f.session_id,
+        expires_at: f.expires_at,
+        aal: f.link.and_then(|l| l.aal).map(Aal::name),
+        iss: f.link.map(|l| l.iss.as_str()),
+        // The JWT the session now has: the browser's, or the refresh's.
+        jwt: match current {
+            Current::Local(_) => jwt_cookie.unwrap_or_default(),
+            Current::Refreshed(s) => &s.session_jwt,
         },
     }
 }

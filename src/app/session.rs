@@ -177,6 +177,38 @@ pub(super) enum Current {
     Refreshed(Attested),
 }
 
+/// What either kind of current session says of the session.
+pub(super) struct SessionFacts<'a> {
+    pub(super) user_id: &'a str,
+    pub(super) session_id: &'a str,
+    pub(super) expires_at: &'a str,
+    pub(super) link: Option<&'a Link>,
+    pub(super) organization: Option<&'a Organization>,
+}
+
+impl Current {
+    /// The facts `GET /api/session` answers with and the gateway's identity is made of, the
+    /// same whichever way the session was found.
+    pub(super) fn facts(&self) -> SessionFacts<'_> {
+        match self {
+            Self::Local(s) => SessionFacts {
+                user_id: &s.user_id,
+                session_id: &s.session_id,
+                expires_at: &s.expires_at,
+                link: s.link.as_ref(),
+                organization: s.organization.as_ref(),
+            },
+            Self::Refreshed(s) => SessionFacts {
+                user_id: &s.user_id,
+                session_id: &s.session_id,
+                expires_at: &s.expires_at,
+                link: s.link.as_ref(),
+                organization: s.organization.as_ref(),
+            },
+        }
+    }
+}
+
 /// Who a call to Stytch is made for, as the per-address limit counts it.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Caller<'r> {
@@ -355,30 +387,21 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let current = self
             .current_session(config, &cookies, caller, |s, now| s.is_live(now, skew), log)
             .await?;
-        Ok(match current {
-            Current::Local(proven) => {
-                let body = SessionBody::new(
-                    &proven.user_id,
-                    &proven.session_id,
-                    &proven.expires_at,
-                    proven.link.as_ref(),
-                    proven.organization.as_ref(),
-                );
-                json_response(200, &body, cors.to_vec())
-            }
+        let f = current.facts();
+        let body = SessionBody::new(
+            f.user_id,
+            f.session_id,
+            f.expires_at,
+            f.link,
+            f.organization,
+        );
+        let headers = match &current {
+            Current::Local(_) => cors.to_vec(),
             Current::Refreshed(s) => {
-                let body = SessionBody::new(
-                    &s.user_id,
-                    &s.session_id,
-                    &s.expires_at,
-                    s.link.as_ref(),
-                    s.organization.as_ref(),
-                );
-                let headers =
-                    with_session_cookies(config, cors, &s, unix_secs(self.platform.now_ms()));
-                json_response(200, &body, headers)
+                with_session_cookies(config, cors, s, unix_secs(self.platform.now_ms()))
             }
-        })
+        };
+        Ok(json_response(200, &body, headers))
     }
 
     /// The session the cookies prove, `good_enough` at `now` (Unix seconds) as its JWT
