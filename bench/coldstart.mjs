@@ -10,9 +10,13 @@
 //   ours/jose/floor exchange: the first POST /api/exchange (key set fetched, KV empty, one
 //                     Stytch call), each in its own fresh process
 // COLD_ROUNDS rounds (default 10), the order of the variants shuffled in each; prints medians
-// and the median of same-round ratios; writes bench/coldstart-results.json.
+// and the median of same-round ratios. Then what V8 compiles of each build's WASM, from its
+// own trace: functions and bytes compiled at start-up, by a first /healthz, by a first
+// exchange, by a second one (the figures that do not move with the machine's noise). Writes
+// bench/coldstart-results.json.
 //   node bench/coldstart.mjs          (after `make build`; uses build/ as it is)
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
@@ -162,6 +166,94 @@ async function measure(name, v) {
   }
 }
 
+/** The code section of a WASM module: how many functions it defines and their bodies' bytes. */
+function codeSection(bytes) {
+  let i = 8;
+  const leb = () => {
+    let r = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[i++];
+      r += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return r;
+    }
+  };
+  while (i < bytes.length) {
+    const id = bytes[i++];
+    const size = leb();
+    const end = i + size;
+    if (id === 10) {
+      const count = leb();
+      let body = 0;
+      for (let f = 0; f < count; f++) {
+        const n = leb();
+        body += n;
+        i += n;
+      }
+      return { functions: count, bytes: body };
+    }
+    i = end;
+  }
+  return { functions: 0, bytes: 0 };
+}
+
+/**
+ * What V8 compiles of the WASM, and when: a workerd with `--trace-wasm-compilation-times`
+ * (one line per function compiled, with its body size and compile time), its output split at
+ * the moment the socket accepts (the module evaluated) and after each request of `steps`.
+ * Deterministic where the timings above are noisy: the same build compiles the same functions.
+ */
+async function traced(b, steps) {
+  const kv = await startKv();
+  const w = await startWorkerd({ name: "trace", bundle: b, vars, kvPort: kv.port, workdir: out, v8Flags: ["--trace-wasm-compilation-times"], keepStdout: true });
+  const port = Number(new URL(w.url).port);
+  const settle = () => new Promise((r) => setTimeout(r, 200));
+  const cut = [];
+  try {
+    for (;;) {
+      const open = await new Promise((r) => {
+        const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
+        s.on("error", () => r(false));
+      });
+      if (open) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await settle();
+    cut.push(w.stdout().length);
+    for (const step of steps) {
+      const r = await step(w.url);
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`traced run: status ${r.status}\n${w.stderr()}`);
+      await settle();
+      cut.push(w.stdout().length);
+    }
+  } finally {
+    await w.stop();
+    await kv.close();
+  }
+  const text = w.stdout();
+  const slices = [text.slice(0, cut[0]), ...cut.slice(1).map((c, k) => text.slice(cut[k], c))];
+  const account = (s) => {
+    const acc = { functions: 0, bytes: 0, ms: 0 };
+    for (const m of s.matchAll(/^Compiled function \S+ using \w+, took (\d+) .s and \d+ bytes; bodysize (\d+)/gm)) {
+      acc.functions++;
+      acc.ms += Number(m[1]) / 1000;
+      acc.bytes += Number(m[2]);
+    }
+    if (s.length && !acc.functions && /Compiled function/.test(s)) throw new Error("unrecognised V8 trace lines");
+    return acc;
+  };
+  return slices.map(account);
+}
+
+/** The module's start-up, a first request to /healthz, and (another process) a first exchange and a second one. */
+async function compiles(b) {
+  const healthz = (url) => fetch(`${url}/healthz`);
+  const exchange = (url) => fetch(`${url}/api/exchange`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const [module, first] = await traced(b, [healthz]);
+  const [, exchangeFirst, again] = await traced(b, [exchange, exchange]);
+  return { module, healthz: first, exchange: exchangeFirst, again };
+}
+
 const names = Object.keys(variants);
 const samples = Object.fromEntries(names.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -193,6 +285,18 @@ const steps = {
 };
 console.log("steps (median of same-round differences, ms):");
 for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(58)} ${v.toFixed(1)}`);
+const compileBuilds = { build: bundles.ours, ...Object.fromEntries(EXTRA.map((d) => [d, variants[`${d} exchange`].bundle])) };
+const compiled = {};
+for (const [dir, b] of Object.entries(compileBuilds)) {
+  const wasm = readFileSync(path.join(b.outdir, b.files.find((f) => f.endsWith(".wasm"))));
+  compiled[dir] = { code: codeSection(wasm), ...(await compiles(b)) };
+}
+console.log("what V8 compiles of the WASM (traced processes per build: functions, KB of function bodies, ms compiling):");
+for (const [dir, c] of Object.entries(compiled)) {
+  const f = (a) => `${String(a.functions).padStart(4)} fns ${(a.bytes / 1024).toFixed(1).padStart(6)} KB ${a.ms.toFixed(1).padStart(5)} ms`;
+  console.log(`  ${dir}: the module has ${c.code.functions} functions, ${(c.code.bytes / 1024).toFixed(1)} KB of code`);
+  for (const k of ["module", "healthz", "exchange", "again"]) console.log(`    ${{ module: "at start-up", healthz: "first request, /healthz", exchange: "first request, an exchange", again: "second exchange" }[k].padEnd(27)} ${f(c[k])}`);
+}
 const ratios = {
   "ours/jose to the first exchange": ratio("ours exchange", "jose exchange"),
   "ours/jose to the first exchange, KV warm": ratio("ours exchange, KV warm", "jose exchange"),
@@ -206,7 +310,7 @@ for (const dir of EXTRA) {
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(58)} ${v.toFixed(2)}x`);
 writeFileSync(
   path.join(ROOT, "bench", "coldstart-results.json"),
-  JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, wasm_bytes: wasmBytes.length, medians_ms: med, steps_ms: steps, ratios, samples }, null, 1) + "\n",
+  JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, wasm_bytes: wasmBytes.length, medians_ms: med, steps_ms: steps, ratios, compiled, samples }, null, 1) + "\n",
 );
 await supabase.close?.();
 await stytch.close?.();

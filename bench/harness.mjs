@@ -197,7 +197,7 @@ export default {
  * `rateLimits`, the two rate-limit bindings too; with `scheduledRoute`, a route that fires its
  * scheduled handler (SCHEDULED_ENTRY).
  */
-export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [], rateLimits = false, scheduledRoute = false }) {
+export async function startWorkerd({ name, bundle: b, vars, kvPort, workdir, inspectorPort, v8Flags = [], rateLimits = false, scheduledRoute = false, keepStdout = false }) {
   mkdirSync(workdir, { recursive: true });
   const port = await freePort();
   const modules = b.files
@@ -240,15 +240,18 @@ const worker :Workerd.Worker = (
   const started = process.hrtime.bigint();
   const args = ["serve", file, "--experimental"];
   if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
-  const child = spawn(WORKERD, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(WORKERD, args, { stdio: ["ignore", keepStdout ? "pipe" : "ignore", "pipe"] });
   let stderr = "";
+  let stdout = "";
   child.stderr.on("data", (d) => (stderr += d));
+  child.stdout?.on("data", (d) => (stdout += d));
   return {
     name,
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
     started,
     stderr: () => stderr,
+    stdout: () => stdout,
     stop: () => new Promise((r) => { child.once("exit", r); child.kill("SIGKILL"); }),
   };
 }
