@@ -30,6 +30,8 @@ use limits::{Limit, RateLimiter};
 use routes::{Route, RouteName};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 /// Largest request body read, checked against `Content-Length` first and while reading.
@@ -433,8 +435,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         // compile.
         let result = match route {
             Route::Exchange => self.exchange(config, req, log, &cors).await,
-            Route::Session => self.session(config, &req, log, &cors).await,
-            Route::Logout => self.logout(config, &req, log, &cors).await,
+            Route::Session => out_of_line(self.session(config, &req, log, &cors)).await,
+            Route::Logout => out_of_line(self.logout(config, &req, log, &cors)).await,
             Route::Healthz => Ok(json_response(
                 200,
                 &HealthBody {
@@ -458,6 +460,17 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             }
         })
     }
+}
+
+/// A route's handler kept a function of its own rather than inlined into `route`'s state
+/// machine: V8 compiles a WASM function whole the first time it is called, so code inlined
+/// into `route` is compiled by an isolate's first request whatever its route. Behind an
+/// opaque pointer it is compiled when a request first takes that route (docs/benchmarks.md,
+/// "Cold start"). The box is one allocation per such request.
+fn out_of_line<'a, T>(
+    handler: impl Future<Output = T> + 'a,
+) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    std::hint::black_box(Box::pin(handler))
 }
 
 /// Same origin as the request URL, or listed in `ALLOWED_ORIGINS`.
