@@ -1,5 +1,5 @@
 # Each target does its own set-up (see scripts/tools.sh).
-.PHONY: test demo build release fixtures bench profile fuzz soak
+.PHONY: test demo build release fixtures bench profile size fuzz soak
 
 ## Run every test: lints, native unit tests, and the worker in workerd against local stand-ins.
 test:
@@ -33,6 +33,11 @@ bench:
 profile:
 	CARGO_PROFILE_RELEASE_STRIP=false OUT_DIR=build-prof bash scripts/build.sh
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/perf.mjs
+
+## Where the WASM's bytes go: code by module (edge-attest's folders, then each crate).
+size:
+	CARGO_PROFILE_RELEASE_STRIP=false OUT_DIR=build-prof bash scripts/build.sh
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/size.mjs
 
 ## Fuzz every parser under libFuzzer for FUZZ_SECONDS each (default 60); `make test` runs a
 ## short smoke of the same properties. A failing input is kept in fuzz/regressions/.

@@ -1,0 +1,121 @@
+// Where the WASM's bytes go: its function bodies grouped by the module that defines them
+// (edge-attest's folders, then each crate), beside its data and the glue's JavaScript, from a
+// build that keeps the name section:
+//   make size            (builds build-prof/ with names, then runs: node bench/size.mjs [dir])
+// The grouping reads the names V8 would show (`edge_attest::keys::cache::…`, `<serde_json::…
+// as …>::…`): a generic function is counted where it is defined, not where it is used.
+// The release build strips the names; its sizes are the same code (docs/benchmarks.md).
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import path from "node:path";
+import { ROOT } from "../dev/worker.mjs";
+
+const dir = process.argv[2] ?? "build-prof";
+const wasmPath = path.join(ROOT, dir, "glue", "index_bg.wasm");
+const bytes = readFileSync(wasmPath);
+
+let i = 8;
+const leb = () => {
+  let r = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = bytes[i++];
+    r += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return r;
+  }
+};
+const name = () => {
+  const n = leb();
+  const s = bytes.subarray(i, i + n).toString("utf8");
+  i += n;
+  return s;
+};
+
+let imported = 0; // imported functions come first in the function index space
+const bodies = [];
+const names = new Map();
+let data = 0;
+while (i < bytes.length) {
+  const id = bytes[i++];
+  const size = leb();
+  const end = i + size;
+  if (id === 2) {
+    for (let n = leb(); n > 0; n--) {
+      name();
+      name();
+      const kind = bytes[i++];
+      if (kind === 0) {
+        leb();
+        imported++;
+      } else if (kind === 1) {
+        i++;
+        const flags = leb();
+        leb();
+        if (flags & 1) leb();
+      } else if (kind === 2) {
+        const flags = leb();
+        leb();
+        if (flags & 1) leb();
+      } else if (kind === 3) {
+        i += 2;
+      } else {
+        throw new Error(`import kind ${kind} not handled`);
+      }
+    }
+  } else if (id === 10) {
+    for (let n = leb(); n > 0; n--) {
+      const len = leb();
+      bodies.push(len);
+      i += len;
+    }
+  } else if (id === 11) {
+    data = size;
+  } else if (id === 0 && name() === "name") {
+    while (i < end) {
+      const sub = bytes[i++];
+      const subEnd = leb() + i;
+      if (sub === 1) {
+        for (let n = leb(); n > 0; n--) {
+          const idx = leb();
+          names.set(idx, name());
+        }
+      }
+      i = subEnd;
+    }
+  }
+  i = end;
+}
+if (names.size === 0) {
+  console.error(`${wasmPath} has no name section: build it with names (make build-prof)`);
+  process.exit(1);
+}
+
+/** The module a function belongs to: edge-attest's top folder, or the crate. */
+function group(fn) {
+  const s = fn.replace(/^<+/, "").replace(/\[[0-9a-f]+\]/g, "");
+  const ours = /^edge_attest::([a-z_]+)/.exec(s);
+  if (ours) return `edge-attest ${ours[1]}/`;
+  const crate = /^([a-z_][a-z_0-9]*)::/.exec(s) ?? / as ([a-z_][a-z_0-9]*)::/.exec(s);
+  if (crate) return crate[1];
+  // Exported functions and their wasm-bindgen shims, allocator entry points, memcmp.
+  if (/^[A-Za-z_0-9]+( |$)|^Closure\(|^Ref\(| shim$/.test(s)) return "exports, shims, allocator entry points";
+  if (/^(char|str|bool|[iuf](8|16|32|64|128|size)|\[u8\])>/.test(s)) return "core";
+  return "other";
+}
+
+const by = new Map();
+let code = 0;
+bodies.forEach((len, k) => {
+  const g = group(names.get(k + imported) ?? "");
+  const e = by.get(g) ?? { bytes: 0, functions: 0 };
+  e.bytes += len;
+  e.functions++;
+  by.set(g, e);
+  code += len;
+});
+const glue = readFileSync(path.join(ROOT, dir, "glue", "index.js"));
+const kb = (n) => (n / 1024).toFixed(1).padStart(7);
+console.log(`${dir}: ${bodies.length} functions, ${kb(code)} KB of code, ${kb(data)} KB of data; the glue ${kb(glue.length)} KB (${kb(gzipSync(glue, { level: 9 }).length)} KB gzip)`);
+console.log(`  ${"KB".padStart(7)} ${"share".padStart(6)} ${"fns".padStart(5)}  module`);
+for (const [g, e] of [...by].sort((a, b) => b[1].bytes - a[1].bytes)) {
+  console.log(`  ${kb(e.bytes)} ${((100 * e.bytes) / code).toFixed(1).padStart(5)}% ${String(e.functions).padStart(5)}  ${g}`);
+}
