@@ -21,6 +21,7 @@ import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
 import { benchVars, bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+import { readWasm } from "./wasm.mjs";
 
 const ROUNDS = Number(process.env.COLD_ROUNDS ?? 10);
 // V8 flags for every process (an experiment: production's cannot be set), e.g.
@@ -166,34 +167,10 @@ async function measure(name, v) {
   }
 }
 
-/** The code section of a WASM module: how many functions it defines and their bodies' bytes. */
+/** How many functions a WASM module defines and their bodies' bytes. */
 function codeSection(bytes) {
-  let i = 8;
-  const leb = () => {
-    let r = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[i++];
-      r += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return r;
-    }
-  };
-  while (i < bytes.length) {
-    const id = bytes[i++];
-    const size = leb();
-    const end = i + size;
-    if (id === 10) {
-      const count = leb();
-      let body = 0;
-      for (let f = 0; f < count; f++) {
-        const n = leb();
-        body += n;
-        i += n;
-      }
-      return { functions: count, bytes: body };
-    }
-    i = end;
-  }
-  return { functions: 0, bytes: 0 };
+  const { bodies } = readWasm(bytes);
+  return { functions: bodies.length, bytes: bodies.reduce((a, n) => a + n, 0) };
 }
 
 /**

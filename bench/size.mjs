@@ -9,83 +9,16 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
+import { readWasm } from "./wasm.mjs";
 
 const dir = process.argv[2] ?? "build-prof";
 const wasmPath = path.join(ROOT, dir, "glue", "index_bg.wasm");
 const bytes = readFileSync(wasmPath);
 
-let i = 8;
-const leb = () => {
-  let r = 0;
-  for (let shift = 0; ; shift += 7) {
-    const b = bytes[i++];
-    r += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return r;
-  }
-};
-const name = () => {
-  const n = leb();
-  const s = bytes.subarray(i, i + n).toString("utf8");
-  i += n;
-  return s;
-};
-
-let imported = 0; // imported functions come first in the function index space
-const bodies = [];
-const names = new Map();
-let data = 0;
-while (i < bytes.length) {
-  const id = bytes[i++];
-  const size = leb();
-  const end = i + size;
-  if (id === 2) {
-    for (let n = leb(); n > 0; n--) {
-      name();
-      name();
-      const kind = bytes[i++];
-      if (kind === 0) {
-        leb();
-        imported++;
-      } else if (kind === 1) {
-        i++;
-        const flags = leb();
-        leb();
-        if (flags & 1) leb();
-      } else if (kind === 2) {
-        const flags = leb();
-        leb();
-        if (flags & 1) leb();
-      } else if (kind === 3) {
-        i += 2;
-      } else {
-        throw new Error(`import kind ${kind} not handled`);
-      }
-    }
-  } else if (id === 10) {
-    for (let n = leb(); n > 0; n--) {
-      const len = leb();
-      bodies.push(len);
-      i += len;
-    }
-  } else if (id === 11) {
-    data = size;
-  } else if (id === 0 && name() === "name") {
-    while (i < end) {
-      const sub = bytes[i++];
-      const subEnd = leb() + i;
-      if (sub === 1) {
-        for (let n = leb(); n > 0; n--) {
-          const idx = leb();
-          names.set(idx, name());
-        }
-      }
-      i = subEnd;
-    }
-  }
-  i = end;
-}
-if (names.size === 0) {
-  console.error(`${wasmPath} has no name section: build it with names (make build-prof)`);
+const { imported, bodies, data, names } = readWasm(bytes);
+// A stripped build keeps only the few names wasm-bindgen writes for its own exports.
+if (names.size < bodies.length / 2) {
+  console.error(`${wasmPath} has no name section: build it with names (make size)`);
   process.exit(1);
 }
 
