@@ -235,12 +235,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         cookie_header: &str,
     ) -> Result<Option<BindingSession>, ApiError> {
         let started = self.platform.now_ms();
-        let mut log = RequestLog {
-            route: Some(RouteName::Binding),
-            version: super::VERSION,
-            method: "RPC".into(),
-            ..RequestLog::default()
-        };
+        let mut log = RequestLog::new("RPC".into());
+        log.route = Some(RouteName::Binding);
         let result = self.binding_identity(config, cookie_header, &mut log).await;
         match &result {
             Ok(Some(s)) => {

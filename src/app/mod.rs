@@ -151,6 +151,16 @@ struct Durations {
 }
 
 impl RequestLog {
+    /// The line of one request (or service-binding call) by `method`, with the version
+    /// every line carries.
+    fn new(method: String) -> Self {
+        Self {
+            version: VERSION,
+            method,
+            ..Self::default()
+        }
+    }
+
     /// Adds what the key cache did for one document (the notes say whose, but for the
     /// provider's own key set).
     fn keys(&mut self, trace: JwksTrace, role: KeySetRole) {
@@ -318,11 +328,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         forwarder: &F,
     ) -> Answer<F::Answer> {
         let started = self.platform.now_ms();
-        let mut log = RequestLog {
-            version: VERSION,
-            method: req.method.clone(),
-            ..RequestLog::default()
-        };
+        let mut log = RequestLog::new(req.method.clone());
         let response = self.route(config, req, &mut log, forwarder).await;
         log.status = response.status();
         log.ms.total = self.platform.now_ms().saturating_sub(started);
