@@ -95,11 +95,11 @@ impl RefreshGuard<'_> {
 
 impl Drop for RefreshGuard<'_> {
     fn drop(&mut self) {
-        if !self.flight.is_finished() {
-            self.flight.finish(Ok(refresh_failed(
+        self.flight.finish_unless_finished(|| {
+            Ok(refresh_failed(
                 "the request refreshing the session ended first",
-            )));
-        }
+            ))
+        });
         self.refreshes
             .under_way
             .borrow_mut()

@@ -31,9 +31,13 @@ impl<T: Clone> Flight<T> {
         *self.outcome.borrow_mut() = Some(outcome);
     }
 
-    /// Whether the outcome is known.
-    pub fn is_finished(&self) -> bool {
-        self.outcome.borrow().is_some()
+    /// Finishes the flight with `outcome()` unless it already has an outcome: what a caller's
+    /// guard does when the caller ends, however it ends, so that no waiter waits for nothing.
+    pub fn finish_unless_finished(&self, outcome: impl FnOnce() -> T) {
+        let mut held = self.outcome.borrow_mut();
+        if held.is_none() {
+            *held = Some(outcome());
+        }
     }
 
     /// The outcome, checked every `poll_ms` on the waiter's own timer; after `limit_ms`

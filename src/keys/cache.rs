@@ -399,10 +399,8 @@ impl FlightGuard<'_> {
 
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
-        if !self.flight.is_finished() {
-            self.flight
-                .finish(Err("the request fetching the key set ended first".into()));
-        }
+        self.flight
+            .finish_unless_finished(|| Err("the request fetching the key set ended first".into()));
         let mut memory = self.memory.borrow_mut();
         let slot = memory.set(self.url).slot(self.slot);
         if slot.as_ref().is_some_and(|f| Rc::ptr_eq(f, &self.flight)) {
