@@ -3,7 +3,8 @@
 //!
 //! The crate is split in two:
 //! - a runtime-free core that parses and verifies tokens ([`jwt`]), loads, caches and uses
-//!   keys ([`keys`]), builds the Stytch calls ([`stytch`]), cookies ([`cookies`]), errors
+//!   keys ([`keys`]), builds the Stytch calls ([`stytch`]), cookies ([`cookies`]), reads what a request
+//!   presents as its session ([`credentials`]), errors
 //!   ([`error`], the one mapping to HTTP) and log lines, decides what the auth gateway
 //!   forwards ([`gateway`]), parses configuration ([`config`]) and runs the request flow
 //!   ([`app`]). It never names `worker::*`; its I/O goes through the
@@ -25,6 +26,7 @@
 pub mod app;
 pub mod config;
 pub mod cookies;
+pub mod credentials;
 pub mod error;
 pub mod formats;
 pub mod gateway;

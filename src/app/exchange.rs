@@ -2,12 +2,13 @@
 //! session the browser already holds for that login, extend it, or create one.
 
 use super::limits::{self, Limit, RateLimiter};
-use super::session::{AMBIGUOUS_COOKIES, SessionCookies};
+use super::session::AMBIGUOUS_COOKIES;
 use super::{
     Failure, MAX_BODY_BYTES, RequestLog, Services, clearing_cookies, failure, json_response,
     subject_ids, unix_secs, with_session_cookies,
 };
 use crate::config::{Config, Provider};
+use crate::credentials::{SessionCookies, bearer_token};
 use crate::error::ApiError;
 use crate::formats::json::{self, StrictJsonError};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
@@ -323,19 +324,11 @@ async fn extract_token<Body: BodySource>(req: IncomingRequest<Body>) -> Result<S
     if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let bearer = match req.header("authorization") {
-        None => None,
-        Some(v) => match v.trim().split_once(' ') {
-            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
-                Some(t.trim().to_owned())
-            }
-            _ => {
-                return Err(ApiError::InvalidRequest(
-                    "The Authorization header must be 'Bearer <token>'.",
-                ));
-            }
-        },
-    };
+    let bearer = bearer_token(req.header("authorization"))
+        .map_err(|_| {
+            ApiError::InvalidRequest("The Authorization header must be 'Bearer <token>'.")
+        })?
+        .map(str::to_owned);
     let is_json = req
         .header("content-type")
         .and_then(|c| c.split(';').next())

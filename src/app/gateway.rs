@@ -11,14 +11,13 @@
 
 use super::limits::RateLimiter;
 use super::routes::RouteName;
-use super::session::{Caller, Current, SessionCookies};
+use super::session::{Caller, Current};
 use super::{Failure, RequestLog, Services, failure, origin_allowed, unix_secs};
 use crate::config::{Config, ConfigError};
+use crate::credentials::SessionCookies;
 use crate::error::ApiError;
 use crate::formats::urls::UrlParts;
-use crate::gateway::forward::{
-    self, Identity, RequestPlan, ResponsePlan, SessionCookies as Cookies,
-};
+use crate::gateway::forward::{self, CookieEdit, Identity, RequestPlan, ResponsePlan};
 use crate::gateway::{
     MIN_JWT_SECS_LEFT, Rule, UPSTREAM_HEADERS_TIMEOUT_MS, Unauthenticated, Upstream, canonical,
 };
@@ -147,11 +146,11 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             Upstream::Origin => (
                 req.url.clone(),
                 match refreshed {
-                    Some(s) => Cookies::Replace {
+                    Some(s) => CookieEdit::Replace {
                         names,
                         values: [&s.session_token, &s.session_jwt],
                     },
-                    None => Cookies::Keep,
+                    None => CookieEdit::Keep,
                 },
                 None,
             ),
@@ -164,7 +163,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 }
                 (
                     target,
-                    Cookies::Remove { names },
+                    CookieEdit::Remove { names },
                     Some((public_host, url.scheme)),
                 )
             }

@@ -7,10 +7,11 @@ mod exchange;
 pub mod gateway;
 pub mod limits;
 mod prewarm;
+mod refresh;
 mod routes;
 mod session;
 
-pub use session::Refreshes;
+pub use refresh::Refreshes;
 
 use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;

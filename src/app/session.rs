@@ -6,14 +6,14 @@
 //! anyone could spend the project's Stytch quota with made-up cookie values.
 
 use super::limits::{self, Limit, RateLimiter};
+use super::refresh::{REFRESH_POLL_MS, REFRESH_WAIT_MS, refresh_failed};
 use super::{
     Failure, KeySetRole, RequestLog, Services, clearing_cookies, failure, header_pairs,
     json_response, subject_ids, unix_secs, with_session_cookies,
 };
 use crate::config::Config;
-use crate::cookies::{CookiePolicy, count_cookie, find_cookie};
+use crate::credentials::SessionCookies;
 use crate::error::ApiError;
-use crate::http::flight::Flight;
 use crate::http::{HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::assurance::Aal;
 use crate::jwt::token::UnverifiedToken;
@@ -23,151 +23,8 @@ use crate::keys::crypto::SignatureBackend;
 use crate::keys::integrity::EntryMac;
 use crate::stytch::api::{self as stytch, Attested, Revoked};
 use crate::stytch::organization::Organization;
-use crate::stytch::session::{Link, VerifiedSession};
+use crate::stytch::session::{Link, SessionFacts, VerifiedSession};
 use serde::Serialize;
-use std::cell::RefCell;
-use std::rc::Rc;
-
-/// At most this many refreshes are shared at once per isolate; past that, a request refreshes
-/// on its own (memory stays bounded whatever the traffic).
-pub const MAX_SHARED_REFRESHES: usize = 64;
-/// A request waiting for another's refresh checks its outcome this often (on a timer of its
-/// own, see [`crate::http::flight`]); small next to a Stytch round trip.
-pub const REFRESH_POLL_MS: u32 = 10;
-/// How long a waiter waits at most: every attempt's timeout, the backoff between them, and a
-/// margin for timer slack. The refreshing request's own timeouts end it sooner.
-const REFRESH_WAIT_MS: u32 = stytch::TIMEOUT_MS * stytch::MAX_ATTEMPTS
-    + stytch::BACKOFF_MIN_MS
-    + stytch::BACKOFF_JITTER_MS
-    + 500;
-
-/// One refresh under way, and its outcome once known: Stytch's answer, or the rate limit that
-/// refused it (which refuses the waiters of the same session too).
-type RefreshFlight = Flight<Result<stytch::Call<Attested>, Failure>>;
-
-/// The session refreshes under way in this isolate, by session token. A page load fires
-/// several requests with the same expired session JWT at once; they share one
-/// `sessions/authenticate` instead of one each (which would spend the project's Stytch quota
-/// and the user's rate limit on duplicates). In memory only, for as long as the call lasts.
-#[derive(Debug, Default)]
-pub struct Refreshes {
-    under_way: RefCell<Vec<(String, Rc<RefreshFlight>)>>,
-}
-
-impl Refreshes {
-    /// The refresh of `token` another request is making, if any.
-    fn joinable(&self, token: &str) -> Option<Rc<RefreshFlight>> {
-        self.under_way
-            .borrow()
-            .iter()
-            .find(|(t, _)| t == token)
-            .map(|(_, f)| Rc::clone(f))
-    }
-
-    /// Registers this request's refresh of `token` for others to wait for; `None` when
-    /// [`MAX_SHARED_REFRESHES`] are already under way.
-    fn start<'r>(&'r self, token: &str) -> Option<RefreshGuard<'r>> {
-        let mut under_way = self.under_way.borrow_mut();
-        if under_way.len() >= MAX_SHARED_REFRESHES {
-            return None;
-        }
-        let flight = Rc::new(Flight::default());
-        under_way.push((token.to_owned(), Rc::clone(&flight)));
-        Some(RefreshGuard {
-            refreshes: self,
-            flight,
-        })
-    }
-}
-
-/// Held by the refreshing request: however it ends, its flight is finished (waiters of a
-/// request that ended first get a transport error, and answer 503) and forgotten.
-struct RefreshGuard<'r> {
-    refreshes: &'r Refreshes,
-    flight: Rc<RefreshFlight>,
-}
-
-impl RefreshGuard<'_> {
-    fn finish(self, outcome: &Result<stytch::Call<Attested>, Failure>) {
-        self.flight.finish(outcome.clone());
-    }
-}
-
-impl Drop for RefreshGuard<'_> {
-    fn drop(&mut self) {
-        self.flight.finish_unless_finished(|| {
-            Ok(refresh_failed(
-                "the request refreshing the session ended first",
-            ))
-        });
-        self.refreshes
-            .under_way
-            .borrow_mut()
-            .retain(|(_, f)| !Rc::ptr_eq(f, &self.flight));
-    }
-}
-
-/// A refresh that did not happen, as waiters see it: a transport failure (503, cookies kept).
-fn refresh_failed(why: &str) -> stytch::Call<Attested> {
-    stytch::Call {
-        result: Err(stytch::StytchError::Network(why.into())),
-        request_id: None,
-        attempts: 0,
-    }
-}
-
-/// The Stytch session cookies a request carries (configured names).
-#[derive(Debug, Default)]
-pub(super) struct SessionCookies {
-    /// The session JWT cookie.
-    pub(super) jwt: Option<String>,
-    /// The opaque session token cookie.
-    pub(super) token: Option<String>,
-    /// A configured name occurs more than once (the browser holds cookies of that name in
-    /// several scopes: the worker's and the Stytch SDK's, a sibling app's, or planted ones).
-    /// Which session the request means cannot be told, so it carries none: `jwt` and `token`
-    /// are then `None`.
-    pub(super) ambiguous: bool,
-}
-
-impl SessionCookies {
-    /// The session cookies of a request's `Cookie` headers.
-    pub(super) fn of<Body>(req: &IncomingRequest<Body>, names: &CookiePolicy) -> Self {
-        Self::in_headers(
-            || {
-                req.headers
-                    .iter()
-                    .filter(|(k, _)| k == "cookie")
-                    .map(|(_, v)| v.as_str())
-            },
-            names,
-        )
-    }
-
-    /// The session cookies of these `Cookie` header values.
-    pub(super) fn in_headers<'h, I: Iterator<Item = &'h str>>(
-        headers: impl Fn() -> I,
-        names: &CookiePolicy,
-    ) -> Self {
-        let count = |name: &str| -> usize { headers().map(|v| count_cookie(v, name)).sum() };
-        if count(&names.jwt_name) > 1 || count(&names.session_name) > 1 {
-            return Self {
-                ambiguous: true,
-                ..Self::default()
-            };
-        }
-        let find = |name: &str| {
-            headers()
-                .find_map(|v| find_cookie(v, name))
-                .map(str::to_owned)
-        };
-        Self {
-            jwt: find(&names.jwt_name),
-            token: find(&names.session_name),
-            ambiguous: false,
-        }
-    }
-}
 
 /// A session the cookies prove, as [`Services::current_session`] found it.
 pub(super) enum Current {
@@ -177,34 +34,13 @@ pub(super) enum Current {
     Refreshed(Attested),
 }
 
-/// What either kind of current session says of the session.
-pub(super) struct SessionFacts<'a> {
-    pub(super) user_id: &'a str,
-    pub(super) session_id: &'a str,
-    pub(super) expires_at: &'a str,
-    pub(super) link: Option<&'a Link>,
-    pub(super) organization: Option<&'a Organization>,
-}
-
 impl Current {
     /// The facts `GET /api/session` answers with and the gateway's identity is made of, the
     /// same whichever way the session was found.
     pub(super) fn facts(&self) -> SessionFacts<'_> {
         match self {
-            Self::Local(s) => SessionFacts {
-                user_id: &s.user_id,
-                session_id: &s.session_id,
-                expires_at: &s.expires_at,
-                link: s.link.as_ref(),
-                organization: s.organization.as_ref(),
-            },
-            Self::Refreshed(s) => SessionFacts {
-                user_id: &s.user_id,
-                session_id: &s.session_id,
-                expires_at: &s.expires_at,
-                link: s.link.as_ref(),
-                organization: s.organization.as_ref(),
-            },
+            Self::Local(s) => s.facts(),
+            Self::Refreshed(s) => s.facts(),
         }
     }
 }

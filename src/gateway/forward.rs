@@ -124,7 +124,7 @@ pub fn is_websocket_upgrade(headers: &[(String, String)]) -> bool {
 
 /// What becomes of the session cookies in the `Cookie` header the app receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCookies<'a> {
+pub enum CookieEdit<'a> {
     /// Passed as they came (the zone's own origin, which may run Stytch's backend SDK).
     Keep,
     /// Removed: another server is not handed the browser's Stytch session.
@@ -149,7 +149,7 @@ pub struct RequestPlan<'a> {
     /// The proven session's identity; `None` on a public rule.
     pub identity: Option<Identity<'a>>,
     /// The session cookies.
-    pub cookies: SessionCookies<'a>,
+    pub cookies: CookieEdit<'a>,
     /// For another server: the public host and scheme (`X-Forwarded-Host`,
     /// `X-Forwarded-Proto`), which it cannot see in `Host`. `None` for the zone's origin,
     /// which gets the public `Host` itself.
@@ -196,10 +196,10 @@ pub fn request_headers(
 
 /// A `Cookie` header with the session cookies removed or replaced; `None` when nothing is
 /// left of it.
-fn edit_cookies(header: &str, how: SessionCookies<'_>) -> Option<String> {
+fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
     let names = match how {
-        SessionCookies::Keep => return Some(header.to_owned()),
-        SessionCookies::Remove { names } | SessionCookies::Replace { names, .. } => names,
+        CookieEdit::Keep => return Some(header.to_owned()),
+        CookieEdit::Remove { names } | CookieEdit::Replace { names, .. } => names,
     };
     let mut kept: Vec<String> = Vec::new();
     for pair in header.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -207,7 +207,7 @@ fn edit_cookies(header: &str, how: SessionCookies<'_>) -> Option<String> {
         match names.iter().position(|n| *n == name) {
             None => kept.push(pair.to_owned()),
             Some(i) => {
-                if let SessionCookies::Replace { values, .. } = how
+                if let CookieEdit::Replace { values, .. } = how
                     && let Some(value) = values.get(i)
                 {
                     kept.push(format!("{name}={value}"));
@@ -417,7 +417,7 @@ mod tests {
         RequestPlan {
             upgrade: false,
             identity,
-            cookies: SessionCookies::Keep,
+            cookies: CookieEdit::Keep,
             forwarded: None,
         }
     }
@@ -482,7 +482,7 @@ mod tests {
             "theme=dark; stytch_session=tok; stytch_session_jwt=jwt; other=1",
         )]);
         let mut p = plan(Some(ID));
-        p.cookies = SessionCookies::Remove {
+        p.cookies = CookieEdit::Remove {
             names: ["stytch_session", "stytch_session_jwt"],
         };
         p.forwarded = Some(("app.example.com", "https"));
@@ -501,7 +501,7 @@ mod tests {
             "a=1; stytch_session=old; stytch_session_jwt=expired",
         )]);
         let mut p = plan(Some(ID));
-        p.cookies = SessionCookies::Replace {
+        p.cookies = CookieEdit::Replace {
             names: ["stytch_session", "stytch_session_jwt"],
             values: ["new", "fresh"],
         };

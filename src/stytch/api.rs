@@ -17,7 +17,7 @@ use crate::http::{
 use crate::stytch::ids::clean_id;
 use crate::stytch::organization::Organization;
 use crate::stytch::project::{Product, StytchConfig};
-use crate::stytch::session::{LINK_CLAIM, Link};
+use crate::stytch::session::{LINK_CLAIM, Link, SessionFacts};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -70,6 +70,19 @@ pub struct Attested {
     pub link: Option<Link>,
     /// B2B: the organization the member session is in (always present in a B2B answer).
     pub organization: Option<Organization>,
+}
+
+impl Attested {
+    /// Its facts.
+    pub fn facts(&self) -> SessionFacts<'_> {
+        SessionFacts {
+            user_id: &self.user_id,
+            session_id: &self.session_id,
+            expires_at: &self.expires_at,
+            link: self.link.as_ref(),
+            organization: self.organization.as_ref(),
+        }
+    }
 }
 
 /// The result of Revoke.

@@ -279,6 +279,36 @@ impl VerifiedSession {
     }
 }
 
+/// What a session says of itself, whichever way it was found (its verified JWT, or Stytch's
+/// answer to a refresh): what `GET /api/session` answers with, the gateway's identity is made
+/// of, and its rules are checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionFacts<'a> {
+    /// The Stytch user (B2B: member).
+    pub user_id: &'a str,
+    /// The Stytch session.
+    pub session_id: &'a str,
+    /// When the session ends (RFC 3339).
+    pub expires_at: &'a str,
+    /// The login it was made for, when it carries a link.
+    pub link: Option<&'a Link>,
+    /// B2B: its organization.
+    pub organization: Option<&'a Organization>,
+}
+
+impl VerifiedSession {
+    /// Its facts.
+    pub fn facts(&self) -> SessionFacts<'_> {
+        SessionFacts {
+            user_id: &self.user_id,
+            session_id: &self.session_id,
+            expires_at: &self.expires_at,
+            link: self.link.as_ref(),
+            organization: self.organization.as_ref(),
+        }
+    }
+}
+
 /// What a repeat exchange may do with the session the browser holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prior {
