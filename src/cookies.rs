@@ -255,14 +255,21 @@ pub fn is_cookie_value(s: &str) -> bool {
         .all(|c| matches!(c, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e))
 }
 
+/// The name a cookie pair of a `Cookie` request header is read under: the text before its
+/// first `=`, trimmed (browsers and the app frameworks behind the gateway trim it, so
+/// `stytch_session_jwt =B` is a `stytch_session_jwt`); a pair without `=` is a bare name (a
+/// nameless cookie's value, which some frameworks read as a name).
+fn pair_name(pair: &str) -> &str {
+    pair.split_once('=').map_or(pair, |(k, _)| k).trim()
+}
+
 /// How many cookies named `name` a `Cookie` request header carries, whatever their values:
 /// more than one means the browser holds cookies of that name in several scopes, and which
 /// one a request means cannot be told.
 pub fn count_cookie(cookie_header: &str, name: &str) -> usize {
     cookie_header
         .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
+        .filter(|pair| pair_name(pair) == name)
         .count()
 }
 
@@ -272,8 +279,8 @@ pub fn count_cookie(cookie_header: &str, name: &str) -> usize {
 pub fn find_cookie<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     cookie_header
         .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| k.trim() == name)
         .map(|(_, v)| {
             let v = v.trim();
             v.strip_prefix('"')
@@ -281,6 +288,20 @@ pub fn find_cookie<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
                 .unwrap_or(v)
         })
         .filter(|v| !v.is_empty() && is_cookie_value(v))
+}
+
+/// The name a browser files a `Set-Cookie` line's cookie under, as it will send it back
+/// (RFC 6265bis §5.6): the pair is the text before the first `;`; its name the text before
+/// the first `=`, trimmed. A nameless cookie (`=stytch_session_jwt=X`, or a pair without `=`)
+/// is sent back as its value alone, `stytch_session_jwt=X`, which every server reads as the
+/// cookie `stytch_session_jwt`: its name is then the value's own leading name.
+pub fn set_cookie_name(line: &str) -> &str {
+    let pair = line.split(';').next().unwrap_or_default();
+    match pair.split_once('=') {
+        Some((name, _)) if !name.trim().is_empty() => name.trim(),
+        Some((_, value)) => pair_name(value),
+        None => pair.trim(),
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +372,40 @@ mod tests {
             "one pair of quotes only"
         );
         assert_eq!(find_cookie("s=a\u{7f}b", "s"), None);
+    }
+
+    #[test]
+    fn names_are_read_trimmed_as_apps_read_them() {
+        // security review I1: `stytch_session_jwt =B` is the same cookie to an app.
+        let h = "stytch_session_jwt=A; stytch_session_jwt =B";
+        assert_eq!(count_cookie(h, "stytch_session_jwt"), 2);
+        assert_eq!(
+            count_cookie(" stytch_session_jwt\t=A", "stytch_session_jwt"),
+            1
+        );
+        assert_eq!(
+            count_cookie("stytch_session_jwt; a=1", "stytch_session_jwt"),
+            1
+        );
+        assert_eq!(find_cookie("a=1;  s =v", "s"), Some("v"));
+    }
+
+    #[test]
+    fn set_cookie_lines_are_named_as_the_browser_files_them() {
+        for (line, name) in [
+            ("stytch_session=x; Path=/", "stytch_session"),
+            (" stytch_session =x", "stytch_session"),
+            (
+                "=stytch_session_jwt=x; Path=/app; Secure",
+                "stytch_session_jwt",
+            ),
+            (" = stytch_session_jwt =x", "stytch_session_jwt"),
+            ("stytch_session_jwt; Path=/", "stytch_session_jwt"),
+            ("=stytch_session_jwt", "stytch_session_jwt"),
+            ("app=1", "app"),
+        ] {
+            assert_eq!(set_cookie_name(line), name, "{line}");
+        }
     }
 
     #[test]

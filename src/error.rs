@@ -37,10 +37,19 @@ pub enum ApiError {
     Unauthenticated(String),
     /// 403: `Origin` present and not allowed.
     ForbiddenOrigin,
+    /// 403: the session lacks what the gateway's rule requires: a role, an organization
+    /// (detail: which, for the log).
+    Forbidden(&'static str),
+    /// 403: the session's login is below the rule's assurance level (RFC 9470's code): sign
+    /// in again with a second factor.
+    InsufficientAuthentication {
+        /// The level required (`aal2`).
+        required: &'static str,
+    },
     /// 404.
     NotFound,
-    /// 405 with the methods the path allows.
-    MethodNotAllowed(&'static [&'static str]),
+    /// 405 with the methods the path allows (the `Allow` value).
+    MethodNotAllowed(String),
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: a body that is not JSON.
@@ -85,7 +94,9 @@ impl ApiError {
             | Self::RejectedByStytch { .. }
             | Self::InvalidSession
             | Self::Unauthenticated(_) => 401,
-            Self::ForbiddenOrigin => 403,
+            Self::ForbiddenOrigin
+            | Self::Forbidden(_)
+            | Self::InsufficientAuthentication { .. } => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge => 413,
@@ -106,6 +117,8 @@ impl ApiError {
             Self::InvalidSession => "invalid_session",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::ForbiddenOrigin => "forbidden_origin",
+            Self::Forbidden(_) => "forbidden",
+            Self::InsufficientAuthentication { .. } => "insufficient_user_authentication",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -136,6 +149,10 @@ impl ApiError {
             Self::InvalidSession => "There is no valid session; sign in again.".into(),
             Self::Unauthenticated(_) => "Sign in to continue.".into(),
             Self::ForbiddenOrigin => "This origin is not allowed to call this endpoint.".into(),
+            Self::Forbidden(_) => "This session may not access this resource.".into(),
+            Self::InsufficientAuthentication { required } => {
+                format!("This resource requires a sign-in at {required}; sign in again.")
+            }
             Self::NotFound => "No such endpoint.".into(),
             Self::MethodNotAllowed(_) => "This method is not allowed on this endpoint.".into(),
             Self::PayloadTooLarge => "The request body is larger than 16 KiB.".into(),
@@ -173,6 +190,8 @@ impl ApiError {
             Self::Upstream { detail, .. } => Some(detail.clone()),
             Self::RejectedByStytch { error_type } => error_type.clone(),
             Self::OverLimit { which, .. } => Some(format!("{which} rate limit")),
+            Self::Forbidden(unmet) => Some((*unmet).to_owned()),
+            Self::InsufficientAuthentication { required } => Some(format!("aal below {required}")),
             _ => None,
         }
     }
@@ -189,7 +208,7 @@ impl ApiError {
                 "www-authenticate".into(),
                 r#"Bearer error="invalid_token""#.into(),
             )),
-            Self::MethodNotAllowed(allow) => headers.push(("allow".into(), allow.join(", "))),
+            Self::MethodNotAllowed(allow) => headers.push(("allow".into(), allow.clone())),
             Self::RateLimited { retry_after_secs }
             | Self::OverLimit {
                 retry_after_secs, ..

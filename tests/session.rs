@@ -137,6 +137,7 @@ session_rule_tests!(
     session_link_aal2,
     session_link_without_aal,
     session_link_bad_aal,
+    session_roles_admin,
 );
 
 #[test]
@@ -618,7 +619,7 @@ fn a_refresh_must_answer_for_the_session_the_jwt_names() {
 }
 
 #[test]
-fn refreshes_and_revokes_count_against_the_stytch_user() {
+fn refreshes_count_against_the_sessions_limit_and_logout_never_does() {
     let w = World::new();
     w.limits.user.set(Some((1, 60)));
     w.http.push_stytch(authenticate_answer(now() + 1800));
@@ -626,22 +627,30 @@ fn refreshes_and_revokes_count_against_the_stytch_user() {
         get_session(&w, Some(&cookies(&jwt("session_expired")))).status,
         200
     );
-    let r = get_session(&w, Some(&cookies(&jwt("session_expired"))));
+    // Another token beside the same expired JWT: a refresh of its own, over the session's
+    // limit.
+    let other = format!(
+        "stytch_session=another-token; stytch_session_jwt={}",
+        jwt("session_expired")
+    );
+    let r = get_session(&w, Some(&other));
     assert_eq!(r.status, 429);
     assert_eq!(r.headers_named("set-cookie").count(), 0);
+    // Revocation is never held back by the session's limit (anyone with one of its old JWTs
+    // could spend it).
+    w.http.push_stytch(json_reply(
+        200,
+        json!({"status_code": 200, "request_id": "request-id-test-1"}),
+    ));
     let r = w.request(
         "POST",
         "/api/logout",
         &[("cookie", &cookies(&jwt("session_reusable")))],
         "",
     );
-    assert_eq!(r.status, 429);
-    assert_eq!(
-        r.headers_named("set-cookie").count(),
-        0,
-        "a retry can revoke"
-    );
-    assert_eq!(w.http.stytch_calls().len(), 1);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body_json(&r)["revoked"], true);
+    assert_eq!(w.http.stytch_calls().len(), 2);
     let keys: Vec<String> = w
         .limits
         .calls
@@ -650,11 +659,9 @@ fn refreshes_and_revokes_count_against_the_stytch_user() {
         .filter(|(l, _)| *l == edge_attest::app::limits::Limit::User)
         .map(|(_, k)| k.clone())
         .collect();
-    assert_eq!(keys, vec!["user:stytch\nuser-test-22222222"; 3]);
-    // A session answered from its live JWT costs nothing. (No address here: only the user's
-    // limit is asked.)
+    assert_eq!(keys, vec!["session:stytch\nsession-test-33333333"; 2]);
+    // A session answered from its live JWT costs nothing.
     let checks = w.limits.calls.borrow().len();
-    assert_eq!(checks, 3, "the user's, three times");
     assert_eq!(
         get_session(&w, Some(&cookies(&jwt("session_reusable")))).status,
         200

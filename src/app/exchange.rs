@@ -171,7 +171,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             return None;
         }
         match self
-            .cookie_session(config, cookies.jwt.as_deref()?, log)
+            .verified_session_jwt(config, cookies.jwt.as_deref()?, log)
             .await
         {
             Ok(session) => {

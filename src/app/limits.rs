@@ -15,7 +15,8 @@ use std::net::Ipv6Addr;
 
 /// The binding that limits requests per client address.
 pub const IP_BINDING: &str = "IP_RATE_LIMITER";
-/// The binding that limits Stytch calls per verified user (`iss` and `sub`).
+/// The binding that limits Stytch calls per verified user (`iss` and `sub`: an exchange's
+/// attests) and per Stytch session (its refreshes).
 pub const USER_BINDING: &str = "USER_RATE_LIMITER";
 /// `Retry-After` of a request over a limit: the longest period a binding can have (the
 /// runtime takes 10 or 60 s), so that a client honouring it is never back too early.
@@ -84,11 +85,11 @@ pub fn user_key(iss: &str, sub: &str) -> String {
     format!("user:{iss}\n{sub}")
 }
 
-/// The per-user key of a Stytch user (B2B: member), for the calls made with a session the
-/// cookies prove (refresh and revoke): a namespace of its own, as no identity-provider
-/// issuer is `stytch`.
-pub fn stytch_user_key(user_id: &str) -> String {
-    format!("user:stytch\n{user_id}")
+/// The key under which a Stytch session's refreshes are counted ([`USER_BINDING`]): per
+/// session, so that whoever holds one of its old JWTs can at worst slow that session's
+/// refreshes, never the user's others.
+pub fn stytch_session_key(session_id: &str) -> String {
+    format!("session:stytch\n{session_id}")
 }
 
 #[cfg(test)]
@@ -125,7 +126,10 @@ mod tests {
     fn users_are_keyed_by_issuer_and_subject() {
         assert_ne!(user_key("https://a/", "1"), user_key("https://b/", "1"));
         assert_ne!(user_key("https://a/", "1"), user_key("https://a/", "2"));
-        assert_ne!(stytch_user_key("user-1"), stytch_user_key("user-2"));
-        assert_eq!(stytch_user_key("user-1"), user_key("stytch", "user-1"));
+        assert_ne!(
+            stytch_session_key("session-1"),
+            stytch_session_key("session-2")
+        );
+        assert!(!stytch_session_key("x").starts_with("user:"));
     }
 }

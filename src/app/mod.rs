@@ -17,7 +17,8 @@ use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;
 use crate::formats::urls::{self, UrlParts};
 use crate::http::{
-    AllHeaders, Answer, BodySource, Forwarder, HttpClient, IncomingRequest, Platform, Response,
+    AllHeaders, Answer, BodySource, Forwarder, HttpClient, IncomingRequest, PREFLIGHT_MAX_AGE_SECS,
+    Platform, Response,
 };
 use crate::jwt::token::UnverifiedToken;
 use crate::keys::cache::{
@@ -37,8 +38,6 @@ use std::rc::Rc;
 
 /// Largest request body read, checked against `Content-Length` first and while reading.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// How long browsers may cache a preflight answer.
-pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
 /// The crate version, reported by `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -428,7 +427,11 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
 
         let method = req.method.as_str();
         if !route.allows(method) {
-            return Answer::Own(fail(log, ApiError::MethodNotAllowed(route.methods()), cors));
+            return Answer::Own(fail(
+                log,
+                ApiError::MethodNotAllowed(route.methods().join(", ")),
+                cors,
+            ));
         }
         let config = match config {
             Ok(c) => c,

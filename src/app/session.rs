@@ -57,16 +57,16 @@ pub(super) enum Caller<'r> {
 /// What the log line says of cookies that name no single session.
 pub(super) const AMBIGUOUS_COOKIES: &str = "ambiguous_cookies";
 
-/// Why a session JWT cookie describes no session.
+/// Why a session JWT (a cookie, or a bearer token) describes no session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum CookieProblem {
+pub(super) enum JwtProblem {
     /// It does not verify, or its claims are not a Stytch session's.
     Invalid(String),
     /// Stytch's keys cannot be had right now (nothing cached, the key set unreachable).
     KeysUnavailable(String),
 }
 
-impl CookieProblem {
+impl JwtProblem {
     /// What the log line says.
     pub(super) fn describe(&self) -> String {
         match self {
@@ -76,7 +76,7 @@ impl CookieProblem {
     }
 }
 
-impl From<VerifyError> for CookieProblem {
+impl From<VerifyError> for JwtProblem {
     fn from(e: VerifyError) -> Self {
         Self::Invalid(e.to_string())
     }
@@ -133,15 +133,15 @@ struct LogoutBody<'a> {
 impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: RateLimiter>
     Services<'_, H, K, B, P, L>
 {
-    /// Verifies a session JWT cookie under Stytch's keys (through the same key cache as the
+    /// Verifies a session JWT (a cookie, or a bearer token) under Stytch's keys (through the same key cache as the
     /// identity provider's), with the same strict parsing as any token, ignoring `exp`: the
     /// caller decides what an expired JWT of a live session is good for.
-    pub(super) async fn cookie_session(
+    pub(super) async fn verified_session_jwt(
         &self,
         config: &Config,
         jwt: &str,
         log: &mut RequestLog,
-    ) -> Result<VerifiedSession, CookieProblem> {
+    ) -> Result<VerifiedSession, JwtProblem> {
         let policy = &config.session.policy;
         let now_ms = self.platform.now_ms();
         let unverified = UnverifiedToken::parse(jwt)?;
@@ -157,7 +157,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             )
             .await;
         let key = key.map_err(|e| match e {
-            ResolveError::Unavailable(why) => CookieProblem::KeysUnavailable(why),
+            ResolveError::Unavailable(why) => JwtProblem::KeysUnavailable(why),
             ResolveError::Key(e) => VerifyError::from(e).into(),
         })?;
         let verified = verify::verify_ignoring_expiry(
@@ -169,7 +169,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         )
         .await?;
         VerifiedSession::from_token(&verified, config.stytch.product)
-            .map_err(|e| CookieProblem::Invalid(e.kind().to_owned()))
+            .map_err(|e| JwtProblem::Invalid(e.kind().to_owned()))
     }
 
     /// The session the request's cookies prove: its session JWT verified under Stytch's keys
@@ -177,7 +177,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     /// Stytch's keys cannot be had (the cookies kept: a retry may succeed), otherwise 401
     /// `invalid_session` with the cookies cleared (in every scope when they were ambiguous).
     /// Nothing of a request that proves no session ever reaches Stytch.
-    async fn proven_session(
+    pub(super) async fn proven_session(
         &self,
         config: &Config,
         cookies: &SessionCookies,
@@ -195,13 +195,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             return Err((ApiError::InvalidSession, clearing_cookies(config)));
         };
         let started = self.platform.now_ms();
-        let found = self.cookie_session(config, jwt, log).await;
+        let found = self.verified_session_jwt(config, jwt, log).await;
         log.ms.session = Some(self.platform.now_ms().saturating_sub(started));
         found.map_err(|problem| {
             log.prior = Some(problem.describe());
             match problem {
-                CookieProblem::KeysUnavailable(why) => failure(ApiError::JwksUnavailable(why)),
-                CookieProblem::Invalid(_) => (ApiError::InvalidSession, clearing_cookies(config)),
+                JwtProblem::KeysUnavailable(why) => failure(ApiError::JwksUnavailable(why)),
+                JwtProblem::Invalid(_) => (ApiError::InvalidSession, clearing_cookies(config)),
             }
         })
     }
@@ -241,11 +241,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     }
 
     /// The session the cookies prove, `good_enough` at `now` (Unix seconds) as its JWT
-    /// shows it, or refreshed with Stytch from the session token (which must answer for that
-    /// very session), counted against the caller's address and the user's limit. `Err`: 401
-    /// `invalid_session` with the cookies cleared when the cookies prove no session, have no
-    /// token to refresh with, or Stytch says the session is gone; 503 when Stytch's keys
-    /// cannot be had; Stytch's failure otherwise (cookies kept).
+    /// shows it, or refreshed with Stytch: [`Self::proven_session`], then
+    /// [`Self::fresh_session`].
     pub(super) async fn current_session(
         &self,
         config: &Config,
@@ -255,23 +252,56 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         log: &mut RequestLog,
     ) -> Result<Current, Failure> {
         let proven = self.proven_session(config, cookies, log).await?;
+        self.fresh_session(config, proven, cookies, caller, good_enough, log)
+            .await
+    }
+
+    /// The session `proven` by the cookies' JWT, `good_enough` at `now` (Unix seconds) as
+    /// the JWT shows it, or else refreshed from the session token: answered from a refresh
+    /// this isolate made moments ago for the same token and JWT, from one under way, or by
+    /// Stytch (counted against the caller's address and the session's limit); the answer must
+    /// be for the session the JWT names. `Err`: 401 `invalid_session` with the cookies cleared
+    /// when the session has ended by its own JWT (no call to Stytch: an old JWT is no proof
+    /// of a session that lives on), there is no token to refresh with, or Stytch says the
+    /// session is gone; Stytch's failure otherwise (cookies kept). A JWT that is not good
+    /// enough but still valid, with no token beside it, is used as it is: it proves the
+    /// session for as long as it lasts.
+    pub(super) async fn fresh_session(
+        &self,
+        config: &Config,
+        proven: VerifiedSession,
+        cookies: &SessionCookies,
+        caller: Caller<'_>,
+        good_enough: impl Fn(&VerifiedSession, i64) -> bool,
+        log: &mut RequestLog,
+    ) -> Result<Current, Failure> {
         let now = unix_secs(self.platform.now_ms());
         if good_enough(&proven, now) {
             log.session = Some("local");
             return Ok(Current::Local(proven));
         }
-        log.prior = Some(
-            if proven.expires_at_unix <= now {
-                "session_expired"
-            } else {
-                "jwt_expired"
+        if proven.expires_at_unix <= now {
+            log.prior = Some("session_expired".into());
+            return Err((ApiError::InvalidSession, clearing_cookies(config)));
+        }
+        log.prior = Some("jwt_expired".into());
+        let (Some(token), Some(jwt)) = (&cookies.token, &cookies.jwt) else {
+            if proven.is_live(now, 0) {
+                log.session = Some("local");
+                return Ok(Current::Local(proven));
             }
-            .into(),
-        );
-        let Some(token) = &cookies.token else {
             return Err((ApiError::InvalidSession, clearing_cookies(config)));
         };
-        let call = if let Some(flight) = self.refreshes.joinable(token) {
+        let call = if let Some(answer) = self.refreshes.remembered(token, jwt, now) {
+            // The page's earlier request refreshed this very JWT moments ago: its answer is
+            // this one's too (checked below like any other).
+            log.detail = Some("answered from the refresh an earlier request made".into());
+            stytch::Call {
+                result: Ok(answer),
+                request_id: None,
+                attempts: 0,
+            }
+        } else if let Some(flight) = self.refreshes.joinable(token) {
             // Another request of this page is refreshing the same session: its answer is
             // this one's too (checked below against this request's own JWT like any other).
             log.detail = Some("waited for the refresh another request made".into());
@@ -287,6 +317,12 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             // requests arriving meanwhile wait for this one instead of refreshing too.
             let guard = self.refreshes.start(token);
             let outcome = self.refresh(config, token, caller, &proven, log).await;
+            if let Ok(stytch::Call { result: Ok(s), .. }) = &outcome
+                && s.session_id == proven.session_id
+                && s.user_id == proven.user_id
+            {
+                self.refreshes.remember(token, jwt, s, now);
+            }
             if let Some(guard) = guard {
                 guard.finish(&outcome);
             }
@@ -296,10 +332,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             // The token cookie is not proven by the JWT: Stytch's answer must be about the
             // session the JWT names, or it is not this browser's session.
             Ok(s) if s.session_id != proven.session_id || s.user_id != proven.user_id => {
-                log.prior = Some(format!(
-                    "{}; refresh answered for another session",
-                    log.prior.as_deref().unwrap_or_default()
-                ));
+                log.prior = Some("jwt_expired; refresh answered for another session".into());
                 Err((ApiError::InvalidSession, clearing_cookies(config)))
             }
             Ok(s) => {
@@ -318,7 +351,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         }
     }
 
-    /// The refresh itself: the rate limits, then `sessions/authenticate`.
+    /// The refresh itself: the rate limits, then `sessions/authenticate`. The limit beside
+    /// the address's is the session's, not the user's: anyone holding one of a session's old
+    /// JWTs can spend it, and that must not lock the user's other sessions out.
     async fn refresh(
         &self,
         config: &Config,
@@ -330,17 +365,25 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         if let Caller::Address(address) = caller {
             self.within_ip_limit(address, log).await?;
         }
-        self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
-            .await?;
+        self.within_limit(
+            Limit::User,
+            &limits::stytch_session_key(&proven.session_id),
+            log,
+        )
+        .await?;
         let started = self.platform.now_ms();
         let call = stytch::authenticate(self.http, self.platform, &config.stytch, token).await;
         log.stytch(&call, self.platform.now_ms().saturating_sub(started));
         Ok(call)
     }
 
-    /// `POST /api/logout`: revokes the session the cookies prove (by its JWT's session id)
-    /// and clears the cookies, whatever Stytch answers. Cookies that prove no session are
-    /// cleared without a call to Stytch.
+    /// `POST /api/logout`: revokes the session the cookies prove and clears the cookies,
+    /// whatever Stytch answers. Revoking needs proof of possession: a session JWT that has
+    /// not expired (the session revoked by its id), or the session token cookie (revoked by
+    /// that token). An expired JWT alone, which anyone who once saw it may hold, revokes
+    /// nothing; cookies that prove no session are cleared without a call to Stytch. Counted
+    /// against the address's limit only: revocation must work whatever the session's limit
+    /// says.
     pub(super) async fn logout<Body>(
         &self,
         config: &Config,
@@ -349,6 +392,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         cors: &[(String, String)],
     ) -> Result<Response, Failure> {
         let cookies = SessionCookies::of(req, &config.cookies);
+        let now = unix_secs(self.platform.now_ms());
+        let skew = config.session.policy.skew_secs;
         let (revoked, request_id, clear) = match self.proven_session(config, &cookies, log).await {
             // Stytch's keys are out of reach: the cookies stay, so that a retry can revoke.
             Err((e @ ApiError::JwksUnavailable(_), extra)) => return Err((e, extra)),
@@ -357,18 +402,28 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 log.session = Some("not_revoked");
                 (false, None, clear)
             }
+            Ok(proven) if !proven.is_live(now, skew) && cookies.token.is_none() => {
+                log.session = Some("not_revoked");
+                log.detail = Some("an expired session JWT alone proves no session".into());
+                (false, None, clearing_cookies(config))
+            }
             Ok(proven) => {
-                // Over a limit, the cookies stay: a retry can still revoke the session.
+                // Over the limit, the cookies stay: a retry can still revoke the session.
                 self.within_ip_limit(req.header("cf-connecting-ip"), log)
-                    .await?;
-                self.within_limit(Limit::User, &limits::stytch_user_key(&proven.user_id), log)
                     .await?;
                 let clear = clearing_cookies(config);
                 let started = self.platform.now_ms();
-                let call =
-                    stytch::revoke(self.http, self.platform, &config.stytch, &proven.session_id)
-                        .await;
+                let call = match &cookies.token {
+                    Some(token) if !proven.is_live(now, skew) => {
+                        stytch::revoke_token(self.http, self.platform, &config.stytch, token).await
+                    }
+                    _ => {
+                        stytch::revoke(self.http, self.platform, &config.stytch, &proven.session_id)
+                            .await
+                    }
+                };
                 log.stytch(&call, self.platform.now_ms().saturating_sub(started));
+                self.refreshes.forget_session(&proven.session_id);
                 match call.result {
                     Ok(r) => {
                         log.session = Some(if r == Revoked::Yes { "revoked" } else { "gone" });

@@ -14,8 +14,10 @@ pub mod providers;
 use crate::cookies::{CookiePolicy, CookieSetting, SameSite};
 use crate::formats::urls::{self, UrlParts};
 use crate::gateway::Rules;
+use crate::gateway::policy::Baseline;
 use crate::keys::integrity::{CacheSecret, MIN_SECRET_CHARS};
 use crate::keys::jwk::Alg;
+use crate::stytch::organization::OrganizationSource;
 use crate::stytch::project::{Product, SESSION_MINUTES, StytchConfig};
 use crate::stytch::session::{DEFAULT_REUSE_MIN_SECS, MAX_REUSE_MIN_SECS, SessionConfig};
 pub use providers::{ANY_ROLE, KeySource, Provider};
@@ -47,6 +49,10 @@ pub struct Config {
     pub key_cache_secret: CacheSecret,
     /// The auth gateway's rules (`PROTECT`); empty without a gateway.
     pub protect: Rules,
+    /// What every protected rule and service-binding call requires at least, from the
+    /// providers: `REQUIRED_AAL`'s floor, their issuers (this deployment's links), their
+    /// fixed B2B organizations.
+    pub baseline: Baseline,
 }
 
 /// A variable that is missing or invalid. The message never contains the value of
@@ -158,7 +164,8 @@ impl Config {
         let cookies = cookie_policy(vars)?;
         let session = session_rules(vars, &stytch, skew_secs)?;
         let key_cache_secret = key_cache_secret(vars, secret)?;
-        let protect = protect::read(vars)?;
+        let protect = protect::read(vars, product)?;
+        let baseline = baseline(&providers, product);
         Ok(Self {
             providers,
             stytch,
@@ -167,7 +174,32 @@ impl Config {
             session,
             key_cache_secret,
             protect,
+            baseline,
         })
+    }
+}
+
+/// The [`Baseline`] of these providers: the strictest level they require, every issuer, and
+/// (B2B) the organizations they name when each names a fixed one.
+fn baseline(providers: &[Provider], product: Product) -> Baseline {
+    let fixed: Vec<String> = providers
+        .iter()
+        .filter_map(|p| match &p.organization {
+            Some(OrganizationSource::Fixed(id)) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    Baseline {
+        floor: providers.iter().map(|p| p.policy.assurance.required).max(),
+        issuers: providers
+            .iter()
+            .flat_map(|p| p.policy.issuers.iter().cloned())
+            .collect(),
+        organizations: if product == Product::B2b && fixed.len() == providers.len() {
+            fixed
+        } else {
+            Vec::new()
+        },
     }
 }
 

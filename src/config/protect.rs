@@ -1,26 +1,48 @@
 //! `PROTECT`: the gateway's rules, a JSON array (text, or a structured value in `[vars]`)
-//! of `{"path", "upstream", "on_unauthenticated", "login_url", "require_session"}`. Read
-//! like `PROVIDERS`; the rule types and their checks are the gateway's own.
+//! of rule objects (`FIELDS`). Read like `PROVIDERS`; the rule types and their checks are
+//! the gateway's own. The requirement fields are also what another Worker passes to the
+//! service binding's `authorize`, read by the same code ([`binding_requirements`]).
 
 use super::fields::{EntryError, Fields, json_list};
 use super::{ConfigError, Vars, err};
+use crate::formats::json;
+use crate::gateway::policy::{
+    Access, MAX_NAME_BYTES, MAX_NAMES, Methods, Preflight, Requirements, SessionRule,
+};
 use crate::gateway::{
     LoginUrl, MAX_RULES, MAX_RULES_BYTES, PathPattern, Rule, Rules, Unauthenticated, Upstream,
 };
+use crate::jwt::assurance::Aal;
+use crate::stytch::organization::is_organization_ref;
+use crate::stytch::project::Product;
 use serde_json::Value;
 
 /// The members a rule may have; anything else is a typo, and refused.
 /// docs/gateway.md documents each (a test checks it).
-pub const FIELDS: [&str; 5] = [
+pub const FIELDS: [&str; 12] = [
     "path",
     "upstream",
     "on_unauthenticated",
     "login_url",
     "require_session",
+    "methods",
+    "preflight",
+    "bearer",
+    "require_aal",
+    "require_link",
+    "roles",
+    "organizations",
 ];
 
-/// The rules of `PROTECT`; none when it is unset.
-pub(super) fn read(vars: &Vars<'_>) -> Result<Rules, ConfigError> {
+/// What a session must show, as a rule's fields and the service binding's options name it.
+pub const REQUIREMENT_FIELDS: [&str; 4] = ["require_aal", "require_link", "roles", "organizations"];
+
+/// Largest options object `authorize` reads.
+pub const MAX_OPTIONS_BYTES: usize = 8 * 1024;
+
+/// The rules of `PROTECT`; none when it is unset. `product`: the Stytch project's, which
+/// decides whether `organizations` can mean anything.
+pub(super) fn read(vars: &Vars<'_>, product: Product) -> Result<Rules, ConfigError> {
     let Some(text) = vars.opt("PROTECT") else {
         return Ok(Rules::default());
     };
@@ -29,7 +51,7 @@ pub(super) fn read(vars: &Vars<'_>) -> Result<Rules, ConfigError> {
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            rule(entry).map_err(|(name, problem)| {
+            rule(entry, product).map_err(|(name, problem)| {
                 let who = name.map_or_else(|| format!("#{i}"), |n| format!("#{i} ({n})"));
                 err("PROTECT", format!("rule {who}: {problem}"))
             })
@@ -38,8 +60,27 @@ pub(super) fn read(vars: &Vars<'_>) -> Result<Rules, ConfigError> {
     Rules::new(rules).map_err(|(i, problem)| err("PROTECT", format!("rule #{i}: {problem}")))
 }
 
+/// The options of `EdgeAttest.authorize(cookieHeader, options)`: a JSON object of
+/// [`REQUIREMENT_FIELDS`] (`{}` or `null` for the defaults), read by the same code as a rule's.
+pub fn binding_requirements(text: &str, product: Product) -> Result<Requirements, String> {
+    if text.len() > MAX_OPTIONS_BYTES {
+        return Err(format!("options: longer than {MAX_OPTIONS_BYTES} bytes"));
+    }
+    let value = json::parse_value(text.as_bytes())
+        .map_err(|_| "options: not JSON without duplicate members".to_owned())?;
+    let empty = serde_json::Map::new();
+    let object = match &value {
+        Value::Null => &empty,
+        Value::Object(o) => o,
+        _ => return Err("options: must be an object".into()),
+    };
+    let fields = Fields::new("options".into(), object, &REQUIREMENT_FIELDS, "an option")
+        .map_err(|(_, problem)| format!("options: {problem}"))?;
+    requirements(&fields, product).map_err(|(_, problem)| format!("options: {problem}"))
+}
+
 /// One rule object; on error, its path (when readable) and "field: problem".
-fn rule(entry: &Value) -> Result<Rule, EntryError> {
+fn rule(entry: &Value, product: Product) -> Result<Rule, EntryError> {
     let Value::Object(object) = entry else {
         return Err((None, "is not a JSON object".into()));
     };
@@ -86,16 +127,100 @@ fn rule(entry: &Value) -> Result<Rule, EntryError> {
             )));
         }
     };
+    let methods = match fields.texts("methods")? {
+        None => Methods::default(),
+        Some(names) => Methods::parse(&names).map_err(|e| fields.fail(format!("methods: {e}")))?,
+    };
+    let preflight = match fields.text("preflight")?.as_deref() {
+        None | Some("answer") => Preflight::Answer,
+        Some("forward") => Preflight::Forward,
+        Some(other) => {
+            return Err(fields.fail(format!(
+                "preflight: {other} is not \"answer\" or \"forward\""
+            )));
+        }
+    };
+    let bearer = fields.flag("bearer")?;
     let require_session = fields.bool_or("require_session", true)?;
-    if !require_session && on_unauthenticated != Unauthenticated::Status401 {
-        return Err(fields.fail(
-            "on_unauthenticated: a public rule (require_session false) never answers unauthenticated".into(),
-        ));
-    }
+    let session = if require_session {
+        SessionRule::Required(requirements(&fields, product)?)
+    } else {
+        // A public rule lets everyone through: a field that asks something of a session or
+        // of a token would be a mistake read as a lock.
+        let asks: Vec<&str> = ["bearer"]
+            .into_iter()
+            .chain(REQUIREMENT_FIELDS)
+            .filter(|f| fields.get(f).is_some())
+            .collect();
+        if let Some(field) = asks.first() {
+            return Err(fields.fail(format!(
+                "{field}: only on a rule that requires a session (require_session is false)"
+            )));
+        }
+        if on_unauthenticated != Unauthenticated::Status401 {
+            return Err(fields.fail(
+                "on_unauthenticated: a public rule (require_session false) never answers unauthenticated".into(),
+            ));
+        }
+        SessionRule::Public
+    };
     Ok(Rule {
         pattern,
         upstream,
         on_unauthenticated,
-        require_session,
+        access: Access {
+            methods,
+            preflight,
+            bearer,
+            session,
+        },
+    })
+}
+
+/// The requirement fields of a rule or of the binding's options.
+fn requirements(fields: &Fields<'_>, product: Product) -> Result<Requirements, EntryError> {
+    let aal = match fields.text("require_aal")?.as_deref() {
+        None => None,
+        Some("aal1") => Some(Aal::Aal1),
+        Some("aal2") => Some(Aal::Aal2),
+        Some(other) => {
+            return Err(fields.fail(format!("require_aal: {other} is not \"aal1\" or \"aal2\"")));
+        }
+    };
+    let link = fields.bool_or("require_link", true)?;
+    let names = |field: &str, valid: &dyn Fn(&str) -> bool, what: &str| {
+        let Some(list) = fields.texts(field)? else {
+            return Ok(None);
+        };
+        if list.len() > MAX_NAMES {
+            return Err(fields.fail(format!("{field}: at most {MAX_NAMES}")));
+        }
+        if let Some(bad) = list.iter().find(|n| !valid(n)) {
+            return Err(fields.fail(format!("{field}: {bad} is not {what}")));
+        }
+        Ok(Some(list))
+    };
+    let roles = names(
+        "roles",
+        &|r| r.len() <= MAX_NAME_BYTES && r.bytes().all(|c| c.is_ascii_graphic() && c != b','),
+        "a Stytch role id (printable ASCII, no spaces or commas)",
+    )?
+    .unwrap_or_default();
+    let organizations = names(
+        "organizations",
+        &is_organization_ref,
+        "an organization id or slug (letters, digits, - . _ ~; at most 128)",
+    )?;
+    if organizations.is_some() && product != Product::B2b {
+        return Err(fields.fail(
+            "organizations: only for a B2B Stytch project (consumer sessions have no organization)"
+                .into(),
+        ));
+    }
+    Ok(Requirements {
+        aal,
+        link,
+        roles,
+        organizations,
     })
 }

@@ -8,6 +8,8 @@
 //! hop-by-hop headers stop here, both ways (RFC 9110 §7.6.1).
 
 use super::LoginUrl;
+use crate::cookies::set_cookie_name;
+use crate::http::PREFLIGHT_MAX_AGE_SECS;
 
 /// The prefix of every header the gateway writes for the app. Any request header whose
 /// name, lower-cased with `_` read as `-`, starts with it is removed, on every rule.
@@ -141,11 +143,30 @@ pub enum CookieEdit<'a> {
     },
 }
 
+/// What of the request's own message goes to the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    /// Its body, and the headers that describe it.
+    WithBody,
+    /// No body (GET, HEAD): no `Content-Length` either, which would leave the app waiting
+    /// for a body that never comes.
+    Bodiless,
+    /// A CORS preflight a rule forwards: no body, no `Content-*`, no `Cookie`, no
+    /// `Authorization` (a real preflight carries none of them; anything more is not a
+    /// browser's preflight, and must not reach the app unauthenticated).
+    Preflight,
+}
+
 /// How the request to the app is built.
 #[derive(Debug, Clone)]
 pub struct RequestPlan<'a> {
     /// Whether it is a WebSocket handshake (`Upgrade` and `Connection: Upgrade` pass).
     pub upgrade: bool,
+    /// What of the message goes along.
+    pub message: Message,
+    /// Whether `Authorization` goes along: not on a rule that reads a bearer token from it
+    /// (the token is the session, as the cookies are).
+    pub authorization: bool,
     /// The proven session's identity; `None` on a public rule.
     pub identity: Option<Identity<'a>>,
     /// The session cookies.
@@ -157,8 +178,8 @@ pub struct RequestPlan<'a> {
 }
 
 /// The headers of the request the app receives: the client's, minus hop-by-hop headers (and
-/// whatever `Connection` names), identity and forwarding headers, with the session cookies as
-/// `plan` says; then the gateway's own, each once.
+/// whatever `Connection` names), identity and forwarding headers, what `plan` leaves out of
+/// the message, with the session cookies as `plan` says; then the gateway's own, each once.
 pub fn request_headers(
     incoming: &[(String, String)],
     plan: &RequestPlan<'_>,
@@ -169,8 +190,17 @@ pub fn request_headers(
         .filter(|(k, _)| {
             let k = k.to_ascii_lowercase();
             let kept_for_upgrade = plan.upgrade && k == "upgrade";
+            let message = match plan.message {
+                Message::WithBody => true,
+                Message::Bodiless => k != "content-length",
+                Message::Preflight => {
+                    !k.starts_with("content-") && k != "cookie" && k != "authorization"
+                }
+            };
             !is_identity_header(&k)
                 && !FORWARDING.contains(&k.as_str())
+                && message
+                && (plan.authorization || k != "authorization")
                 && (kept_for_upgrade || (!HOP_BY_HOP.contains(&k.as_str()) && !named.contains(&k)))
         })
         .filter_map(|(k, v)| {
@@ -195,7 +225,7 @@ pub fn request_headers(
 }
 
 /// A `Cookie` header with the session cookies removed or replaced; `None` when nothing is
-/// left of it.
+/// left of it. Names are compared as apps read them, trimmed.
 fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
     let names = match how {
         CookieEdit::Keep => return Some(header.to_owned()),
@@ -249,11 +279,13 @@ pub fn response_headers(
         .filter(|(k, v)| {
             let k = k.to_ascii_lowercase();
             let kept_for_upgrade = switching && (k == "upgrade" || k == "connection");
+            // Judged by the name the browser files the cookie under and sends it back as:
+            // `=stytch_session_jwt=X` is a nameless cookie that comes back as
+            // `stytch_session_jwt=X`.
             let foreign_session_cookie = k == "set-cookie"
-                && plan.foreign_cookie_names.is_some_and(|names| {
-                    let name = v.split('=').next().unwrap_or_default().trim();
-                    names.contains(&name)
-                });
+                && plan
+                    .foreign_cookie_names
+                    .is_some_and(|names| names.contains(&set_cookie_name(v)));
             !is_identity_header(&k)
                 && !foreign_session_cookie
                 && (kept_for_upgrade || (!HOP_BY_HOP.contains(&k.as_str()) && !named.contains(&k)))
@@ -361,14 +393,94 @@ pub fn is_page_load(
     }
 }
 
+/// Longest `Access-Control-Request-Headers` echoed back.
+const MAX_REQUEST_HEADERS_BYTES: usize = 1024;
+
+/// The headers of the 204 the gateway answers a CORS preflight with, for a listed `origin`
+/// asking for `method`: that origin with credentials, that method (the rule the preflight was
+/// matched by allows it), the headers it asked for when they are a list of header names
+/// (the actual request is judged again on its own: its session, its Origin), and how long to
+/// cache it. `Vary` names what the answer depends on.
+pub fn preflight_answer(
+    origin: &str,
+    method: &str,
+    request_headers: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("access-control-allow-origin".to_owned(), origin.to_owned()),
+        (
+            "access-control-allow-credentials".to_owned(),
+            "true".to_owned(),
+        ),
+        ("access-control-allow-methods".to_owned(), method.to_owned()),
+    ];
+    if let Some(asked) = request_headers.map(str::trim).filter(|h| {
+        !h.is_empty()
+            && h.len() <= MAX_REQUEST_HEADERS_BYTES
+            && h.split(',').all(|name| is_header_name(name.trim()))
+    }) {
+        out.push(("access-control-allow-headers".to_owned(), asked.to_owned()));
+    }
+    out.push((
+        "access-control-max-age".to_owned(),
+        PREFLIGHT_MAX_AGE_SECS.to_string(),
+    ));
+    out.push((
+        "vary".to_owned(),
+        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers".to_owned(),
+    ));
+    out
+}
+
+/// An RFC 9110 token: what a header name is.
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+}
+
+/// Why a request on a bearer rule is refused, as `WWW-Authenticate` tells its client
+/// (RFC 6750 §3, RFC 9470 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerChallenge<'a> {
+    /// No credentials at all: the challenge alone, no error code.
+    Missing,
+    /// `Authorization` not `Bearer <token>`.
+    InvalidRequest,
+    /// The token does not verify, has expired, or is not this deployment's.
+    InvalidToken,
+    /// The session's login is below this level: sign in again with a stronger factor.
+    InsufficientUserAuthentication(&'a str),
+    /// The session lacks the rule's role or organization.
+    InsufficientScope,
+}
+
+/// The `WWW-Authenticate` header for a refused bearer request.
+pub fn bearer_challenge(challenge: BearerChallenge<'_>) -> (String, String) {
+    let value = match challenge {
+        BearerChallenge::Missing => "Bearer".to_owned(),
+        BearerChallenge::InvalidRequest => r#"Bearer error="invalid_request""#.to_owned(),
+        BearerChallenge::InvalidToken => r#"Bearer error="invalid_token""#.to_owned(),
+        BearerChallenge::InsufficientUserAuthentication(level) => format!(
+            r#"Bearer error="insufficient_user_authentication", error_description="A sign-in at {level} is required", acr_values="{level}""#
+        ),
+        BearerChallenge::InsufficientScope => r#"Bearer error="insufficient_scope""#.to_owned(),
+    };
+    ("www-authenticate".to_owned(), value)
+}
+
 /// Longest `next` carried to the login page: URLs beyond 16 KB are refused by the platform,
 /// and a login page only needs to know where to come back to.
 pub const MAX_NEXT_BYTES: usize = 2048;
 
 /// The redirect target for a page load without a session: `login` with `next` = the path
 /// and query asked for (`/` when longer than [`MAX_NEXT_BYTES`]), encoded as a query value.
+/// A path that starts with several slashes is given one: `//evil.example/x` would be a
+/// scheme-relative URL to a login page that navigates to `next` (the shape of oauth2-proxy's
+/// open redirects, GHSA-5m6c-jp6f-2vcv), and the rule matched it as `/evil.example/x`.
 pub fn login_location(login: &LoginUrl, path: &str, query: Option<&str>) -> String {
-    let mut next = String::from(if path.is_empty() { "/" } else { path });
+    let path = path.trim_start_matches('/');
+    let mut next = format!("/{path}");
     if let Some(q) = query {
         next.push('?');
         next.push_str(q);
@@ -416,6 +528,8 @@ mod tests {
     fn plan(identity: Option<Identity<'static>>) -> RequestPlan<'static> {
         RequestPlan {
             upgrade: false,
+            message: Message::WithBody,
+            authorization: true,
             identity,
             cookies: CookieEdit::Keep,
             forwarded: None,

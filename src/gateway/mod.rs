@@ -1,18 +1,22 @@
 //! The auth gateway: the app's own routes, protected at the edge by the Stytch session the
 //! exchange set.
 //!
-//! `PROTECT` lists rules, each a path pattern and where matching requests go. A request for
-//! a protected path goes on to the app only with a session its cookies prove (the session JWT
-//! verified under Stytch's keys, as for edge reuse, or refreshed with Stytch once it has run
-//! out), carrying who it is in `Edge-Attest-*` headers the gateway alone writes; otherwise it
-//! is answered 401 or sent to the login page, and the app never sees it. This module owns the
-//! rules and every decision about headers; `app/gateway.rs` runs a request through them.
+//! `PROTECT` lists rules, each a path pattern, who may pass ([`policy`]) and where matching
+//! requests go. A request for a protected path goes on to the app only with a session its
+//! cookies (or, where a rule allows, a bearer token) prove, the session JWT verified under
+//! Stytch's keys as for edge reuse or refreshed with Stytch once it has run out, and meeting
+//! the rule's requirements; it carries who it is in `Edge-Attest-*` headers the gateway alone
+//! writes. Otherwise it is answered 401, 403 or sent to the login page, and the app never
+//! sees it. This module owns the rules and every decision about headers; `app/gateway.rs`
+//! runs a request through them.
 
 pub mod forward;
 pub mod path;
+pub mod policy;
 
 use crate::formats::urls;
 pub use path::{PathPattern, PathProblem, canonical};
+use policy::{Access, SessionRule};
 
 /// Most rules `PROTECT` may hold: each request is matched against them in order.
 pub const MAX_RULES: usize = 64;
@@ -146,14 +150,36 @@ pub struct Rule {
     pub upstream: Upstream,
     /// What a request without a session gets.
     pub on_unauthenticated: Unauthenticated,
-    /// `false`: a public rule; requests go on without a session check (identity headers
-    /// still removed).
-    pub require_session: bool,
+    /// Who may pass: methods, preflights, bearer tokens, the session and its requirements.
+    pub access: Access,
 }
 
-/// The gateway's rules, in order: the first that covers a path decides. Empty: no gateway.
+impl Rule {
+    /// Whether it needs a session.
+    pub fn is_protected(&self) -> bool {
+        matches!(self.access.session, SessionRule::Required(_))
+    }
+}
+
+/// Which rule decides a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice<'r> {
+    /// This one (its index, for the log).
+    Rule(usize, &'r Rule),
+    /// No rule covers the path: 404.
+    NotFound,
+    /// Rules cover the path, none for this method: 405 with these methods in `Allow`.
+    MethodNotAllowed(Vec<&'r str>),
+}
+
+/// The gateway's rules, in order: the first that covers a path (for the request's method)
+/// decides. Empty: no gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rules(Vec<Rule>);
+pub struct Rules {
+    rules: Vec<Rule>,
+    /// Whether a pattern has capitals (then case-sensitive readings of a path can differ).
+    upper_case: bool,
+}
 
 impl Rules {
     /// Rules checked as a whole: a login page a protected rule covers would redirect to
@@ -167,8 +193,10 @@ impl Rules {
                 continue;
             };
             let path = canonical(login_path).unwrap_or_default();
-            if let Some(r) = rules.iter().find(|r| r.pattern.covers(&path))
-                && r.require_session
+            if let Some(r) = rules
+                .iter()
+                .find(|r| r.pattern.covers(&path) && r.access.methods.allows("GET"))
+                && r.is_protected()
             {
                 return Err((
                     i,
@@ -180,26 +208,74 @@ impl Rules {
                 ));
             }
         }
-        Ok(Self(rules))
+        let upper_case = rules.iter().any(|r| r.pattern.has_upper_case());
+        Ok(Self { rules, upper_case })
     }
 
     /// Whether there are any.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.rules.is_empty()
     }
 
-    /// The first rule covering the canonical `path`, with its index.
-    pub fn matching(&self, path: &str) -> Option<(usize, &Rule)> {
-        self.0
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.pattern.covers(path))
+    /// The rule for a request of `method` for `path` (as the URL parser left it). The first
+    /// rule covering the canonical path whose methods include `method` decides. The path as
+    /// apps that skip decoding, slash merging or case folding read it must not fall under a
+    /// rule that lets through less ([`Access::at_least`]): such a path is refused, since the
+    /// app behind might be one of them and act on a path the gateway judged by a laxer rule
+    /// (a public `/public/*` before a protected `/*` must not pass `/PUBLIC/x` to an app
+    /// that routes case-sensitively).
+    pub fn choose(&self, path: &str, method: &str) -> Result<Choice<'_>, PathProblem> {
+        let readings = path::readings(path, self.upper_case)?;
+        let Some((canonical, others)) = readings.split_first() else {
+            return Ok(Choice::NotFound);
+        };
+        let first = |r: &path::Reading| {
+            self.rules.iter().enumerate().find(|(_, rule)| {
+                rule.pattern.covers_as(&r.path, r.case_sensitive)
+                    && rule.access.methods.allows(method)
+            })
+        };
+        let Some((index, rule)) = first(canonical) else {
+            let mut allowed: Vec<&str> = Vec::new();
+            for r in self
+                .rules
+                .iter()
+                .filter(|r| r.pattern.covers(&canonical.path))
+            {
+                for m in r.access.methods.names() {
+                    if !allowed.contains(&m) {
+                        allowed.push(m);
+                    }
+                }
+            }
+            return Ok(if allowed.is_empty() {
+                Choice::NotFound
+            } else {
+                Choice::MethodNotAllowed(allowed)
+            });
+        };
+        for reading in others {
+            if let Some((other, stricter)) = first(reading)
+                && other != index
+                && !rule.access.at_least(&stricter.access)
+            {
+                return Err(PathProblem::Straddles);
+            }
+        }
+        Ok(Choice::Rule(index, rule))
+    }
+
+    /// The rules, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use policy::{Methods, Requirements};
 
     fn rule(path: &str, require_session: bool, login: Option<&str>) -> Rule {
         Rule {
@@ -209,8 +285,25 @@ mod tests {
                 Some(l) => Unauthenticated::Redirect(LoginUrl::parse(l).unwrap()),
                 None => Unauthenticated::Status401,
             },
-            require_session,
+            access: Access {
+                session: if require_session {
+                    SessionRule::Required(Requirements {
+                        link: true,
+                        ..Requirements::default()
+                    })
+                } else {
+                    SessionRule::Public
+                },
+                ..Access::default()
+            },
         }
+    }
+
+    fn chosen(rules: &Rules, path: &str, method: &str) -> Result<Option<usize>, PathProblem> {
+        rules.choose(path, method).map(|c| match c {
+            Choice::Rule(i, _) => Some(i),
+            _ => None,
+        })
     }
 
     #[test]
@@ -220,9 +313,77 @@ mod tests {
             rule("/app/*", true, None),
         ])
         .unwrap();
-        assert_eq!(rules.matching("/app/public/x").map(|(i, _)| i), Some(0));
-        assert_eq!(rules.matching("/app/private").map(|(i, _)| i), Some(1));
-        assert_eq!(rules.matching("/other"), None);
+        assert_eq!(chosen(&rules, "/app/public/x", "GET"), Ok(Some(0)));
+        assert_eq!(chosen(&rules, "/app/private", "GET"), Ok(Some(1)));
+        assert_eq!(rules.choose("/other", "GET"), Ok(Choice::NotFound));
+    }
+
+    #[test]
+    fn a_rule_applies_to_its_methods_and_the_rest_go_on() {
+        let mut public_reads = rule("/docs/*", false, None);
+        public_reads.access.methods =
+            Methods::parse(&["GET".to_owned(), "HEAD".to_owned()]).unwrap();
+        let mut writes = rule("/docs/*", true, None);
+        writes.access.methods = Methods::parse(&["POST".to_owned()]).unwrap();
+        let rules = Rules::new(vec![public_reads, writes]).unwrap();
+        assert_eq!(chosen(&rules, "/docs/a", "GET"), Ok(Some(0)));
+        assert_eq!(chosen(&rules, "/docs/a", "POST"), Ok(Some(1)));
+        assert_eq!(
+            rules.choose("/docs/a", "DELETE"),
+            Ok(Choice::MethodNotAllowed(vec!["GET", "HEAD", "POST"]))
+        );
+    }
+
+    #[test]
+    fn an_encoded_sub_delimiter_is_matched_as_the_app_routes_it() {
+        // security review M1: a protected custom method inside a public prefix.
+        let rules = Rules::new(vec![
+            rule("/v1/items:purge", true, None),
+            rule("/v1/*", false, None),
+            rule("/*", true, None),
+        ])
+        .unwrap();
+        for p in [
+            "/v1/items:purge",
+            "/v1/items%3Apurge",
+            "/v1/items%3apurge",
+            "/V1/ITEMS%3APURGE",
+        ] {
+            assert_eq!(chosen(&rules, p, "POST"), Ok(Some(0)), "{p}");
+        }
+        assert_eq!(chosen(&rules, "/v1/items", "POST"), Ok(Some(1)));
+    }
+
+    #[test]
+    fn a_path_another_app_would_put_under_a_stricter_rule_is_refused() {
+        let rules =
+            Rules::new(vec![rule("/public/*", false, None), rule("/*", true, None)]).unwrap();
+        assert_eq!(chosen(&rules, "/public/x", "GET"), Ok(Some(0)));
+        // A case-sensitive app, one that does not decode, one that does not merge slashes:
+        // each routes these elsewhere than /public/*, which the gateway would have passed.
+        for p in ["/PUBLIC/x", "/%70ublic/x", "//public/x", "/Public/x"] {
+            assert_eq!(chosen(&rules, p, "GET"), Err(PathProblem::Straddles), "{p}");
+        }
+        // The other way round only makes the gateway stricter: allowed.
+        let listed =
+            Rules::new(vec![rule("/admin/*", true, None), rule("/*", false, None)]).unwrap();
+        for p in ["/ADMIN/x", "/%61dmin/x", "//admin/x"] {
+            assert_eq!(chosen(&listed, p, "GET"), Ok(Some(0)), "{p}");
+        }
+        // Between rules that let through the same, the canonical path decides.
+        let same = Rules::new(vec![rule("/api/*", true, None), rule("/*", true, None)]).unwrap();
+        assert_eq!(chosen(&same, "/API/x", "GET"), Ok(Some(0)));
+        // A pattern with capitals is matched case-sensitively too.
+        let pascal = Rules::new(vec![
+            rule("/Account/Login", false, None),
+            rule("/*", true, None),
+        ])
+        .unwrap();
+        assert_eq!(chosen(&pascal, "/Account/Login", "GET"), Ok(Some(0)));
+        assert_eq!(
+            chosen(&pascal, "/account/login", "GET"),
+            Err(PathProblem::Straddles)
+        );
     }
 
     #[test]

@@ -2,19 +2,44 @@
 //! they are matched against.
 //!
 //! A rule must decide on the same path the app will act on. The request path is matched in a
-//! canonical form (unreserved `%XX` decoded, repeated slashes merged, case folded), and a path
-//! whose meaning the app could read differently from the gateway is refused before any rule
-//! is looked at: an encoded `/`, `\`, `%`, `;` or control byte, a `;` (matrix parameters), a
-//! `.` or `..` segment that survived the URL parser. Each of these has let requests past a
-//! path rule in some proxy or framework (Envoy CVE-2019-9901 and CVE-2021-29492, Istio
-//! CVE-2021-31920, Shiro CVE-2020-1957, Spring CVE-2016-5007). The request goes to the app
-//! with its path exactly as it came.
+//! canonical form (every escape of a byte a pattern may contain decoded, repeated slashes
+//! merged, case folded), and a path whose meaning the app could read differently from the
+//! gateway is refused before any rule is looked at: an encoded `/`, `\`, `%`, `;`, `?`, `#`
+//! or control byte, a `;` (matrix parameters), a `.` or `..` segment that survived the URL
+//! parser. Each of these has let requests past a path rule in some proxy or framework (Envoy
+//! CVE-2019-9901 and CVE-2021-29492, Istio CVE-2021-31920, Shiro CVE-2020-1957, Spring
+//! CVE-2016-5007). An app may also skip what the canonical form does (decode, merge slashes,
+//! fold case): [`readings`] gives the path as such an app reads it, and `gateway::Rules`
+//! refuses a path that one of them would put under a stricter rule. The request goes to the
+//! app with its path exactly as it came.
+
+/// The bytes a pattern's segments may hold besides letters and digits: RFC 3986's unreserved
+/// punctuation and the sub-delimiters an app routes on (`:` in Google-style custom methods,
+/// `@` in profile paths, `$` in OData).
+pub const PATTERN_PUNCTUATION: &[u8] = b"-._~!$&'()+,=:@";
+
+/// Whether an escaped byte is decoded before matching: every byte a pattern may contain, and
+/// `*` (which `encodeURIComponent` leaves alone and apps decode): otherwise `/v1/items%3Apurge`
+/// would miss the rule for `/v1/items:purge` while a decoding app runs `purge`.
+fn is_decoded(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || PATTERN_PUNCTUATION.contains(&b) || b == b'*'
+}
+
+/// Whether an escaped byte makes the path ambiguous: a decoded `/`, `\`, `;`, `?` or `#`
+/// changes where the path's segments, parameters, query or fragment are for an app that
+/// decodes before routing; a decoded `%` decodes again in an app that decodes twice; control
+/// bytes end strings and lines.
+fn is_refused_escape(b: u8) -> bool {
+    b < 0x20 || b == 0x7f || b"/\\%;?#".contains(&b)
+}
 
 /// A rule's path: exact, or a prefix of whole segments (`/app/*`), kept lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
-    /// The path without its `/*`; empty for `/*` (every path).
+    /// The path without its `/*`, lower-case; empty for `/*` (every path).
     base: String,
+    /// The same, in the case configured: what an app that routes case-sensitively matches.
+    exact_base: String,
     /// Whether it covers the paths under `base` too.
     prefix: bool,
 }
@@ -38,7 +63,7 @@ impl PathPattern {
                 && seg != ".."
                 && seg
                     .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || b"-._~!$&'()+,=:@".contains(&c))
+                    .all(|c| c.is_ascii_alphanumeric() || PATTERN_PUNCTUATION.contains(&c))
         });
         if !segments_ok || (prefix && base == "/") {
             return Err(format!(
@@ -47,6 +72,7 @@ impl PathPattern {
         }
         Ok(Self {
             base: base.to_ascii_lowercase(),
+            exact_base: base.to_owned(),
             prefix,
         })
     }
@@ -55,15 +81,30 @@ impl PathPattern {
     /// `/app/*` covers `/app`, `/app/` and `/app/x`, never `/apple`; an exact `/app` covers
     /// `/app/` too.
     pub fn covers(&self, path: &str) -> bool {
-        let rest = match path.strip_prefix(self.base.as_str()) {
-            Some(rest) => rest,
-            None => return false,
+        self.covers_as(path, false)
+    }
+
+    /// Whether it covers `path` as an app compares it: without regard to case (a lower-case
+    /// `path`), or case-sensitively, against the pattern in the case configured.
+    pub fn covers_as(&self, path: &str, case_sensitive: bool) -> bool {
+        let base = if case_sensitive {
+            &self.exact_base
+        } else {
+            &self.base
+        };
+        let Some(rest) = path.strip_prefix(base.as_str()) else {
+            return false;
         };
         if self.prefix {
             rest.is_empty() || rest.starts_with('/')
         } else {
-            rest.is_empty() || (rest == "/" && !self.base.ends_with('/'))
+            rest.is_empty() || (rest == "/" && !base.ends_with('/'))
         }
+    }
+
+    /// Whether it has upper-case letters (then case-sensitive readings compare differently).
+    pub fn has_upper_case(&self) -> bool {
+        self.exact_base != self.base
     }
 
     /// The pattern as configured (lower-case).
@@ -79,12 +120,15 @@ impl PathPattern {
 /// Why a request path is refused before any rule is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathProblem {
-    /// An encoded `/`, `\`, `%`, `;` or control byte, or a broken `%` escape.
+    /// An encoded `/`, `\`, `%`, `;`, `?`, `#` or control byte, or a broken `%` escape.
     Encoding,
     /// A raw `\`, `;`, control byte, space or non-ASCII byte.
     Character,
     /// A `.` or `..` segment (after decoding).
     DotSegment,
+    /// Read as some app would (without decoding, merging slashes or folding case), it falls
+    /// under a rule that lets through less than the one its canonical form falls under.
+    Straddles,
 }
 
 impl PathProblem {
@@ -94,21 +138,28 @@ impl PathProblem {
             Self::Encoding => "path: ambiguous percent-encoding",
             Self::Character => "path: ambiguous character",
             Self::DotSegment => "path: dot segment",
+            Self::Straddles => "path: read another way, a stricter rule covers it",
         }
     }
 }
 
-/// The form of a request path (no query) that rules are matched against: unreserved `%XX`
-/// decoded, other escapes kept (upper-case hex, so that case folding cannot change them),
-/// repeated slashes merged, ASCII lower-cased. Refused when the app could read it as another
-/// path than the gateway does.
+/// The form of a request path (no query) that rules are matched against: escapes of the
+/// bytes patterns may hold decoded, other escapes kept (upper-case hex, so that case folding
+/// cannot change them), repeated slashes merged, ASCII lower-cased. Refused when the app
+/// could read it as another path than the gateway does.
 pub fn canonical(path: &str) -> Result<String, PathProblem> {
+    Ok(fold(&merged(&decoded(path, true)?)))
+}
+
+/// `path` checked, with the escapes of [`is_decoded`] bytes decoded (`decode`) or kept as they
+/// came; other escapes upper-cased.
+fn decoded(path: &str, decode: bool) -> Result<String, PathProblem> {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
     let mut i = 0;
     while let Some(&c) = bytes.get(i) {
         i += 1;
-        let decoded = if c == b'%' {
+        if c == b'%' {
             let hex = |at: usize| bytes.get(at).and_then(|h| (*h as char).to_digit(16));
             let (Some(hi), Some(lo)) = (hex(i), hex(i + 1)) else {
                 return Err(PathProblem::Encoding);
@@ -116,27 +167,100 @@ pub fn canonical(path: &str) -> Result<String, PathProblem> {
             i += 2;
             // Two hex digits: at most 255.
             let b = u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX);
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                b
-            } else if b < 0x20 || b == 0x7f || b"/\\%;".contains(&b) {
+            if is_refused_escape(b) {
                 return Err(PathProblem::Encoding);
+            }
+            if decode && is_decoded(b) {
+                out.push(char::from(b));
             } else {
                 out.push('%');
                 out.push_str(&format!("{b:02X}"));
-                continue;
             }
         } else if c <= 0x20 || c >= 0x7f || c == b'\\' || c == b';' {
             return Err(PathProblem::Character);
         } else {
-            c
-        };
-        if decoded == b'/' && out.ends_with('/') {
-            continue;
+            out.push(char::from(c));
         }
-        out.push(char::from(decoded.to_ascii_lowercase()));
     }
     if out.split('/').any(|seg| seg == "." || seg == "..") {
         return Err(PathProblem::DotSegment);
+    }
+    Ok(out)
+}
+
+/// Repeated slashes merged.
+fn merged(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// ASCII lower-cased (escapes are upper-case hex already, and stay so: `%3A` is not `%3a`).
+fn fold(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut escape = 0;
+    for c in path.chars() {
+        if c == '%' {
+            escape = 2;
+            out.push(c);
+        } else if escape > 0 {
+            escape -= 1;
+            out.push(c);
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// A request path as one kind of app reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// The path.
+    pub path: String,
+    /// Compared with patterns case-sensitively (an app that does not fold case).
+    pub case_sensitive: bool,
+}
+
+/// The readings of a request path, the [`canonical`] one first: the same path as apps that
+/// skip any of decoding, merging slashes and folding case read it, each once. A path the
+/// canonical form refuses is refused. `patterns_have_upper_case`: whether any pattern has an
+/// upper-case letter (when none has, and the path has none either, case cannot matter).
+pub fn readings(path: &str, patterns_have_upper_case: bool) -> Result<Vec<Reading>, PathProblem> {
+    let canonical = canonical(path)?;
+    let mut out = vec![Reading {
+        path: canonical,
+        case_sensitive: false,
+    }];
+    let plain = !path.contains('%') && !path.contains("//");
+    let case_matters = patterns_have_upper_case || path.bytes().any(|b| b.is_ascii_uppercase());
+    if plain && !case_matters {
+        return Ok(out);
+    }
+    let forms = [decoded(path, false)?, decoded(path, true)?];
+    for form in &forms {
+        for merge in [false, true] {
+            let path = if merge { merged(form) } else { form.clone() };
+            let mut add = |r: Reading| {
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            };
+            add(Reading {
+                path: fold(&path),
+                case_sensitive: false,
+            });
+            if case_matters {
+                add(Reading {
+                    path,
+                    case_sensitive: true,
+                });
+            }
+        }
     }
     Ok(out)
 }
@@ -180,8 +304,8 @@ mod tests {
         assert_eq!(canonical("/%61dmin/x").unwrap(), "/admin/x");
         assert_eq!(canonical("//admin//x").unwrap(), "/admin/x");
         assert_eq!(canonical("/a%20b").unwrap(), "/a%20b");
-        assert_eq!(canonical("/a%3a").unwrap(), "/a%3A");
-        assert_eq!(canonical("/caf%C3%A9").unwrap(), "/caf%C3%A9");
+        assert_eq!(canonical("/caf%c3%a9").unwrap(), "/caf%C3%A9");
+        assert_eq!(canonical("/").unwrap(), "/");
         assert_eq!(canonical("").unwrap(), "");
     }
 
@@ -196,6 +320,8 @@ mod tests {
             ("/a%0A", PathProblem::Encoding),
             ("/a%7F", PathProblem::Encoding),
             ("/admin%3B", PathProblem::Encoding),
+            ("/admin%3Fx=1", PathProblem::Encoding),
+            ("/admin%23top", PathProblem::Encoding),
             ("/a%2", PathProblem::Encoding),
             ("/a%zz", PathProblem::Encoding),
             ("/admin;x=1", PathProblem::Character),
@@ -207,5 +333,60 @@ mod tests {
         ] {
             assert_eq!(canonical(bad), Err(why), "{bad}");
         }
+    }
+
+    #[test]
+    fn every_escape_a_pattern_may_contain_is_decoded() {
+        // Each byte of the pattern alphabet (and `*`), escaped in either case of hex, reads as
+        // the byte itself: /v1/items%3Apurge is /v1/items:purge.
+        for &b in PATTERN_PUNCTUATION.iter().chain(b"*aZ09") {
+            for escape in [format!("%{b:02X}"), format!("%{b:02x}")] {
+                let c = char::from(b).to_ascii_lowercase();
+                assert_eq!(
+                    canonical(&format!("/x{escape}y")).unwrap(),
+                    format!("/x{c}y"),
+                    "{escape}"
+                );
+            }
+        }
+        assert_eq!(canonical("/v1/items%3Apurge").unwrap(), "/v1/items:purge");
+        assert_eq!(canonical("/%40ada/x").unwrap(), "/@ada/x");
+        assert_eq!(canonical("/odata/%24batch").unwrap(), "/odata/$batch");
+        // Idempotent, and what it keeps escaped is nothing a pattern can hold.
+        for p in ["/a%20b%3A", "//X%2a/%C3%A9", "/v1/items%3Apurge"] {
+            let once = canonical(p).unwrap();
+            assert_eq!(canonical(&once).unwrap(), once, "{p}");
+        }
+    }
+
+    #[test]
+    fn readings_are_the_path_as_apps_that_skip_a_step_read_it() {
+        let paths = |p: &str, upper: bool| -> Vec<(String, bool)> {
+            readings(p, upper)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.path, r.case_sensitive))
+                .collect()
+        };
+        // A plain path: one reading, unless a pattern has capitals.
+        assert_eq!(paths("/app/x", false), [("/app/x".into(), false)]);
+        assert_eq!(
+            paths("/app/x", true),
+            [("/app/x".into(), false), ("/app/x".into(), true)]
+        );
+        let all = paths("//V1/items%3Apurge", false);
+        assert_eq!(all[0], ("/v1/items:purge".into(), false));
+        for expected in [
+            ("//V1/items%3Apurge", true),
+            ("/v1/items%3Apurge", false),
+            ("/V1/items:purge", true),
+            ("//v1/items:purge", false),
+        ] {
+            assert!(
+                all.contains(&(expected.0.into(), expected.1)),
+                "{expected:?} in {all:?}"
+            );
+        }
+        assert!(readings("/a%2Fb", false).is_err());
     }
 }

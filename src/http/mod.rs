@@ -22,6 +22,10 @@ pub const REQUEST_HEADERS: [&str; 6] = [
 /// `Retry-After`).
 pub const RESPONSE_HEADERS: [&str; 3] = ["content-type", "cache-control", "retry-after"];
 
+/// How long browsers may cache a preflight answer, the worker's own routes' and those the
+/// gateway answers for the app's.
+pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+
 /// An incoming request. Header names are lower-case.
 #[derive(Debug)]
 pub struct IncomingRequest<B> {
@@ -97,6 +101,9 @@ pub struct ForwardRequest {
     pub method: String,
     /// Every header to send, names lower-case.
     pub headers: Vec<(String, String)>,
+    /// Whether the incoming request's body goes along (never for GET and HEAD, nor for a
+    /// forwarded CORS preflight).
+    pub with_body: bool,
     /// Give up on the answer's status and headers after this long.
     pub headers_timeout_ms: u32,
 }

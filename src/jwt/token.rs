@@ -108,6 +108,13 @@ impl<'a> UnverifiedToken<'a> {
         self.claims.get("iss").and_then(Value::as_str)
     }
 
+    /// `exp` as the sender wrote it, unchecked: only for a JWT that came from Stytch's own
+    /// answer (over TLS, to a request made with the project's secret), to bound how long that
+    /// answer is kept. `None` unless an integer.
+    pub fn unverified_expiry(&self) -> Option<i64> {
+        self.claims.get("exp").and_then(Value::as_i64)
+    }
+
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub fn signing_input(&self) -> &[u8] {
         self.signing_input.as_bytes()

@@ -6,7 +6,7 @@
 // re-wrap each method on every access. Measured in workerd, it cost about 19 µs CPU per
 // request (/healthz 125 -> 106 µs).
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { fetch, scheduled, binding_session, __wbg_reset_state } from "./glue/index.js";
+import { fetch, scheduled, binding_session, binding_authorize, __wbg_reset_state } from "./glue/index.js";
 
 // A Rust panic is a WASM trap (`panic = "abort"`), after which the module's memory may be
 // half-updated. Whoever sees the RuntimeError (here, or the promise callbacks of
@@ -45,27 +45,43 @@ function trapped(e) {
   return false;
 }
 
-// The service binding's entry point for other Workers of the account (docs/gateway.md):
-// `env.AUTH.session(request.headers.get("cookie"))` gives the identity the cookies prove, by
-// the gateway's rules, with no HTTP round trip: an object with the Edge-Attest-* headers'
-// values (user_id or member_id and organization_id, session_id, expires_at, aal, iss, jwt)
-// and `set_cookie`, the Set-Cookie values of a refresh for the caller to append to its
-// answer; `null` without a session. It throws when the configuration is broken or the
-// session cannot be checked right now (Stytch or its keys out of reach, a rate limit): the
-// caller answers 5xx, never "signed out". A class, so workerd constructs it per call; the
-// fetch handler stays the plain object below (see the top of this file).
+// The service binding's entry point for other Workers of the account (docs/gateway.md), by
+// the gateway's rules, with no HTTP round trip. `env.AUTH.session(request.headers.get("cookie"))`
+// gives the identity the cookies prove (a session this deployment made, at REQUIRED_AAL at
+// least): an object with the Edge-Attest-* headers' values (user_id or member_id and
+// organization_id, session_id, expires_at, aal, iss, roles, jwt) and `set_cookie`, the
+// Set-Cookie values of a refresh for the caller to append to its answer; `null` without one.
+// `env.AUTH.authorize(cookie, {require_aal, require_link, roles, organizations})` checks a
+// rule's requirements and answers `{session, refusal, set_cookie}`: the session or null, the
+// refusal's code, and the cookies to append (a refresh's, or the clearing ones). Both throw
+// when the configuration is broken or the session cannot be checked right now (Stytch or its
+// keys out of reach, a rate limit): the caller answers 5xx, never "signed out"; authorize also
+// for options it cannot read. A class, so workerd constructs it per call; the fetch handler
+// stays the plain object below (see the top of this file).
 export class EdgeAttest extends WorkerEntrypoint {
   async session(cookieHeader) {
+    const text = await this.#call(() => binding_session(cookieText(cookieHeader), this.env, this.ctx));
+    return text === null ? null : JSON.parse(text);
+  }
+
+  async authorize(cookieHeader, options) {
+    const json = JSON.stringify(options ?? null) ?? "null";
+    return JSON.parse(await this.#call(() => binding_authorize(cookieText(cookieHeader), json, this.env, this.ctx)));
+  }
+
+  async #call(run) {
     freshInstanceIfTrapped();
-    let text;
     try {
-      text = await binding_session(typeof cookieHeader === "string" ? cookieHeader : "", this.env, this.ctx);
+      return await run();
     } catch (e) {
       if (trapped(e)) throw new Error("internal_error: the worker failed while checking the session; try again");
       throw typeof e === "string" ? new Error(e) : e;
     }
-    return text === null ? null : JSON.parse(text);
   }
+}
+
+function cookieText(cookieHeader) {
+  return typeof cookieHeader === "string" ? cookieHeader : "";
 }
 
 export default {

@@ -82,12 +82,12 @@ export function response_head_all(resp) {
 // no redirect followed (a Location goes back to the browser, and the identity headers never
 // to another host), nothing cached (the cache key holds neither cookies nor identity), and a
 // timeout on the answer's head only: once it has come, its body streams for as long as it
-// lasts. Rejects with "timeout" when the head did not come in time.
-const NO_BODY = new Set(['GET', 'HEAD']);
-export function forward(url, method, headers, req, ms) {
+// lasts. Rejects with "timeout" when the head did not come in time. `withBody`: the core's
+// decision (never for GET, HEAD or a forwarded preflight).
+export function forward(url, method, headers, req, withBody, ms) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), ms);
-  const body = NO_BODY.has(method) ? undefined : req.body ?? undefined;
+  const body = withBody ? req.body ?? undefined : undefined;
   return fetch(url, { method, headers: headerList(headers), body, redirect: 'manual', cache: 'no-store', signal: ctl.signal })
     .catch((e) => {
       throw ctl.signal.aborted ? 'timeout' : e;

@@ -61,14 +61,16 @@ extern "C" {
     /// The status, then every header of a response as [`request_headers_all`] gives them.
     #[wasm_bindgen(catch)]
     fn response_head_all(resp: &web_sys::Response) -> Result<String, JsValue>;
-    /// The gateway's `fetch` to the app with `req`'s body streamed: a promise of the answer,
-    /// rejected with `"timeout"` when its head does not come within `ms`.
+    /// The gateway's `fetch` to the app with `req`'s body streamed (`with_body`) or none: a
+    /// promise of the answer, rejected with `"timeout"` when its head does not come within
+    /// `ms`.
     #[wasm_bindgen(catch)]
     fn forward(
         url: &str,
         method: &str,
         headers: &str,
         req: &web_sys::Request,
+        with_body: bool,
         ms: u32,
     ) -> Result<Promise, JsValue>;
     /// The app's answer `resp` with this status and these headers, its body untouched.
@@ -271,17 +273,47 @@ pub fn binding_session(
             .binding_session(state.config.as_ref(), &cookie_header)
             .await;
         match found {
-            Ok(Some(session)) => serde_json::to_string(&session)
-                .map(|s| JsValue::from_str(&s))
-                .map_err(|e| JsValue::from_str(&e.to_string())),
+            Ok(Some(session)) => json_text(&session),
             Ok(None) => Ok(JsValue::NULL),
-            Err(e) => Err(JsValue::from_str(&format!(
-                "{}: {}",
-                e.code(),
-                e.description()
-            ))),
+            Err(e) => Err(binding_error(&e)),
         }
     }))
+}
+
+/// `EdgeAttest.authorize(cookieHeader, options)`: resolves with `{session, refusal,
+/// set_cookie}` as JSON text (`options`: the caller's options object as JSON); rejects as
+/// [`binding_session`] does, and for options that cannot be read.
+#[wasm_bindgen]
+pub fn binding_authorize(
+    cookie_header: String,
+    options: String,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> Result<JsValue, JsValue> {
+    run(Box::pin(async move {
+        let state = isolate_state(&env);
+        let io = Io::new(&env, &ctx, &state);
+        let verdict = io
+            .services(&state)?
+            .binding_authorize(state.config.as_ref(), &cookie_header, &options)
+            .await;
+        match verdict {
+            Ok(verdict) => json_text(&verdict),
+            Err(e) => Err(binding_error(&e)),
+        }
+    }))
+}
+
+/// A binding answer as the JSON text entry.js parses.
+fn json_text(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    serde_json::to_string(value)
+        .map(|s| JsValue::from_str(&s))
+        .map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// A binding call's failure, as the caller's `Error` message: `"<code>: <description>"`.
+fn binding_error(e: &crate::error::ApiError) -> JsValue {
+    JsValue::from_str(&format!("{}: {}", e.code(), e.description()))
 }
 
 /// A handler's future, boxed: both handlers share one instance of the executor's code.
@@ -512,6 +544,7 @@ impl Forwarder<WorkerBody> for WorkerForwarder {
             &req.method,
             &headers,
             &body.req,
+            req.with_body,
             req.headers_timeout_ms,
         )
         .map_err(network)?;

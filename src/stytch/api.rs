@@ -17,7 +17,7 @@ use crate::http::{
 use crate::stytch::ids::clean_id;
 use crate::stytch::organization::Organization;
 use crate::stytch::project::{Product, StytchConfig};
-use crate::stytch::session::{LINK_CLAIM, Link, SessionFacts};
+use crate::stytch::session::{LINK_CLAIM, Link, SessionFacts, roles_of};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -70,6 +70,8 @@ pub struct Attested {
     pub link: Option<Link>,
     /// B2B: the organization the member session is in (always present in a B2B answer).
     pub organization: Option<Organization>,
+    /// The session's Stytch RBAC roles (`session.roles`; B2B `member_session.roles`).
+    pub roles: Vec<String>,
 }
 
 impl Attested {
@@ -81,6 +83,7 @@ impl Attested {
             expires_at: &self.expires_at,
             link: self.link.as_ref(),
             organization: self.organization.as_ref(),
+            roles: &self.roles,
         }
     }
 }
@@ -338,9 +341,8 @@ pub fn read_session_answer(
     )
 }
 
-/// Revokes a session by its id: the id of a session JWT that verified, so that only a
-/// session the browser proves it holds is ever revoked (an opaque token cookie proves
-/// nothing until Stytch has been asked).
+/// Revokes a session by its id: the id of a live session JWT that verified, so that only a
+/// session the browser proves it holds is ever revoked.
 pub async fn revoke<H: HttpClient, P: Platform>(
     http: &H,
     platform: &P,
@@ -351,8 +353,31 @@ pub async fn revoke<H: HttpClient, P: Platform>(
         name: cfg.product.session_id_name(),
         session_id,
     };
+    revoke_call(http, platform, cfg, to_json(&body)).await
+}
+
+/// Revoke Session by the session token (`POST /v1/sessions/revoke {session_token}`; B2B
+/// `/v1/b2b/sessions/revoke`): for a logout whose session JWT has expired, where the token
+/// cookie is the proof that the browser holds the session.
+pub async fn revoke_token<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    session_token: &str,
+) -> Call<Revoked> {
+    let body = SessionTokenRequest { session_token };
+    revoke_call(http, platform, cfg, to_json(&body)).await
+}
+
+/// A revoke: 200 is revoked; a rejection means the session was already gone.
+async fn revoke_call<H: HttpClient, P: Platform>(
+    http: &H,
+    platform: &P,
+    cfg: &StytchConfig,
+    body: String,
+) -> Call<Revoked> {
     let path = cfg.product.revoke_path();
-    let (resp, attempts) = send(http, platform, cfg, path, to_json(&body)).await;
+    let (resp, attempts) = send(http, platform, cfg, path, body).await;
     let (result, request_id) = match resp {
         Ok(resp) if resp.status == 200 => {
             let parsed = ErrorBody::read(&resp.body);
@@ -501,6 +526,7 @@ struct SessionBody {
     expires_at: Option<String>,
     custom_claims: Option<Value>,
     organization: Option<Organization>,
+    roles: Vec<String>,
 }
 
 impl SessionAnswer {
@@ -526,6 +552,7 @@ impl SessionAnswer {
                 user_id: text(s.remove(session_user)),
                 expires_at: text(s.remove("expires_at")),
                 custom_claims: s.remove("custom_claims"),
+                roles: roles_of(s.get("roles")),
                 organization: Organization::read(
                     s.get("organization_id"),
                     s.get("organization_slug"),
@@ -589,6 +616,7 @@ impl SessionAnswer {
             expires_at_unix,
             link,
             organization,
+            roles: session.roles,
         })
     }
 }

@@ -196,6 +196,32 @@ impl Link {
     }
 }
 
+/// Most roles read from a session: more than any project defines for one user.
+pub const MAX_SESSION_ROLES: usize = 64;
+/// Longest role id read: Stytch's role ids are short identifiers.
+pub const MAX_ROLE_BYTES: usize = 128;
+
+/// A session's Stytch RBAC roles, from the `roles` array of its session claim or of Stytch's
+/// session answer (consumer `session.roles`, B2B `member_session.roles`). Only role ids that
+/// are printable ASCII without spaces or commas, up to [`MAX_ROLE_BYTES`], are kept, at most
+/// [`MAX_SESSION_ROLES`]: a value that could not be a role id can only fail to match a rule.
+pub fn roles_of(value: Option<&Value>) -> Vec<String> {
+    let Some(Value::Array(items)) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|r| {
+            !r.is_empty()
+                && r.len() <= MAX_ROLE_BYTES
+                && r.bytes().all(|c| c.is_ascii_graphic() && c != b',')
+        })
+        .take(MAX_SESSION_ROLES)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Why a session JWT that verified cannot describe a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionClaimError {
@@ -239,6 +265,9 @@ pub struct VerifiedSession {
     pub link: Option<Link>,
     /// B2B: the organization the member session is in (its `https://stytch.com/organization`).
     pub organization: Option<Organization>,
+    /// The session's Stytch RBAC roles (the session claim's `roles`), as [`roles_of`] reads
+    /// them.
+    pub roles: Vec<String>,
 }
 
 impl VerifiedSession {
@@ -263,6 +292,7 @@ impl VerifiedSession {
             jwt_expires_at: jwt.expires_at(),
             link: Link::from_claim(jwt.claim(LINK_CLAIM)),
             organization,
+            roles: roles_of(claim.and_then(|c| c.get("roles"))),
         })
     }
 
@@ -294,6 +324,8 @@ pub struct SessionFacts<'a> {
     pub link: Option<&'a Link>,
     /// B2B: its organization.
     pub organization: Option<&'a Organization>,
+    /// Its Stytch RBAC roles.
+    pub roles: &'a [String],
 }
 
 impl VerifiedSession {
@@ -305,6 +337,7 @@ impl VerifiedSession {
             expires_at: &self.expires_at,
             link: self.link.as_ref(),
             organization: self.organization.as_ref(),
+            roles: &self.roles,
         }
     }
 }
@@ -416,6 +449,7 @@ mod tests {
             jwt_expires_at: NOW + jwt_left,
             link: Some(link()),
             organization: None,
+            roles: Vec::new(),
         }
     }
 

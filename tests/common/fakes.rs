@@ -688,10 +688,29 @@ pub fn attest_body(expires_at: i64) -> serde_json::Value {
     })
 }
 
-/// Stytch's error answer (stytch-node `StytchErrorJSON`), request id `request-id-test-err`.
+/// A session JWT as Stytch's answers carry one, for the worker to hand on (never verified by
+/// it): `exp` five minutes after `iat`, as Stytch's.
+pub fn answered_jwt(iat: i64) -> String {
+    use base64::Engine as _;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.c2ln",
+        b64(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        b64(serde_json::json!({"sub": "user-test-22222222", "iat": iat, "exp": iat + 300}))
+    )
+}
+
 /// Stytch's answer to `sessions/authenticate` for the fixtures' session, live until
-/// `expires_at`, with a new session token (and the fixtures' link among its custom claims).
+/// `expires_at`, with a new session token and a JWT minted at the fixtures' `now` (and the
+/// fixtures' link among its custom claims).
 pub fn authenticate_answer(expires_at: i64) -> Reply {
+    json_reply(200, authenticate_body(expires_at))
+}
+
+/// The body of [`authenticate_answer`], to edit.
+pub fn authenticate_body(expires_at: i64) -> serde_json::Value {
     let mut body = attest_body(expires_at);
     if let Some(obj) = body.as_object_mut() {
         obj.remove("user_id"); // Authenticate names the user in the session only
@@ -699,8 +718,11 @@ pub fn authenticate_answer(expires_at: i64) -> Reply {
     body["session"]["custom_claims"] =
         serde_json::json!({ "edge_attest": super::fixtures::fixtures()["stytch"]["link"] });
     body["session_token"] = serde_json::json!("refreshed-session-token");
-    json_reply(200, body)
+    body["session_jwt"] = serde_json::json!(answered_jwt(super::fixtures::now()));
+    body
 }
+
+/// Stytch's error answer (stytch-node `StytchErrorJSON`), request id `request-id-test-err`.
 
 pub fn stytch_error(status: u16, error_type: &str) -> Reply {
     json_reply(
