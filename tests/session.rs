@@ -794,6 +794,81 @@ fn a_failed_exchange_keeps_the_cookies_of_its_own_login_or_unproven_ones() {
 }
 
 #[test]
+fn a_token_a_claim_rule_refuses_clears_another_logins_cookies() {
+    // Security review T3-L3: the browser holds another user's session, and supabase-js now
+    // signs in anonymously (or with a token below the floor): the exchange refuses the token
+    // before Stytch, and the other user's cookies go with it.
+    for (refused, session) in [
+        ("valid_anonymous", "session_link_other_sub"),
+        ("role_anon", "session_link_other_session"),
+        ("aal_not_a_level", "session_no_link"),
+        ("expired_long_ago", "session_link_other_iss"),
+    ] {
+        let w = World::new();
+        let r = w.exchange_with_cookies(&token(refused), &cookies(&jwt(session)));
+        assert_eq!(r.status, 401, "{refused}: {}", r.body);
+        assert_eq!(body_json(&r)["error"], "invalid_token");
+        assert_cleared(&r);
+        assert!(w.http.stytch_calls().is_empty());
+    }
+    // The same login's session stays: a stale or refused token of one's own login is no
+    // switch of user.
+    for refused in ["valid_anonymous", "role_anon", "expired_long_ago"] {
+        let w = World::new();
+        let r = w.exchange_with_cookies(&token(refused), &cookies(&jwt("session_reusable")));
+        assert_eq!(r.status, 401);
+        assert_eq!(r.headers_named("set-cookie").count(), 0, "{refused}");
+    }
+}
+
+#[test]
+fn revoking_needs_a_live_jwt_or_the_token_cookie() {
+    // Security review L3: a JWT from last month, alone, revokes nothing (and asks Stytch
+    // nothing); the cookies are cleared all the same.
+    let w = World::new();
+    let old_jwt_only = format!("stytch_session_jwt={}", jwt("session_expired"));
+    let r = w.request("POST", "/api/logout", &[("cookie", &old_jwt_only)], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(body_json(&r)["revoked"], false);
+    assert_cleared(&r);
+    assert!(w.http.stytch_calls().is_empty());
+    assert_eq!(w.platform.last_log()["session"], "not_revoked");
+    // With the token cookie beside it, the session is revoked by that token.
+    let revoked = || {
+        json_reply(
+            200,
+            json!({"status_code": 200, "request_id": "request-id-test-7"}),
+        )
+    };
+    w.http.push_stytch(revoked());
+    let r = w.request(
+        "POST",
+        "/api/logout",
+        &[("cookie", &cookies(&jwt("session_expired")))],
+        "",
+    );
+    assert_eq!(body_json(&r)["revoked"], true);
+    let calls = w.http.stytch_calls();
+    assert!(calls[0].url.ends_with("/v1/sessions/revoke"));
+    assert_eq!(
+        calls[0].body.as_deref(),
+        Some(&*format!(r#"{{"session_token":"{OLD_TOKEN}"}}"#))
+    );
+    // A live JWT revokes by its own session id.
+    w.http.push_stytch(revoked());
+    w.request(
+        "POST",
+        "/api/logout",
+        &[("cookie", &cookies(&jwt("session_reusable")))],
+        "",
+    );
+    assert_eq!(
+        w.http.stytch_calls()[1].body.as_deref(),
+        Some(r#"{"session_id":"session-test-33333333"}"#)
+    );
+}
+
+#[test]
 fn session_route_is_401_and_clears_cookies_without_a_session() {
     let w = World::new();
     for cookie in [

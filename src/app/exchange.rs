@@ -14,7 +14,7 @@ use crate::formats::json::{self, StrictJsonError};
 use crate::http::{BodyError, BodySource, HttpClient, IncomingRequest, Platform, Response};
 use crate::jwt::assurance::Aal;
 use crate::jwt::token::UnverifiedToken;
-use crate::jwt::verify::{self, VerifyError};
+use crate::jwt::verify::{self, RefusedClaims, VerifyError};
 use crate::keys::cache::KvStore;
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::integrity::EntryMac;
@@ -120,10 +120,32 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         log.ms.jwks = Some(after_jwks.saturating_sub(now_ms));
         let key = key.map_err(failure)?;
 
-        let verified = verify::verify(unverified, &key, self.backend, &provider.policy, now).await;
+        let verified =
+            verify::verify_or_refused(unverified, &key, self.backend, &provider.policy, now).await;
         let after_verify = self.platform.now_ms();
         log.ms.verify = Some(after_verify.saturating_sub(after_jwks));
-        let verified = verified.map_err(failure)?;
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err((e, refused)) => {
+                // A genuine token of the provider that a claim rule refuses (an anonymous
+                // sign-in, a level below the floor) while the browser holds another login's
+                // session: a switch of user that failed, which must not leave the previous
+                // user signed in.
+                let switched = match refused {
+                    Some(claims) => {
+                        self.another_login(config, provider, &claims, &cookies, log)
+                            .await
+                    }
+                    None => false,
+                };
+                let extra = if switched {
+                    clearing_cookies(config)
+                } else {
+                    vec![]
+                };
+                return Err((e.into(), extra));
+            }
+        };
         // B2B: the organization this login asks for, when the provider names one; a token
         // without the claim that should name it goes no further (once its cookies are seen to).
         let organization = OrganizationSource::resolve(provider.organization.as_ref(), &verified);
@@ -153,6 +175,37 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             }
             (e, extra)
         })
+    }
+
+    /// Whether the browser holds the verified session of another login than the refused
+    /// token's (`claims`, whose signature verified): one with no link, or a link to another
+    /// issuer, user or provider session.
+    async fn another_login(
+        &self,
+        config: &Config,
+        provider: &Provider,
+        claims: &RefusedClaims,
+        cookies: &SessionCookies,
+        log: &mut RequestLog,
+    ) -> bool {
+        let Some(jwt) = cookies.jwt.as_deref().filter(|_| !cookies.ambiguous) else {
+            return false;
+        };
+        let Ok(session) = self.verified_session_jwt(config, jwt, log).await else {
+            return false;
+        };
+        let (Some(iss), Some(sub)) = (claims.text("iss"), claims.text("sub")) else {
+            return true;
+        };
+        let login = provider
+            .session_claim
+            .as_deref()
+            .and_then(|name| claims.text(name));
+        let other = !session.link.is_some_and(|l| l.is_login(iss, sub, login));
+        if other {
+            log.prior = Some("another login's session, cleared".into());
+        }
+        other
     }
 
     /// The session the browser holds, if its JWT verifies under Stytch's keys, and what this

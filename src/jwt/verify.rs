@@ -263,6 +263,86 @@ pub async fn verify_ignoring_expiry<B: SignatureBackend>(
     verify_token(token, key, backend, policy, now, Expiry::Ignore).await
 }
 
+/// Claims whose signature verified under the provider's key but which the [`Policy`] refused
+/// (an anonymous user, an `aal` below the floor, an unverified email, …): never a login, only
+/// evidence of whose token it was, for an exchange that must tell a switch of user (which
+/// clears the previous user's cookies) from a retry of the same login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedClaims(Map<String, Value>);
+
+impl RefusedClaims {
+    /// A string claim, as signed.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+}
+
+/// As [`verify`], and when the signature verified but a claim rule refused the token, its
+/// claims beside the error.
+pub async fn verify_or_refused<B: SignatureBackend>(
+    token: UnverifiedToken<'_>,
+    key: &PublicKey,
+    backend: &B,
+    policy: &Policy,
+    now: i64,
+) -> Result<VerifiedToken, (VerifyError, Option<RefusedClaims>)> {
+    let alg = policy.allowed_alg(&token).map_err(|e| (e, None))?;
+    check_signature(&token, key, backend, alg)
+        .await
+        .map_err(|e| (e, None))?;
+    let claims = token.into_claims();
+    match check_claims(&claims, policy, now, Expiry::Enforce) {
+        Ok((expires_at, aal)) => Ok(verified(claims, expires_at, alg, aal)),
+        Err(e) => Err((e, Some(RefusedClaims(claims)))),
+    }
+}
+
+/// The signature of `token` under `key`, for the algorithm `alg` the policy allowed.
+async fn check_signature<B: SignatureBackend>(
+    token: &UnverifiedToken<'_>,
+    key: &PublicKey,
+    backend: &B,
+    alg: Alg,
+) -> Result<(), VerifyError> {
+    if key.material.alg() != alg {
+        return Err(VerifyError::AlgKeyMismatch);
+    }
+    check_signature_shape(&key.material, token.signature())?;
+    match backend
+        .verify(key, token.signing_input(), token.signature())
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(VerifyError::BadSignature),
+        Err(e) => Err(VerifyError::KeyRejected(e.0)),
+    }
+}
+
+/// A [`VerifiedToken`] of claims that passed.
+fn verified(
+    claims: Map<String, Value>,
+    expires_at: i64,
+    alg: Alg,
+    aal: Option<Aal>,
+) -> VerifiedToken {
+    // check_claims has established that both are strings.
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    VerifiedToken {
+        issuer: text("iss"),
+        subject: text("sub"),
+        expires_at,
+        alg,
+        aal,
+        claims,
+    }
+}
+
 async fn verify_token<B: SignatureBackend>(
     token: UnverifiedToken<'_>,
     key: &PublicKey,
@@ -272,37 +352,10 @@ async fn verify_token<B: SignatureBackend>(
     expiry: Expiry,
 ) -> Result<VerifiedToken, VerifyError> {
     let alg = policy.allowed_alg(&token)?;
-    if key.material.alg() != alg {
-        return Err(VerifyError::AlgKeyMismatch);
-    }
-    check_signature_shape(&key.material, token.signature())?;
-    match backend
-        .verify(key, token.signing_input(), token.signature())
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Err(VerifyError::BadSignature),
-        Err(e) => return Err(VerifyError::KeyRejected(e.0)),
-    }
-
+    check_signature(&token, key, backend, alg).await?;
     let claims = token.into_claims();
     let (expires_at, aal) = check_claims(&claims, policy, now, expiry)?;
-    // check_claims has established that both are strings.
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_default()
-    };
-    Ok(VerifiedToken {
-        issuer: text("iss"),
-        subject: text("sub"),
-        expires_at,
-        alg,
-        aal,
-        claims,
-    })
+    Ok(verified(claims, expires_at, alg, aal))
 }
 
 /// Encoding rules a signature must meet before any backend sees it: ES256 is exactly 64 bytes

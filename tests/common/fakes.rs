@@ -723,7 +723,6 @@ pub fn authenticate_body(expires_at: i64) -> serde_json::Value {
 }
 
 /// Stytch's error answer (stytch-node `StytchErrorJSON`), request id `request-id-test-err`.
-
 pub fn stytch_error(status: u16, error_type: &str) -> Reply {
     json_reply(
         status,
