@@ -475,7 +475,9 @@ Retry-After header). When nothing is queued,
  * served at GET /v1/sessions/jwks/{project_id} (public, with Stytch's extra `request_id` and
  * `status_code` members). `state.jwtLifetimeSecs` (300, as Stytch's) shortens or backdates
  * the JWTs minted from now on, so tests can reach expiry without waiting; `state.jwksMode`
- * "fail" makes the key set answer 500.
+ * "fail" makes the key set answer 500. `state.roles` (email → role ids) grants Stytch RBAC roles
+ * beside the default `stytch_user` (B2B `stytch_member`): written into the session claim's
+ * `roles` of every JWT minted from then on, and into `session.roles` of every answer.
  *
  * B2B (the same, under /v1/b2b/sessions/*, shapes from stytch-node `lib/b2b/sessions.ts`):
  * attest puts the token's member in an organization, named by the request's `organization_id`
@@ -496,7 +498,10 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
   const calls = [];
   const queue = [];
   const sessions = new Map(); // session_token -> session
-  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0, chaos: null, members: new Set() };
+  const state = { jwtLifetimeSecs: 300, jwksMode: "ok", jwksFetches: 0, chaos: null, members: new Set(), roles: new Map() };
+  /** The session's RBAC roles now: the default role and those `state.roles` grants its email
+   * (Stytch writes a user's current roles into every session JWT and answer). */
+  const rolesOf = (session) => [session.product === "b2b" ? "stytch_member" : "stytch_user", ...(state.roles.get(session.email) ?? [])];
   const orgOf = (ref) => organizations.find((o) => o.organization_id === ref || o.organization_slug === ref);
   const kid = `jwk-test-${randomUUID()}`;
   const { publicKey, privateKey: jwtKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
@@ -548,7 +553,7 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
         expires_at: session.expires_at,
         attributes: session.attributes,
         authentication_factors: session.authentication_factors,
-        roles: session.roles,
+        roles: rolesOf(session),
       },
     })
       .setProtectedHeader({ alg: "RS256", kid, typ: "JWT" })
@@ -579,12 +584,12 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
   const userOf = (session) => ({ user_id: session.user_id, emails: [{ email_id: "email-test-1", email: session.email, verified: true }], status: "active", name: {}, roles: ["stytch_user"] });
   const publicSession = (session) => {
     const { email, product, ...rest } = session;
-    return rest;
+    return { ...rest, roles: rolesOf(session) };
   };
   /** A member session as Stytch's B2B API shows it. */
   const memberSession = (session) => {
     const { session_id, user_id, email, product, attributes, extensions, ...rest } = session;
-    return { member_session_id: session_id, member_id: user_id, ...rest, organization_slug: orgOf(session.organization_id)?.organization_slug };
+    return { member_session_id: session_id, member_id: user_id, ...rest, roles: rolesOf(session), organization_slug: orgOf(session.organization_id)?.organization_slug };
   };
   const memberOf = (session) => ({ member_id: session.user_id, organization_id: session.organization_id, email_address: session.email, status: "active", name: "", roles: [] });
   const organizationOf = (session) => ({ ...orgOf(session.organization_id) });
@@ -798,7 +803,8 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
  * claims), and never echoes the JWT itself. Paths ending in:
  * - `/redirect`: 302 to `redirectTo` (another server the gateway must not follow to);
  * - `/sse`: a text/event-stream of two events 300 ms apart (streamed back, not buffered);
- * - `/set-cookies`: its own cookie, and the session cookie names it may not set;
+ * - `/set-cookies`: its own cookie, and the session cookies it may not set, under their names
+ *   and as nameless cookies a browser would send back under those names;
  * - `/echo-identity`: an `Edge-Attest-User-Id` and a `Connection`-named header in its answer;
  * - `/ws`: a WebSocket that echoes text messages;
  * anything else: 200 JSON `{method, url, headers (Edge-Attest-Jwt left out), body_bytes,
@@ -855,7 +861,14 @@ export async function startApp({ stytch, projectId, b2b = false, redirectTo = "h
       return;
     }
     if (path.endsWith("/set-cookies")) {
-      res.writeHead(200, [["set-cookie", "app=1; Path=/"], ["set-cookie", "stytch_session=planted; Path=/"], ["set-cookie", "stytch_session_jwt=planted; Path=/"], ["content-type", "text/plain"]]);
+      res.writeHead(200, [
+        ["set-cookie", "app=1; Path=/"],
+        ["set-cookie", "stytch_session=planted; Path=/"],
+        ["set-cookie", "stytch_session_jwt=planted; Path=/"],
+        ["set-cookie", "=stytch_session_jwt=planted; Path=/app"],
+        ["set-cookie", " stytch_session =planted; Path=/"],
+        ["content-type", "text/plain"],
+      ]);
       return res.end("ok");
     }
     if (path.endsWith("/echo-identity")) {

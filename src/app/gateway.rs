@@ -377,16 +377,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             let started = self.platform.now_ms();
             let found = self.verified_session_jwt(config, token, log).await;
             log.ms.session = Some(self.platform.now_ms().saturating_sub(started));
-            let invalid = |why: String| {
-                Err((
-                    ApiError::InvalidToken(why),
-                    [
-                        cors.to_vec(),
-                        vec![forward::bearer_challenge(BearerChallenge::InvalidToken)],
-                    ]
-                    .concat(),
-                ))
-            };
+            // `invalid_token` carries its own `WWW-Authenticate` (error.rs).
+            let invalid = |why: String| Err((ApiError::InvalidToken(why), cors.to_vec()));
             let session = match found {
                 Ok(session) => session,
                 Err(JwtProblem::KeysUnavailable(why)) => {
@@ -566,7 +558,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let (error, challenge) = match unmet {
             Unmet::Link if bearer => (
                 ApiError::InvalidToken("bearer: not a session of this deployment".into()),
-                challenge(BearerChallenge::InvalidToken),
+                None,
             ),
             Unmet::Link => {
                 log.prior = Some("session made elsewhere (no link of this deployment)".into());

@@ -447,8 +447,6 @@ pub enum BearerChallenge<'a> {
     Missing,
     /// `Authorization` not `Bearer <token>`.
     InvalidRequest,
-    /// The token does not verify, has expired, or is not this deployment's.
-    InvalidToken,
     /// The session's login is below this level: sign in again with a stronger factor.
     InsufficientUserAuthentication(&'a str),
     /// The session lacks the rule's role or organization.
@@ -460,7 +458,6 @@ pub fn bearer_challenge(challenge: BearerChallenge<'_>) -> (String, String) {
     let value = match challenge {
         BearerChallenge::Missing => "Bearer".to_owned(),
         BearerChallenge::InvalidRequest => r#"Bearer error="invalid_request""#.to_owned(),
-        BearerChallenge::InvalidToken => r#"Bearer error="invalid_token""#.to_owned(),
         BearerChallenge::InsufficientUserAuthentication(level) => format!(
             r#"Bearer error="insufficient_user_authentication", error_description="A sign-in at {level} is required", acr_values="{level}""#
         ),

@@ -3,6 +3,7 @@ import { startSupabase, startStytch } from "../../dev/standins.mjs";
 import { startWorker, ROOT } from "../../dev/worker.mjs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import net from "node:net";
 
 export const PROJECT_ID = "project-test-11111111-2222-3333-4444-555555555555";
 export const SECRET = "secret-test-integration-NEVER-LOGGED";
@@ -106,5 +107,37 @@ export function cookies(res) {
       else a[attr.slice(0, i).toLowerCase()] = attr.slice(i + 1);
     }
     return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs: a, line };
+  });
+}
+
+/**
+ * Sends `head` (request line and headers, CRLF-separated, without the blank line) and `body`
+ * to `baseUrl` byte for byte over a plain socket, as an attacker would: no client normalises
+ * the path, the method or the headers. Resolves with {status, headers (lower-case names;
+ * `set-cookie` a list), body}.
+ */
+export function raw(baseUrl, head, body = "") {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.end(`${head}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    const chunks = [];
+    socket.on("data", (c) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const text = Buffer.concat(chunks).toString("latin1");
+      const split = text.indexOf("\r\n\r\n");
+      const [statusLine, ...lines] = text.slice(0, split).split("\r\n");
+      const headers = { "set-cookie": [] };
+      for (const line of lines) {
+        const i = line.indexOf(":");
+        const name = line.slice(0, i).toLowerCase();
+        const value = line.slice(i + 1).trim();
+        if (name === "set-cookie") headers[name].push(value);
+        else headers[name] = value;
+      }
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: text.slice(split + 4) });
+    });
   });
 }
