@@ -146,7 +146,7 @@ impl Refreshes {
 }
 
 /// Held by the refreshing request: however it ends, its flight is finished (waiters of a
-/// request that ended first get a transport error, and answer 503) and forgotten.
+/// request that ended first get a transport error, and answer 502 `upstream_error`) and forgotten.
 pub(super) struct RefreshGuard<'r> {
     refreshes: &'r Refreshes,
     flight: Rc<RefreshFlight>,
@@ -172,7 +172,7 @@ impl Drop for RefreshGuard<'_> {
     }
 }
 
-/// A refresh that did not happen, as waiters see it: a transport failure (503, cookies kept).
+/// A refresh that did not happen, as waiters see it: a transport failure (502 `upstream_error`, cookies kept).
 pub(super) fn refresh_failed(why: &str) -> stytch::Call<Attested> {
     stytch::Call {
         result: Err(stytch::StytchError::Network(why.into())),

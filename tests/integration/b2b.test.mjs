@@ -150,11 +150,17 @@ test("GET /api/session refreshes a member session through B2B authenticate; logo
   assert.deepEqual(b2bCalls("authenticate").at(-1).body, { session_token: cookies(first)[0].value });
   assert.equal(res.headers.getSetCookie().length, 2, "a fresh JWT");
 
+  // Its JWT has expired: the token cookie is what proves the session, and revokes it.
   const out = await post(ctx, "/api/logout", { headers: { cookie } });
   assert.equal(out.status, 200);
   assert.equal((await json(out)).revoked, true);
-  assert.deepEqual(b2bCalls("revoke").at(-1).body, { member_session_id: firstBody.session_id });
+  assert.deepEqual(b2bCalls("revoke").at(-1).body, { session_token: cookies(first)[0].value });
   assert.equal(ctx.stytch.sessions.has(cookies(first)[0].value), false);
+  // A live JWT revokes by the member session's id.
+  const live = await exchange(ctx, await login("acme")());
+  const liveBody = await json(live);
+  assert.equal((await json(await post(ctx, "/api/logout", { headers: { cookie: cookieHeader(live) } }))).revoked, true);
+  assert.deepEqual(b2bCalls("revoke").at(-1).body, { member_session_id: liveBody.session_id });
 });
 
 test("an organization the profile maps (none configured) is never answered at the edge, only extended", async () => {
