@@ -17,6 +17,9 @@
 // "+gateway" runs the build as the auth gateway (PROTECT /app/* to a minimal app server in
 // this process) and sends GET /app/x with the session cookies instead: with REPEAT=1,
 // `node bench/ab.mjs build build+gateway` is a gateway request against a repeat exchange.
+// "+policy" (with "+gateway") gives that rule requirements the session meets (`roles` and
+// `require_aal`): `REPEAT=1 node bench/ab.mjs build+gateway build+gateway+policy` is what a
+// rule's authorization costs.
 import autocannon from "autocannon";
 import http from "node:http";
 import { writeFileSync, mkdirSync, rmSync } from "node:fs";
@@ -47,7 +50,9 @@ const appServer = http.createServer((req, res) => {
   req.on("end", () => res.end("ok"));
 });
 await new Promise((r) => appServer.listen(0, "127.0.0.1", r));
-const PROTECT = JSON.stringify([{ path: "/app/*", upstream: `http://127.0.0.1:${appServer.address().port}` }]);
+const upstream = `http://127.0.0.1:${appServer.address().port}`;
+const PROTECT = JSON.stringify([{ path: "/app/*", upstream }]);
+const PROTECT_POLICY = JSON.stringify([{ path: "/app/*", upstream, roles: ["stytch_user", "stytch_member"], require_aal: "aal1" }]);
 const vars = { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: "project-test-bench", STYTCH_SECRET: "secret-test-bench", STYTCH_PROFILE_ID: "p", STYTCH_API_BASE: stytch.url };
 const workers = [];
 for (const n of names) {
@@ -55,7 +60,8 @@ for (const n of names) {
   const b2b = n.includes("+b2b");
   const noAal = n.includes("+noaal");
   const gateway = n.includes("+gateway");
-  const dir = n.replace(/\+(limits|b2b|noaal|gateway)/g, "");
+  const policy = n.includes("+policy");
+  const dir = n.replace(/\+(limits|b2b|noaal|gateway|policy)/g, "");
   let config = { jose: "bench/jose-worker/wrangler.toml", floor: "bench/floor-worker/wrangler.toml", "gateway-floor": "bench/gateway-floor-worker/wrangler.toml" }[dir];
   if (!config) {
     config = path.join(out, `${n}.toml`);
@@ -63,7 +69,7 @@ for (const n of names) {
   }
   const b = bundle(config, path.join(out, n));
   const ownKv = !["jose", "floor", "gateway-floor"].includes(dir);
-  const workerVars = { ...vars, ...(b2b ? B2B_VARS : {}), ...(gateway ? { PROTECT } : {}) };
+  const workerVars = { ...vars, ...(b2b ? B2B_VARS : {}), ...(gateway ? { PROTECT: policy ? PROTECT_POLICY : PROTECT } : {}) };
   workers.push({ n, b2b, noAal, gateway, w: await startWorkerd({ name: n, bundle: b, vars: workerVars, kvPort: ownKv ? kv.port : null, workdir: path.join(out, `wd-${n}`), rateLimits }) });
 }
 // One token for every worker: a consumer worker ignores the organization in app_metadata.

@@ -133,7 +133,7 @@ export async function startStytchStub({ projectId = "project-test-bench" } = {})
     async sessionCookie(token, { b2b = false, aal = true } = {}) {
       const c = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
       const jwt = await new SignJWT({
-        "https://stytch.com/session": { id: b2b ? "member-session-test-bench" : "session-test-bench", started_at: new Date().toISOString(), last_accessed_at: new Date().toISOString(), expires_at: expiresAt, authentication_factors: [], roles: [] },
+        "https://stytch.com/session": { id: b2b ? "member-session-test-bench" : "session-test-bench", started_at: new Date().toISOString(), last_accessed_at: new Date().toISOString(), expires_at: expiresAt, authentication_factors: [], roles: [b2b ? "stytch_member" : "stytch_user"] },
         ...(b2b ? { "https://stytch.com/organization": { organization_id: "organization-test-bench", slug: BENCH_ORG } } : {}),
         edge_attest: { iss: c.iss, sub: c.sub, session_id: c.session_id, ...(b2b ? { organization: BENCH_ORG } : {}), ...(aal && c.aal ? { aal: c.aal } : {}) },
       })
