@@ -173,6 +173,12 @@ test("check reports a planted error as the worker logs it, per environment, exit
   assert.equal(noKv.status, 1);
   assert.equal(noKv.stdout.split("\n")[0], 'top level: {"config_error":"JWKS_CACHE: KV namespace binding is missing"}');
 
+  // A gateway rule asking for a level no login has: named by rule and field.
+  writeFileSync(file, example.replace(/^\[vars\]$/m, '[vars]\nPROTECT = [{ path = "/admin/*", upstream = "origin", require_aal = "aal3" }]'));
+  const rule = cli("check", "--env", "", file);
+  assert.equal(rule.status, 1, rule.stdout);
+  assert.match(rule.stdout.split("\n")[0], /^top level: \{"config_error":"PROTECT: rule #0 \(\/admin\/\*\): require_aal: aal3 is not/);
+
   writeFileSync(file, "name = \"x\"\n[vars\n");
   const broken = cli("check", file);
   assert.equal(broken.status, 1);
