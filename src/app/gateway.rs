@@ -87,8 +87,8 @@ impl Proof {
 
     fn refreshed(&self) -> Option<&Attested> {
         match self {
-            Self::Cookies(Current::Refreshed(s), _) => Some(s),
-            _ => None,
+            Self::Cookies(current, _) => current.refreshed(),
+            Self::Bearer(..) => None,
         }
     }
 
@@ -112,6 +112,18 @@ struct Pass<'a> {
     refreshed_cookies: Vec<String>,
     /// CORS headers added to the answer when the app sent none.
     cors: Vec<(String, String)>,
+}
+
+/// What a request's cookies prove, judged against a rule's requirements.
+enum Verdict {
+    /// A session that meets them.
+    Passed(Current),
+    /// A session that does not, and the refresh made on the way, if any (the browser keeps
+    /// its new cookies: the session is good, only not enough).
+    Refused(Unmet, Option<Attested>),
+    /// No session: the cookies that clear what the request carried (none when it carried
+    /// none).
+    NoSession(Vec<(String, String)>),
 }
 
 impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: RateLimiter>
@@ -285,23 +297,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             Ok(proof) => proof,
             Err(refusal) => return refusal,
         };
-        let now = unix_secs(self.platform.now_ms());
-        let refreshed_cookies: Vec<String> = proof
-            .refreshed()
-            .map(|s| {
-                config
-                    .cookies
-                    .session_cookies(&s.session_token, &s.session_jwt, s.expires_at_unix, now)
-                    .into_iter()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let refreshed_cookies = self.cookie_values_of(config, proof.refreshed());
         let facts = proof.facts();
-        if let Err(unmet) = requirements.check(&facts, &config.baseline) {
-            let bearer = matches!(proof, Proof::Bearer(..));
-            let extra = [cors, set_cookie_pairs(refreshed_cookies)].concat();
-            return self.refused(rule, &head, url, unmet, bearer, extra, log);
-        }
         let identity = identity_of(&proof, &facts);
         log.user_id = Some(identity.subject.to_owned());
         let (cookies, authorization) = match &proof {
@@ -390,6 +387,17 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             if !session.is_live(unix_secs(self.platform.now_ms()), 0) {
                 return Ok(Err(invalid("bearer: expired".into())));
             }
+            if let Err(unmet) = requirements.check(&session.facts(), &config.baseline) {
+                return Ok(Err(self.refused(
+                    rule,
+                    head,
+                    url,
+                    unmet,
+                    true,
+                    cors.to_vec(),
+                    log,
+                )));
+            }
             return Ok(Ok(Proof::Bearer(session, token.to_owned())));
         }
 
@@ -402,54 +410,86 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             },
             &config.cookies,
         );
-        if !cookies.any() {
-            log.prior = Some("no_session_cookies".into());
-            return Ok(Err(self.unauthenticated(
-                rule,
-                head,
-                url,
-                vec![],
-                cors,
-                log,
-            )));
-        }
-        let proven = match self.proven_session(config, &cookies, log).await {
-            Ok(proven) => proven,
-            Err((ApiError::InvalidSession, cleared)) => {
-                return Ok(Err(
-                    self.unauthenticated(rule, head, url, cleared, cors, log)
-                ));
-            }
-            Err((e, extra)) => return Err((e, [cors.to_vec(), extra].concat())),
-        };
-        // What a refresh cannot change is judged before one: no Stytch call for a session
-        // that could never pass.
-        if let Err(unmet) = requirements.check_lasting(&proven.facts(), &config.baseline) {
-            return Ok(Err(self.refused(
-                rule,
-                head,
-                url,
-                unmet,
-                false,
-                cors.to_vec(),
-                log,
-            )));
-        }
         let caller = Caller::Address(head.get("cf-connecting-ip"));
-        let lasts = |s: &VerifiedSession, now| s.lasts(now, MIN_JWT_SECS_LEFT);
-        match self
-            .fresh_session(config, proven, &cookies, caller, lasts, log)
+        let verdict = self
+            .judged_session(config, &cookies, requirements, caller, log)
             .await
-        {
-            Ok(current) => Ok(Ok(Proof::Cookies(
+            .map_err(|(e, extra)| (e, [cors.to_vec(), extra].concat()))?;
+        Ok(match verdict {
+            Verdict::Passed(current) => Ok(Proof::Cookies(
                 current,
                 cookies.jwt.clone().unwrap_or_default(),
-            ))),
-            Err((ApiError::InvalidSession, cleared)) => Ok(Err(
-                self.unauthenticated(rule, head, url, cleared, cors, log)
             )),
-            Err((e, extra)) => Err((e, [cors.to_vec(), extra].concat())),
+            Verdict::Refused(unmet, refreshed) => {
+                let extra = [cors.to_vec(), self.cookies_of(config, refreshed.as_ref())].concat();
+                Err(self.refused(rule, head, url, unmet, false, extra, log))
+            }
+            Verdict::NoSession(cleared) => {
+                Err(self.unauthenticated(rule, head, url, cleared, cors, log))
+            }
+        })
+    }
+
+    /// What the cookies prove, judged against `requirements`: the session JWT verified
+    /// (without one, or with one that does not verify, no session, and the cookies to clear),
+    /// what a refresh cannot change checked on it (no Stytch call for a session that could
+    /// never pass), then refreshed when it has under [`MIN_JWT_SECS_LEFT`] left, then every
+    /// requirement on the session as it is now. The gateway and the service binding judge
+    /// alike through this. `Err`: a failure that says nothing of the session.
+    async fn judged_session(
+        &self,
+        config: &Config,
+        cookies: &SessionCookies,
+        requirements: &Requirements,
+        caller: Caller<'_>,
+        log: &mut RequestLog,
+    ) -> Result<Verdict, Failure> {
+        if !cookies.any() {
+            log.prior = Some("no_session_cookies".into());
+            return Ok(Verdict::NoSession(vec![]));
         }
+        let proven = match self.proven_session(config, cookies, log).await {
+            Ok(proven) => proven,
+            Err((ApiError::InvalidSession, cleared)) => return Ok(Verdict::NoSession(cleared)),
+            Err(e) => return Err(e),
+        };
+        if let Err(unmet) = requirements.check_lasting(&proven.facts(), &config.baseline) {
+            return Ok(Verdict::Refused(unmet, None));
+        }
+        let lasts = |s: &VerifiedSession, now| s.lasts(now, MIN_JWT_SECS_LEFT);
+        let current = match self
+            .fresh_session(config, proven, cookies, caller, lasts, log)
+            .await
+        {
+            Ok(current) => current,
+            Err((ApiError::InvalidSession, cleared)) => return Ok(Verdict::NoSession(cleared)),
+            Err(e) => return Err(e),
+        };
+        Ok(
+            match requirements.check(&current.facts(), &config.baseline) {
+                Ok(()) => Verdict::Passed(current),
+                Err(unmet) => Verdict::Refused(unmet, current.into_refreshed()),
+            },
+        )
+    }
+
+    /// The `Set-Cookie` headers of a refresh, if one was made.
+    fn cookies_of(&self, config: &Config, refreshed: Option<&Attested>) -> Vec<(String, String)> {
+        set_cookie_pairs(self.cookie_values_of(config, refreshed))
+    }
+
+    /// The `Set-Cookie` values of a refresh, if one was made.
+    fn cookie_values_of(&self, config: &Config, refreshed: Option<&Attested>) -> Vec<String> {
+        let now = unix_secs(self.platform.now_ms());
+        refreshed
+            .map(|s| {
+                config
+                    .cookies
+                    .session_cookies(&s.session_token, &s.session_jwt, s.expires_at_unix, now)
+                    .into_iter()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Sends the request on to the rule's upstream with what `pass` says, and passes its
@@ -767,65 +807,37 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         };
         let cookies =
             SessionCookies::in_headers(|| std::iter::once(cookie_header), &config.cookies);
-        let refusal = |code: &'static str, set_cookie: Vec<(String, String)>| BindingVerdict {
-            session: None,
-            refusal: Some(code),
-            set_cookie: set_cookie.into_iter().map(|(_, v)| v).collect(),
-        };
-        if !cookies.any() {
-            log.prior = Some("no_session_cookies".into());
-            return Ok(refusal("unauthenticated", vec![]));
-        }
-        let proven = match self.proven_session(config, &cookies, log).await {
-            Ok(proven) => proven,
-            Err((ApiError::InvalidSession, cleared)) => {
-                return Ok(refusal("unauthenticated", cleared));
-            }
-            Err((e, _)) => return Err(e),
-        };
-        if let Err(unmet) = requirements.check_lasting(&proven.facts(), &config.baseline) {
-            log.prior = Some(format!("requirement: {}", unmet.kind()));
-            return Ok(refusal(binding_refusal(&unmet), vec![]));
-        }
-        let lasts = |s: &VerifiedSession, now| s.lasts(now, MIN_JWT_SECS_LEFT);
-        let current = match self
-            .fresh_session(config, proven, &cookies, Caller::Binding, lasts, log)
+        let verdict = self
+            .judged_session(config, &cookies, &requirements, Caller::Binding, log)
             .await
-        {
-            Ok(current) => current,
-            Err((ApiError::InvalidSession, cleared)) => {
-                return Ok(refusal("unauthenticated", cleared));
+            .map_err(|(e, _)| e)?;
+        Ok(match verdict {
+            Verdict::Passed(current) => {
+                let set_cookie = self.cookie_values_of(config, current.refreshed());
+                let proof = Proof::Cookies(current, cookies.jwt.clone().unwrap_or_default());
+                let facts = proof.facts();
+                BindingVerdict {
+                    session: Some(BindingSession::new(
+                        &identity_of(&proof, &facts),
+                        facts.roles,
+                    )),
+                    refusal: None,
+                    set_cookie,
+                }
             }
-            Err((e, _)) => return Err(e),
-        };
-        let set_cookie: Vec<String> = match &current {
-            Current::Refreshed(s) => config
-                .cookies
-                .session_cookies(
-                    &s.session_token,
-                    &s.session_jwt,
-                    s.expires_at_unix,
-                    unix_secs(self.platform.now_ms()),
-                )
-                .into_iter()
-                .collect(),
-            Current::Local(_) => vec![],
-        };
-        let proof = Proof::Cookies(current, cookies.jwt.clone().unwrap_or_default());
-        let facts = proof.facts();
-        if let Err(unmet) = requirements.check(&facts, &config.baseline) {
-            log.prior = Some(format!("requirement: {}", unmet.kind()));
-            return Ok(BindingVerdict {
+            Verdict::Refused(unmet, refreshed) => {
+                log.prior = Some(format!("requirement: {}", unmet.kind()));
+                BindingVerdict {
+                    session: None,
+                    refusal: Some(binding_refusal(&unmet)),
+                    set_cookie: self.cookie_values_of(config, refreshed.as_ref()),
+                }
+            }
+            Verdict::NoSession(cleared) => BindingVerdict {
                 session: None,
-                refusal: Some(binding_refusal(&unmet)),
-                set_cookie,
-            });
-        }
-        let identity = identity_of(&proof, &facts);
-        Ok(BindingVerdict {
-            session: Some(BindingSession::new(&identity, facts.roles)),
-            refusal: None,
-            set_cookie,
+                refusal: Some("unauthenticated"),
+                set_cookie: cleared.into_iter().map(|(_, v)| v).collect(),
+            },
         })
     }
 }

@@ -43,6 +43,22 @@ impl Current {
             Self::Refreshed(s) => s.facts(),
         }
     }
+
+    /// Stytch's answer, when the session was refreshed (its new cookies go to the browser).
+    pub(super) fn refreshed(&self) -> Option<&Attested> {
+        match self {
+            Self::Local(_) => None,
+            Self::Refreshed(s) => Some(s),
+        }
+    }
+
+    /// The same, owned.
+    pub(super) fn into_refreshed(self) -> Option<Attested> {
+        match self {
+            Self::Local(_) => None,
+            Self::Refreshed(s) => Some(s),
+        }
+    }
 }
 
 /// Who a call to Stytch is made for, as the per-address limit counts it.
