@@ -380,7 +380,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                     vec![],
                 ));
             };
-            return match self.gateway(config, req, &url, log, forwarder).await {
+            return match out_of_line(self.gateway(config, req, &url, log, forwarder)).await {
                 Ok(answer) => answer,
                 Err((e, extra)) => {
                     let detail = log.detail.take();
