@@ -263,13 +263,42 @@ fn pair_name(pair: &str) -> &str {
     pair.split_once('=').map_or(pair, |(k, _)| k).trim()
 }
 
-/// How many cookies named `name` a `Cookie` request header carries, whatever their values:
-/// more than one means the browser holds cookies of that name in several scopes, and which
-/// one a request means cannot be told.
+/// Whether an app could read the cookie named `name` as the cookie `wanted`: the same name
+/// once percent-decoded (PHP and older Rack decode names, `+` included), without regard to
+/// ASCII case (ASP.NET Core's cookie collection), with `.`, space, `+` and `[` read as `_`
+/// (PHP's variable names). Only the exact name is ever used; a look-alike beside it makes the
+/// request's session ambiguous.
+pub fn same_cookie_name(name: &str, wanted: &str) -> bool {
+    let bytes = name.as_bytes();
+    let mut read = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        i += 1;
+        let hex = |at: usize| bytes.get(at).and_then(|h| (*h as char).to_digit(16));
+        let b = match (c, hex(i), hex(i + 1)) {
+            (b'%', Some(hi), Some(lo)) => {
+                i += 2;
+                u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX)
+            }
+            _ => c,
+        };
+        read.push(match b {
+            b'.' | b' ' | b'+' | b'[' => b'_',
+            other => other.to_ascii_lowercase(),
+        });
+    }
+    read == wanted.to_ascii_lowercase().as_bytes()
+}
+
+/// How many cookies an app could read as the cookie `name` a `Cookie` request header
+/// carries ([`same_cookie_name`]), whatever their values. Pairs are split on `;` and on `,`
+/// (which some frameworks also split on, and which no cookie value of this worker holds):
+/// more than one means the browser holds cookies of that name in several scopes, or
+/// look-alikes someone planted, and which one a request means cannot be told.
 pub fn count_cookie(cookie_header: &str, name: &str) -> usize {
     cookie_header
-        .split(';')
-        .filter(|pair| pair_name(pair) == name)
+        .split([';', ','])
+        .filter(|pair| same_cookie_name(pair_name(pair), name))
         .count()
 }
 
@@ -302,6 +331,13 @@ pub fn set_cookie_name(line: &str) -> &str {
         Some((_, value)) => pair_name(value),
         None => pair.trim(),
     }
+}
+
+/// Whether the cookie pair (of a `Cookie` request header) is one an app could read as one of
+/// `names`.
+pub fn pair_is_one_of(pair: &str, names: &[&str]) -> bool {
+    let name = pair_name(pair);
+    names.iter().any(|n| same_cookie_name(name, n))
 }
 
 #[cfg(test)]
@@ -388,6 +424,38 @@ mod tests {
             1
         );
         assert_eq!(find_cookie("a=1;  s =v", "s"), Some("v"));
+    }
+
+    #[test]
+    fn names_an_app_reads_as_the_session_cookies_count_as_them() {
+        for look_alike in [
+            "stytch.session.jwt",
+            "STYTCH_SESSION_JWT",
+            "stytch%5Fsession%5Fjwt",
+            "stytch session jwt",
+            "stytch+session+jwt",
+            "stytch[session_jwt",
+        ] {
+            assert!(
+                same_cookie_name(look_alike, "stytch_session_jwt"),
+                "{look_alike}"
+            );
+            let h = format!("stytch_session_jwt=A; {look_alike}=B");
+            assert_eq!(count_cookie(&h, "stytch_session_jwt"), 2, "{look_alike}");
+        }
+        assert!(!same_cookie_name("stytch_session", "stytch_session_jwt"));
+        assert_eq!(
+            count_cookie(
+                "x=1,stytch_session_jwt=B; stytch_session_jwt=A",
+                "stytch_session_jwt"
+            ),
+            2
+        );
+        // Only the exact name is read.
+        assert_eq!(
+            find_cookie("STYTCH_SESSION_JWT=B", "stytch_session_jwt"),
+            None
+        );
     }
 
     #[test]

@@ -282,6 +282,86 @@ fn a_rule_applies_to_its_methods_and_other_methods_go_on() {
 }
 
 #[test]
+fn a_rule_for_some_methods_cannot_leave_the_others_to_a_laxer_rule() {
+    // The attacks: a non-admin's POST with X-HTTP-Method-Override: DELETE, a HEAD of a
+    // GET-only admin page, a bare OPTIONS to a handler that runs on every method.
+    for rules in [
+        json!([
+            { "path": "/api/items/*", "upstream": "origin", "methods": ["DELETE"], "roles": ["admin"] },
+            { "path": "/*", "upstream": "origin" },
+        ]),
+        json!([
+            { "path": "/reports/*", "upstream": "origin", "methods": ["GET", "POST"] },
+            { "path": "/*", "upstream": "origin", "require_session": false },
+        ]),
+    ] {
+        let e = protect(rules.clone()).config().unwrap_err();
+        assert!(
+            e.problem.contains("rule #0")
+                && e.problem
+                    .contains("methods: the methods it does not list go on to rule #1 (/*)"),
+            "{rules}: {}",
+            e.problem
+        );
+    }
+    // Public reads before protected writes is the way round that holds.
+    assert!(
+        protect(json!([
+            { "path": "/docs/*", "upstream": "origin", "methods": ["GET"], "require_session": false },
+            { "path": "/*", "upstream": "origin" },
+        ]))
+        .config()
+        .is_ok()
+    );
+}
+
+#[test]
+fn head_goes_with_get_and_method_overrides_never_reach_the_app() {
+    let w = protect(json!([
+        { "path": "/reports/*", "upstream": "origin", "methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "roles": ["admin"] },
+        { "path": "/*", "upstream": "origin" },
+    ]));
+    assert_eq!(
+        get(
+            &w,
+            "/reports/payroll",
+            &[("cookie", &with("session_roles_admin"))]
+        )
+        .status,
+        200
+    );
+    w.app.received.borrow_mut().clear();
+    let r = w.request(
+        "HEAD",
+        "/reports/payroll",
+        &[("cookie", &with("session_reusable"))],
+        "",
+    );
+    assert_refused(&w, &r, 403, "forbidden");
+    let w = protect(json!([{ "path": "/*", "upstream": "origin" }]));
+    let r = w.request(
+        "POST",
+        "/api/items/7",
+        &[
+            ("cookie", &with("session_reusable")),
+            ("x-http-method-override", "DELETE"),
+            ("X-HTTP-Method", "DELETE"),
+            ("x-method-override", "DELETE"),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let got = received(&w);
+    for name in [
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+    ] {
+        assert!(header(&got[0].0, name).is_empty(), "{name}");
+    }
+}
+
+#[test]
 fn get_and_head_go_on_without_a_body_or_its_length() {
     let w = protect(json!([{ "path": "/*", "upstream": "origin", "require_session": false }]));
     w.request("GET", "/x", &[("content-length", "5")], "hello");
@@ -375,6 +455,34 @@ fn a_path_another_app_would_route_to_a_stricter_rule_is_400() {
         400
     );
     assert_eq!(received(&w).len(), 1);
+}
+
+#[test]
+fn a_path_the_most_lenient_apps_read_as_a_protected_one_is_400() {
+    // Java's equalsIgnoreCase and Go's EqualFold fold İ, ı, ſ and the Kelvin sign to ASCII;
+    // NFKC turns fullwidth letters into ASCII; Windows drops a segment's trailing dots and
+    // spaces: each would run the protected handler the public catch-all let through.
+    let w = protect(json!([
+        { "path": "/admin/*", "upstream": "origin" },
+        { "path": "/settings/*", "upstream": "origin" },
+        { "path": "/kyc/*", "upstream": "origin" },
+        { "path": "/*", "upstream": "origin", "require_session": false },
+    ]));
+    for path in [
+        "/adm%C4%B0n/x",
+        "/adm%C4%B1n/x",
+        "/%C5%BFettings/x",
+        "/%E2%84%AAyc/x",
+        "/%EF%BD%81dmin/x",
+        "/admin%20/x",
+        "/admin./x",
+        "/admin%2E/x",
+        "/x/%EF%BC%8E%EF%BC%8E/admin",
+    ] {
+        assert_eq!(get(&w, path, &[]).status, 400, "{path}");
+    }
+    assert!(w.app.received.borrow().is_empty());
+    assert_eq!(get(&w, "/caf%C3%A9", &[]).status, 200);
 }
 
 // ---- the assurance level (security review M2) ----
@@ -493,12 +601,56 @@ fn only_sessions_this_deployment_made_pass_unless_the_rule_admits_others() {
 #[test]
 fn a_session_made_elsewhere_costs_no_stytch_call_even_when_its_jwt_expired() {
     let w = protect(json!([{ "path": "/*", "upstream": "origin", "require_aal": "aal2" }]));
-    // An expired JWT whose link is not this deployment's: refused before any refresh.
+    // An expired JWT with its token cookie, whose session carries no link of this deployment:
+    // refused before any refresh (an unscripted Stytch call would fail the test).
+    let r = get(&w, "/x", &[("cookie", &with("session_no_link_expired"))]);
+    assert_refused(&w, &r, 401, "unauthenticated");
     let jwt = fixtures()["providers"]["sessions"]["auth0_same_login"]
         .as_str()
         .unwrap();
     let r = get(&w, "/x", &[("cookie", &cookies(jwt))]);
     assert_refused(&w, &r, 401, "unauthenticated");
+    // A member session of another organization, likewise.
+    let b2b = World::new().var("STYTCH_PRODUCT", "b2b").var(
+        "PROTECT",
+        &json!([{ "path": "/*", "upstream": "origin", "organizations": ["globex"] }]).to_string(),
+    );
+    let expired_acme = fixtures()["b2b"]["sessions"]["member_expired"]
+        .as_str()
+        .unwrap();
+    let r = get(&b2b, "/x", &[("cookie", &cookies(expired_acme))]);
+    assert_refused(&b2b, &r, 403, "forbidden");
+}
+
+#[test]
+fn a_rule_naming_organizations_is_compared_with_the_providers_pinned_ones() {
+    // A rule for acme members only before a catch-all the provider pins to globex: the
+    // catch-all is no laxer than it (globex only), so /PARTNERS/x, which a case-sensitive
+    // app would route to the catch-all, is refused rather than judged as acme's.
+    let w = World::new()
+        .var("STYTCH_PRODUCT", "b2b")
+        .var("STYTCH_ORGANIZATION_ID", "globex")
+        .var(
+            "PROTECT",
+            &json!([
+                { "path": "/partners/*", "upstream": "origin", "organizations": ["acme"] },
+                { "path": "/*", "upstream": "origin" },
+            ])
+            .to_string(),
+        );
+    let acme = fixtures()["b2b"]["sessions"]["member"].as_str().unwrap();
+    assert_eq!(
+        get(&w, "/partners/x", &[("cookie", &cookies(acme))]).status,
+        200
+    );
+    assert_eq!(get(&w, "/other", &[("cookie", &cookies(acme))]).status, 403);
+    for path in ["/PARTNERS/x", "/%70artners/x", "//partners/x"] {
+        assert_eq!(
+            get(&w, path, &[("cookie", &cookies(acme))]).status,
+            400,
+            "{path}"
+        );
+    }
 }
 
 // ---- roles ----
@@ -858,17 +1010,68 @@ fn an_https_upstream_cannot_set_the_session_cookies_under_any_name_a_browser_fil
 }
 
 #[test]
-fn a_session_cookie_spelled_with_a_space_is_a_second_one() {
+fn a_session_cookie_under_a_name_an_app_reads_as_it_is_a_second_one() {
+    // Security review I1, and names PHP (`.`, space, `+`, percent-decoded), ASP.NET Core (any
+    // case) and older Rack (split on `,`) read as the session cookie: planted by a sibling
+    // subdomain beside the real one, the app would read the planted session.
     let w = protect(json!([{ "path": "/*", "upstream": "origin" }]));
-    let cookie = format!(
-        "{}; stytch_session_jwt ={}",
-        with("session_reusable"),
-        session_jwt("session_link_aal2")
+    let other = session_jwt("session_link_aal2");
+    for look_alike in [
+        format!("stytch_session_jwt ={other}"),
+        format!("stytch.session.jwt={other}"),
+        format!("STYTCH_SESSION_JWT={other}"),
+        format!("stytch%5Fsession%5Fjwt={other}"),
+        format!("stytch session jwt={other}"),
+        format!("x=1,stytch_session_jwt={other}"),
+    ] {
+        for cookie in [
+            format!("{}; {look_alike}", with("session_reusable")),
+            format!("{look_alike}; {}", with("session_reusable")),
+        ] {
+            let r = get(&w, "/x", &[("cookie", &cookie)]);
+            assert_refused(&w, &r, 401, "unauthenticated");
+            assert_eq!(
+                w.platform.last_log()["prior"],
+                "ambiguous_cookies",
+                "{cookie}"
+            );
+            assert_eq!(r.headers_named("set-cookie").count(), 2);
+        }
+    }
+}
+
+#[test]
+fn look_alike_session_cookies_neither_reach_an_https_upstream_nor_come_back_from_it() {
+    let w = protect(
+        json!([{ "path": "/*", "upstream": "https://billing.internal.example.com", "bearer": true }]),
     );
-    let r = get(&w, "/x", &[("cookie", &cookie)]);
-    assert_refused(&w, &r, 401, "unauthenticated");
-    assert_eq!(w.platform.last_log()["prior"], "ambiguous_cookies");
-    assert_eq!(r.headers_named("set-cookie").count(), 2);
+    w.app.reply(
+        200,
+        &[
+            ("set-cookie", "STYTCH_SESSION_JWT=planted"),
+            ("set-cookie", "stytch.session=planted"),
+            ("set-cookie", "stytch%5Fsession=planted"),
+            ("set-cookie", "billing=1"),
+        ],
+        "",
+    );
+    let r = get(
+        &w,
+        "/x",
+        &[
+            (
+                "authorization",
+                &format!("Bearer {}", session_jwt("session_reusable")),
+            ),
+            ("cookie", "a=1; stytch.session.jwt=x; STYTCH_SESSION=y"),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers_named("set-cookie").collect::<Vec<_>>(),
+        ["billing=1"]
+    );
+    assert_eq!(header(&received(&w)[0].0, "cookie"), ["a=1"]);
 }
 
 #[test]

@@ -138,6 +138,7 @@ session_rule_tests!(
     session_link_without_aal,
     session_link_bad_aal,
     session_roles_admin,
+    session_no_link_expired,
 );
 
 #[test]

@@ -794,15 +794,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     ) -> Result<BindingVerdict, ApiError> {
         let config = config.map_err(ApiError::from)?;
         let requirements = match options {
-            None => Requirements {
-                link: true,
-                ..Requirements::default()
-            },
+            None => Requirements::defaults(&config.baseline),
             Some(text) => {
-                protect::binding_requirements(text, config.stytch.product).map_err(|problem| {
-                    log.detail = Some(problem);
-                    ApiError::InvalidRequest("The authorize options are invalid (see the log).")
-                })?
+                protect::binding_requirements(text, config.stytch.product, &config.baseline)
+                    .map_err(|problem| {
+                        log.detail = Some(problem);
+                        ApiError::InvalidRequest("The authorize options are invalid (see the log).")
+                    })?
             }
         };
         let cookies =

@@ -164,8 +164,8 @@ impl Config {
         let cookies = cookie_policy(vars)?;
         let session = session_rules(vars, &stytch, skew_secs)?;
         let key_cache_secret = key_cache_secret(vars, secret)?;
-        let protect = protect::read(vars, product)?;
         let baseline = baseline(&providers, product);
+        let protect = protect::read(vars, product, &baseline)?;
         Ok(Self {
             providers,
             stytch,

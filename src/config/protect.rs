@@ -7,7 +7,7 @@ use super::fields::{EntryError, Fields, json_list};
 use super::{ConfigError, Vars, err};
 use crate::formats::json;
 use crate::gateway::policy::{
-    Access, MAX_NAME_BYTES, MAX_NAMES, Methods, Preflight, Requirements, SessionRule,
+    Access, Baseline, MAX_NAME_BYTES, MAX_NAMES, Methods, Preflight, Requirements, SessionRule,
 };
 use crate::gateway::{
     LoginUrl, MAX_RULES, MAX_RULES_BYTES, PathPattern, Rule, Rules, Unauthenticated, Upstream,
@@ -41,8 +41,12 @@ pub const REQUIREMENT_FIELDS: [&str; 4] = ["require_aal", "require_link", "roles
 pub const MAX_OPTIONS_BYTES: usize = 8 * 1024;
 
 /// The rules of `PROTECT`; none when it is unset. `product`: the Stytch project's, which
-/// decides whether `organizations` can mean anything.
-pub(super) fn read(vars: &Vars<'_>, product: Product) -> Result<Rules, ConfigError> {
+/// decides whether `organizations` can mean anything; `baseline`: the providers' defaults.
+pub(super) fn read(
+    vars: &Vars<'_>,
+    product: Product,
+    baseline: &Baseline,
+) -> Result<Rules, ConfigError> {
     let Some(text) = vars.opt("PROTECT") else {
         return Ok(Rules::default());
     };
@@ -51,7 +55,7 @@ pub(super) fn read(vars: &Vars<'_>, product: Product) -> Result<Rules, ConfigErr
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            rule(entry, product).map_err(|(name, problem)| {
+            rule(entry, product, baseline).map_err(|(name, problem)| {
                 let who = name.map_or_else(|| format!("#{i}"), |n| format!("#{i} ({n})"));
                 err("PROTECT", format!("rule {who}: {problem}"))
             })
@@ -62,7 +66,11 @@ pub(super) fn read(vars: &Vars<'_>, product: Product) -> Result<Rules, ConfigErr
 
 /// The options of `EdgeAttest.authorize(cookieHeader, options)`: a JSON object of
 /// [`REQUIREMENT_FIELDS`] (`{}` or `null` for the defaults), read by the same code as a rule's.
-pub fn binding_requirements(text: &str, product: Product) -> Result<Requirements, String> {
+pub fn binding_requirements(
+    text: &str,
+    product: Product,
+    baseline: &Baseline,
+) -> Result<Requirements, String> {
     if text.len() > MAX_OPTIONS_BYTES {
         return Err(format!("options: longer than {MAX_OPTIONS_BYTES} bytes"));
     }
@@ -76,11 +84,11 @@ pub fn binding_requirements(text: &str, product: Product) -> Result<Requirements
     };
     let fields = Fields::new("options".into(), object, &REQUIREMENT_FIELDS, "an option")
         .map_err(|(_, problem)| format!("options: {problem}"))?;
-    requirements(&fields, product).map_err(|(_, problem)| format!("options: {problem}"))
+    requirements(&fields, product, baseline).map_err(|(_, problem)| format!("options: {problem}"))
 }
 
 /// One rule object; on error, its path (when readable) and "field: problem".
-fn rule(entry: &Value, product: Product) -> Result<Rule, EntryError> {
+fn rule(entry: &Value, product: Product, baseline: &Baseline) -> Result<Rule, EntryError> {
     let Value::Object(object) = entry else {
         return Err((None, "is not a JSON object".into()));
     };
@@ -143,7 +151,7 @@ fn rule(entry: &Value, product: Product) -> Result<Rule, EntryError> {
     let bearer = fields.flag("bearer")?;
     let require_session = fields.bool_or("require_session", true)?;
     let session = if require_session {
-        SessionRule::Required(requirements(&fields, product)?)
+        SessionRule::Required(requirements(&fields, product, baseline)?)
     } else {
         // A public rule lets everyone through: a field that asks something of a session or
         // of a token would be a mistake read as a lock.
@@ -177,8 +185,13 @@ fn rule(entry: &Value, product: Product) -> Result<Rule, EntryError> {
     })
 }
 
-/// The requirement fields of a rule or of the binding's options.
-fn requirements(fields: &Fields<'_>, product: Product) -> Result<Requirements, EntryError> {
+/// The requirement fields of a rule or of the binding's options, with the `baseline`'s
+/// organizations where `organizations` is not given.
+fn requirements(
+    fields: &Fields<'_>,
+    product: Product,
+    baseline: &Baseline,
+) -> Result<Requirements, EntryError> {
     let aal = match fields.text("require_aal")?.as_deref() {
         None => None,
         Some("aal1") => Some(Aal::Aal1),
@@ -221,6 +234,6 @@ fn requirements(fields: &Fields<'_>, product: Product) -> Result<Requirements, E
         aal,
         link,
         roles,
-        organizations,
+        organizations: organizations.or_else(|| baseline.default_organizations()),
     })
 }

@@ -8,7 +8,7 @@
 //! hop-by-hop headers stop here, both ways (RFC 9110 §7.6.1).
 
 use super::LoginUrl;
-use crate::cookies::set_cookie_name;
+use crate::cookies::{pair_is_one_of, set_cookie_name};
 use crate::http::PREFLIGHT_MAX_AGE_SECS;
 
 /// The prefix of every header the gateway writes for the app. Any request header whose
@@ -30,9 +30,11 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Headers that tell an app where a request came from: a client must not choose them
-/// (Traefik CVE-2024-45410: `X-Forwarded-Prefix`); the gateway writes the ones it vouches for.
-const FORWARDING: [&str; 9] = [
+/// Headers that tell an app where a request came from, or what it is: a client must not
+/// choose them (Traefik CVE-2024-45410: `X-Forwarded-Prefix`); the gateway writes the ones it
+/// vouches for. The method overrides (which Express's, Symfony's and Laravel's middleware
+/// honour) would make the request another method than the one its rule was chosen for.
+const FORWARDING: [&str; 12] = [
     "host",
     "forwarded",
     "x-forwarded-host",
@@ -42,6 +44,9 @@ const FORWARDING: [&str; 9] = [
     "x-forwarded-uri",
     "x-original-url",
     "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
 ];
 
 /// Who a proven session is, as the app receives it.
@@ -233,16 +238,14 @@ fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
     };
     let mut kept: Vec<String> = Vec::new();
     for pair in header.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let name = pair.split('=').next().unwrap_or_default().trim();
-        match names.iter().position(|n| *n == name) {
-            None => kept.push(pair.to_owned()),
-            Some(i) => {
-                if let CookieEdit::Replace { values, .. } = how
-                    && let Some(value) = values.get(i)
-                {
-                    kept.push(format!("{name}={value}"));
-                }
-            }
+        // Gone: the session cookies under every name an app could read them by.
+        if !pair_is_one_of(pair, &names) {
+            kept.push(pair.to_owned());
+        }
+    }
+    if let CookieEdit::Replace { names, values } = how {
+        for (name, value) in names.iter().zip(values) {
+            kept.push(format!("{name}={value}"));
         }
     }
     (!kept.is_empty()).then(|| kept.join("; "))
@@ -285,7 +288,7 @@ pub fn response_headers(
             let foreign_session_cookie = k == "set-cookie"
                 && plan
                     .foreign_cookie_names
-                    .is_some_and(|names| names.contains(&set_cookie_name(v)));
+                    .is_some_and(|names| pair_is_one_of(set_cookie_name(v), &names));
             !is_identity_header(&k)
                 && !foreign_session_cookie
                 && (kept_for_upgrade || (!HOP_BY_HOP.contains(&k.as_str()) && !named.contains(&k)))

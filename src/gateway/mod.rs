@@ -172,6 +172,12 @@ pub enum Choice<'r> {
     MethodNotAllowed(Vec<&'r str>),
 }
 
+/// Whether a later rule may take the methods an earlier one does not list: when it lets
+/// through no more than the earlier one.
+fn laxer_ok(later: &Access, earlier: &Access) -> bool {
+    later.at_least(earlier)
+}
+
 /// The gateway's rules, in order: the first that covers a path (for the request's method)
 /// decides. Empty: no gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,6 +210,26 @@ impl Rules {
                         "login_url: {} is covered by the protected rule {}: it would redirect to itself (add a public rule for it first)",
                         login.as_str(),
                         r.pattern.describe()
+                    ),
+                ));
+            }
+        }
+        // A rule for some methods passes the others on to the rules after it; one of those
+        // that lets through less than it would hand the path's handler to whoever it admits
+        // whenever the app runs that handler for every method (plain PHP, Go's
+        // `http.HandleFunc`, Django function views), or takes the method from a header or a
+        // form field.
+        for (i, rule) in rules.iter().enumerate() {
+            if let Some((j, laxer)) = rules.iter().enumerate().skip(i + 1).find(|(_, later)| {
+                later.pattern.overlaps(&rule.pattern)
+                    && !rule.access.methods.covers_all_of(&later.access.methods)
+                    && !laxer_ok(&later.access, &rule.access)
+            }) {
+                return Err((
+                    i,
+                    format!(
+                        "methods: the methods it does not list go on to rule #{j} ({}), which lets through less than this one: an app that runs one handler for every method (or takes the method from a header or a form) would be reached by them. List them here too, or give rule #{j} this rule's requirements",
+                        laxer.pattern.describe()
                     ),
                 ));
             }

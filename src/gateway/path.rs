@@ -102,6 +102,19 @@ impl PathPattern {
         }
     }
 
+    /// Whether some path is covered by both this pattern and `other`.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        match (self.prefix, other.prefix) {
+            (false, false) => {
+                self.base.trim_end_matches('/') == other.base.trim_end_matches('/')
+                    || self.base == other.base
+            }
+            (true, false) => self.covers(&other.base),
+            (false, true) => other.covers(&self.base),
+            (true, true) => self.covers(&other.base) || other.covers(&self.base),
+        }
+    }
+
     /// Whether it has upper-case letters (then case-sensitive readings compare differently).
     pub fn has_upper_case(&self) -> bool {
         self.exact_base != self.base
@@ -217,6 +230,86 @@ fn fold(path: &str) -> String {
     out
 }
 
+/// The path as the most lenient apps read it, when that differs from the canonical form:
+/// decoded, with the non-ASCII characters that Unicode case folding or NFKC turn into ASCII
+/// read as that ASCII (`İ` and `ı` as `i`, `ſ` as `s`, the Kelvin sign as `k`, as Java's
+/// `equalsIgnoreCase` and Go's `EqualFold` compare them; fullwidth `ａ`, `／`, `．` as `a`,
+/// `/`, `.`, as NFKC normalises them), and each segment's trailing dots and spaces dropped
+/// (as Windows and IIS resolve `/admin.` and `/admin%20`), slashes merged, case folded. A
+/// `.`/`..` segment in that reading is refused.
+fn lenient(path: &str) -> Result<Option<String>, PathProblem> {
+    let bytes = path.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(path.len());
+    let mut changed = false;
+    let mut i = 0;
+    let byte_at = |at: usize| -> Option<u8> {
+        let hex = |k: usize| bytes.get(k).and_then(|h| (*h as char).to_digit(16));
+        match (bytes.get(at), hex(at + 1), hex(at + 2)) {
+            (Some(b'%'), Some(hi), Some(lo)) => u8::try_from(hi * 16 + lo).ok(),
+            _ => None,
+        }
+    };
+    while let Some(&c) = bytes.get(i) {
+        let Some(b) = byte_at(i) else {
+            out.push(c);
+            i += 1;
+            continue;
+        };
+        // A UTF-8 sequence of escapes: its code point, if it is one of those read as ASCII.
+        let (len, cp) = match b {
+            0xC0..=0xDF => (
+                2,
+                byte_at(i + 3).map(|b2| (u32::from(b & 0x1F) << 6) | u32::from(b2 & 0x3F)),
+            ),
+            0xE0..=0xEF => (
+                3,
+                byte_at(i + 3).zip(byte_at(i + 6)).map(|(b2, b3)| {
+                    (u32::from(b & 0x0F) << 12) | (u32::from(b2 & 0x3F) << 6) | u32::from(b3 & 0x3F)
+                }),
+            ),
+            _ => (1, None),
+        };
+        let ascii = cp.and_then(|cp| match cp {
+            0x130 | 0x131 => Some(b'i'),
+            0x17F => Some(b's'),
+            0x212A => Some(b'k'),
+            0xFF01..=0xFF5E => u8::try_from(cp - 0xFEE0).ok(),
+            _ => None,
+        });
+        match ascii {
+            Some(a) => {
+                out.push(a);
+                changed = true;
+                i += 3 * len;
+            }
+            None if is_decoded(b) || b == b' ' => {
+                out.push(b);
+                changed = true;
+                i += 3;
+            }
+            None => {
+                out.extend_from_slice(bytes.get(i..i + 3).unwrap_or_default());
+                i += 3;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let mut trimmed: Vec<&str> = Vec::new();
+    for seg in text.split('/') {
+        let t = seg.trim_end_matches(['.', ' ']);
+        // `.`, `..` (and `...`, which Windows reads as `.`): a segment that moves the path.
+        if t.is_empty() && !seg.is_empty() {
+            return Err(PathProblem::DotSegment);
+        }
+        changed |= t.len() != seg.len();
+        trimmed.push(t);
+    }
+    if !changed {
+        return Ok(None);
+    }
+    Ok(Some(fold(&merged(&trimmed.join("/")))))
+}
+
 /// A request path as one kind of app reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -238,8 +331,15 @@ pub fn readings(path: &str, patterns_have_upper_case: bool) -> Result<Vec<Readin
     }];
     let plain = !path.contains('%') && !path.contains("//");
     let case_matters = patterns_have_upper_case || path.bytes().any(|b| b.is_ascii_uppercase());
-    if plain && !case_matters {
+    let trailing_dots = path.split('/').any(|seg| seg.ends_with('.'));
+    if plain && !case_matters && !trailing_dots {
         return Ok(out);
+    }
+    if let Some(lenient) = lenient(path)? {
+        out.push(Reading {
+            path: lenient,
+            case_sensitive: false,
+        });
     }
     let forms = [decoded(path, false)?, decoded(path, true)?];
     for form in &forms {
@@ -285,6 +385,28 @@ mod tests {
         assert!(all.covers("/") && all.covers("/anything/at/all"));
         let root = PathPattern::parse("/").unwrap();
         assert!(root.covers("/") && !root.covers("/x"));
+    }
+
+    #[test]
+    fn patterns_overlap_where_one_path_is_covered_by_both() {
+        let p = |s: &str| PathPattern::parse(s).unwrap();
+        for (a, b) in [
+            ("/a/*", "/*"),
+            ("/a/*", "/a/b"),
+            ("/a", "/a"),
+            ("/a/*", "/a/b/*"),
+            ("/a", "/a/*"),
+        ] {
+            assert!(p(a).overlaps(&p(b)) && p(b).overlaps(&p(a)), "{a} {b}");
+        }
+        for (a, b) in [
+            ("/a/*", "/b/*"),
+            ("/a", "/ab"),
+            ("/a/*", "/ab/*"),
+            ("/a/b", "/a/c"),
+        ] {
+            assert!(!p(a).overlaps(&p(b)), "{a} {b}");
+        }
     }
 
     #[test]
@@ -388,5 +510,41 @@ mod tests {
             );
         }
         assert!(readings("/a%2Fb", false).is_err());
+    }
+
+    #[test]
+    fn the_most_lenient_reading_folds_look_alikes_and_trims_segment_ends() {
+        let lenient_of = |p: &str| {
+            readings(p, false)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.path)
+                .collect::<Vec<_>>()
+        };
+        for (p, read) in [
+            ("/adm%C4%B0n/x", "/admin/x"),
+            ("/adm%C4%B1n/x", "/admin/x"),
+            ("/%C5%BFettings/x", "/settings/x"),
+            ("/%E2%84%AAyc/x", "/kyc/x"),
+            ("/%EF%BD%81dmin/x", "/admin/x"),
+            ("/admin%EF%BC%8Fx", "/admin/x"),
+            ("/admin%20/x", "/admin/x"),
+            ("/admin./x", "/admin/x"),
+            ("/admin.", "/admin"),
+        ] {
+            assert!(
+                lenient_of(p).contains(&read.to_owned()),
+                "{p}: {:?}",
+                lenient_of(p)
+            );
+        }
+        assert!(
+            lenient_of("/caf%C3%A9").iter().all(|p| p == "/caf%C3%A9"),
+            "other characters stay as they are"
+        );
+        assert_eq!(
+            readings("/a/%EF%BC%8E%EF%BC%8E/b", false),
+            Err(PathProblem::DotSegment)
+        );
     }
 }

@@ -72,9 +72,18 @@ impl Methods {
         Ok(Self(out))
     }
 
-    /// Whether the rule applies to `method`.
+    /// Whether the rule applies to `method`. `HEAD` goes with `GET`: every framework answers
+    /// a HEAD with the GET handler, so a rule for GET that let HEAD fall through to a laxer
+    /// rule would hand that handler to whoever the laxer rule admits.
     pub fn allows(&self, method: &str) -> bool {
-        self.0.iter().any(|m| m == method)
+        self.0
+            .iter()
+            .any(|m| m == method || (method == "HEAD" && m == "GET"))
+    }
+
+    /// Whether every method `other` applies to, this one applies to too.
+    pub fn covers_all_of(&self, other: &Self) -> bool {
+        other.names().all(|m| self.allows(m))
     }
 
     /// The names, in order.
@@ -110,7 +119,8 @@ pub struct Requirements {
     /// `roles`: the session's Stytch RBAC roles must include one of these (empty: any).
     pub roles: Vec<String>,
     /// `organizations` (B2B): the member session's organization, by id or slug, must be one of
-    /// these; `None`: the [`Baseline`]'s.
+    /// these; `None`: any. A rule without the field gets the [`Baseline`]'s when it has some
+    /// ([`Requirements::defaults`]).
     pub organizations: Option<Vec<String>>,
 }
 
@@ -128,6 +138,14 @@ pub struct Baseline {
     /// B2B: the organizations the providers put every member in, when each provider names a
     /// fixed one; empty when any provider takes it from the token (then any organization).
     pub organizations: Vec<String>,
+}
+
+impl Baseline {
+    /// The organizations a rule without `organizations` requires: the providers' fixed ones,
+    /// or any (`None`).
+    pub fn default_organizations(&self) -> Option<Vec<String>> {
+        (!self.organizations.is_empty()).then(|| self.organizations.clone())
+    }
 }
 
 /// Which requirement a session does not meet.
@@ -166,6 +184,16 @@ pub fn session_aal(facts: &SessionFacts<'_>) -> Aal {
 }
 
 impl Requirements {
+    /// What a rule that names no requirement asks, and the service binding's `session()`:
+    /// a session of this deployment, in the providers' organizations when they fix them.
+    pub fn defaults(baseline: &Baseline) -> Self {
+        Self {
+            link: true,
+            organizations: baseline.default_organizations(),
+            ..Self::default()
+        }
+    }
+
     /// The level required, with the floor.
     pub fn required_aal(&self, baseline: &Baseline) -> Aal {
         self.aal.max(baseline.floor).unwrap_or(Aal::Aal1)
@@ -178,12 +206,7 @@ impl Requirements {
         if self.link && !s.link.is_some_and(|l| baseline.issuers.contains(&l.iss)) {
             return Err(Unmet::Link);
         }
-        let organizations = self
-            .organizations
-            .as_deref()
-            .unwrap_or(&baseline.organizations);
-        if let Some(org) = s.organization
-            && !organizations.is_empty()
+        if let (Some(org), Some(organizations)) = (s.organization, &self.organizations)
             && !organizations.iter().any(|o| org.is(o))
         {
             return Err(Unmet::Organization);
@@ -343,6 +366,8 @@ mod tests {
         }
         let deduped = Methods::parse(&names(&["GET", "GET"])).unwrap();
         assert_eq!(deduped.names().collect::<Vec<_>>(), ["GET"]);
+        assert!(deduped.allows("HEAD"), "HEAD goes with GET");
+        assert!(!Methods::parse(&names(&["HEAD"])).unwrap().allows("GET"));
     }
 
     #[test]
@@ -451,8 +476,11 @@ mod tests {
             organizations: names(&["globex"]),
             ..baseline()
         };
-        assert_eq!(rule(None).check(&s, &pinned), Err(Unmet::Organization));
-        assert_eq!(rule(Some(&["acme"])).check(&s, &pinned), Ok(()));
+        assert_eq!(
+            Requirements::defaults(&pinned).check(&s, &pinned),
+            Err(Unmet::Organization)
+        );
+        assert_eq!(Requirements::defaults(&b).check(&s, &b), Ok(()));
         // What a refresh cannot change is checked alone, before one.
         assert_eq!(
             rule(Some(&["globex"])).check_lasting(&s, &b),

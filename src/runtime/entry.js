@@ -65,7 +65,7 @@ export class EdgeAttest extends WorkerEntrypoint {
   }
 
   async authorize(cookieHeader, options) {
-    const json = JSON.stringify(options ?? null) ?? "null";
+    const json = optionsText(options);
     return JSON.parse(await this.#call(() => binding_authorize(cookieText(cookieHeader), json, this.env, this.ctx)));
   }
 
@@ -82,6 +82,25 @@ export class EdgeAttest extends WorkerEntrypoint {
 
 function cookieText(cookieHeader) {
   return typeof cookieHeader === "string" ? cookieHeader : "";
+}
+
+// The options as JSON for the worker's own reader, which refuses what it does not know. What
+// JSON.stringify would silently drop is refused here first: an option set to undefined (a
+// config value the caller never set: `{roles: cfg.adminRoles}`) or an object JSON cannot hold
+// (a Map becomes `{}`). Either would otherwise read as "no requirement" and let everyone in.
+function optionsText(options) {
+  if (options === undefined || options === null) return "null";
+  const proto = typeof options === "object" ? Object.getPrototypeOf(options) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new Error("invalid_request: authorize options must be a plain object");
+  }
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) throw new Error(`invalid_request: authorize option ${name} is undefined`);
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      throw new Error(`invalid_request: authorize option ${name} must be a string, a boolean or an array of strings`);
+    }
+  }
+  return JSON.stringify(options);
 }
 
 export default {

@@ -29,6 +29,12 @@ pub fn is_organization_ref(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// Whether `s` is shaped like a Stytch organization id (`organization-test-…`,
+/// `organization-live-…`), as opposed to a slug.
+pub fn is_organization_id(s: &str) -> bool {
+    s.starts_with("organization-test-") || s.starts_with("organization-live-")
+}
+
 /// Where a B2B provider's organization comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrganizationSource {
@@ -85,10 +91,16 @@ impl Organization {
         Self::read(claim.get("organization_id"), claim.get("slug"))
     }
 
-    /// Whether this is the organization `requested` names (its id, or its slug: Stytch takes
-    /// either).
+    /// Whether this is the organization `requested` names: by its id when `requested` is
+    /// shaped like a Stytch organization id, else by its slug (Stytch takes either). Never
+    /// both ways: a slug is chosen by whoever creates or renames the organization, so a slug
+    /// spelled like another organization's id must not pass for that organization.
     pub fn is(&self, requested: &str) -> bool {
-        self.id == requested || self.slug.as_deref() == Some(requested)
+        if is_organization_id(requested) {
+            self.id == requested
+        } else {
+            self.slug.as_deref() == Some(requested)
+        }
     }
 }
 
@@ -115,6 +127,13 @@ mod tests {
         .unwrap();
         assert!(org.is("organization-test-1") && org.is("acme"));
         assert!(!org.is("organization-test-2") && !org.is("other"));
+        // A slug spelled like another organization's id is no name for that organization.
+        let impostor = Organization::read(
+            Some(&Value::from("organization-test-2")),
+            Some(&Value::from("organization-test-1")),
+        )
+        .unwrap();
+        assert!(!impostor.is("organization-test-1"));
         assert_eq!(Organization::read(Some(&Value::from("a b")), None), None);
         let no_slug = Organization::read(
             Some(&Value::from("organization-test-1")),

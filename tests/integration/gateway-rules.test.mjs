@@ -281,7 +281,8 @@ test("another Worker asks authorize(cookie, options): the refusal's code and the
   writeFileSync(
     path.join(dir, "caller.js"),
     `export default { async fetch(req, env) {
-      const options = JSON.parse(req.headers.get("x-options") ?? "null");
+      const path = new URL(req.url).pathname;
+      const options = path === "/unset" ? { roles: undefined } : path === "/map" ? new Map([["roles", ["admin"]]]) : JSON.parse(req.headers.get("x-options") ?? "null");
       try {
         return Response.json(await env.AUTH.authorize(req.headers.get("cookie") ?? "", options));
       } catch (e) {
@@ -310,6 +311,11 @@ test("another Worker asks authorize(cookie, options): the refusal's code and the
     assert.ok(gone.set_cookie.every((c) => c.includes("Max-Age=0")));
     const bad = await ask(cookie, { role: "admin" });
     assert.match(bad.error, /^invalid_request: /);
+    // What JSON would drop is refused, not read as "no requirement".
+    const unset = await json(await fetch(`${caller.url}/unset`, { headers: { cookie } }));
+    assert.match(unset.error, /^invalid_request: authorize option roles is undefined/);
+    const map = await json(await fetch(`${caller.url}/map`, { headers: { cookie } }));
+    assert.match(map.error, /^invalid_request: authorize options must be a plain object/);
     ctx.stytch.state.roles.set(email, ["admin"]);
     assert.equal((await ask(cookie, { roles: ["admin"] })).refusal, "forbidden", "the live JWT does not have it yet");
   } finally {
