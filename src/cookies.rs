@@ -95,10 +95,10 @@ impl CookiePolicy {
             DEFAULT_SESSION_COOKIE,
         )?;
         let jwt_name = name(CookieSetting::JwtName, jwt_name, DEFAULT_JWT_COOKIE)?;
-        if session_name == jwt_name {
+        if same_cookie_name(&session_name, &jwt_name) {
             return Err((
                 CookieSetting::JwtName,
-                "must differ from COOKIE_NAME_SESSION",
+                "must differ from COOKIE_NAME_SESSION (also as apps read names: in any case, with . and _ alike)",
             ));
         }
         if let Some(d) = &domain {
@@ -269,10 +269,16 @@ fn pair_name(pair: &str) -> &str {
 /// (PHP's variable names). Only the exact name is ever used; a look-alike beside it makes the
 /// request's session ambiguous.
 pub fn same_cookie_name(name: &str, wanted: &str) -> bool {
+    read_as_app(name).eq(read_as_app(wanted))
+}
+
+/// A cookie name's bytes as the most lenient app reads them: `%XX` decoded, ASCII lower-cased,
+/// `.`, space, `+` and `[` as `_`.
+fn read_as_app(name: &str) -> impl Iterator<Item = u8> + '_ {
     let bytes = name.as_bytes();
-    let mut read = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while let Some(&c) = bytes.get(i) {
+    std::iter::from_fn(move || {
+        let &c = bytes.get(i)?;
         i += 1;
         let hex = |at: usize| bytes.get(at).and_then(|h| (*h as char).to_digit(16));
         let b = match (c, hex(i), hex(i + 1)) {
@@ -282,12 +288,11 @@ pub fn same_cookie_name(name: &str, wanted: &str) -> bool {
             }
             _ => c,
         };
-        read.push(match b {
+        Some(match b {
             b'.' | b' ' | b'+' | b'[' => b'_',
             other => other.to_ascii_lowercase(),
-        });
-    }
-    read == wanted.to_ascii_lowercase().as_bytes()
+        })
+    })
 }
 
 /// How many cookies an app could read as the cookie `name` a `Cookie` request header
@@ -444,6 +449,10 @@ mod tests {
             assert_eq!(count_cookie(&h, "stytch_session_jwt"), 2, "{look_alike}");
         }
         assert!(!same_cookie_name("stytch_session", "stytch_session_jwt"));
+        assert!(
+            same_cookie_name("my.cookie", "my.cookie"),
+            "a configured name is itself"
+        );
         assert_eq!(
             count_cookie(
                 "x=1,stytch_session_jwt=B; stytch_session_jwt=A",
