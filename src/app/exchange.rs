@@ -5,7 +5,7 @@ use super::limits::{self, Limit, RateLimiter};
 use super::session::AMBIGUOUS_COOKIES;
 use super::{
     Failure, MAX_BODY_BYTES, RequestLog, Services, clearing_cookies, failure, json_response,
-    subject_ids, unix_secs, with_session_cookies,
+    out_of_line, subject_ids, unix_secs, with_session_cookies,
 };
 use crate::config::{Config, Provider};
 use crate::credentials::{SessionCookies, bearer_token};
@@ -132,8 +132,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 // session: a switch of user that failed, which must not leave the previous
                 // user signed in.
                 let switched = match refused {
+                    // Out of the exchange's own code: only a refused token runs it.
                     Some(claims) => {
-                        self.another_login(config, provider, &claims, &cookies, log)
+                        out_of_line(self.another_login(config, provider, &claims, &cookies, log))
                             .await
                     }
                     None => false,
