@@ -795,15 +795,15 @@ fn a_failed_exchange_keeps_the_cookies_of_its_own_login_or_unproven_ones() {
 }
 
 #[test]
-fn a_token_a_claim_rule_refuses_clears_another_logins_cookies() {
+fn a_token_a_claim_rule_refuses_clears_another_users_cookies() {
     // Security review T3-L3: the browser holds another user's session, and supabase-js now
     // signs in anonymously (or with a token below the floor): the exchange refuses the token
     // before Stytch, and the other user's cookies go with it.
     for (refused, session) in [
         ("valid_anonymous", "session_link_other_sub"),
-        ("role_anon", "session_link_other_session"),
+        ("role_anon", "session_link_other_iss"),
         ("aal_not_a_level", "session_no_link"),
-        ("expired_long_ago", "session_link_other_iss"),
+        ("expired_long_ago", "session_link_other_sub"),
     ] {
         let w = World::new();
         let r = w.exchange_with_cookies(&token(refused), &cookies(&jwt(session)));
@@ -812,13 +812,19 @@ fn a_token_a_claim_rule_refuses_clears_another_logins_cookies() {
         assert_cleared(&r);
         assert!(w.http.stytch_calls().is_empty());
     }
-    // The same login's session stays: a stale or refused token of one's own login is no
-    // switch of user.
+    // The same user's session stays, of this login or another: a stale or refused token of
+    // one's own is no switch of user.
     for refused in ["valid_anonymous", "role_anon", "expired_long_ago"] {
-        let w = World::new();
-        let r = w.exchange_with_cookies(&token(refused), &cookies(&jwt("session_reusable")));
-        assert_eq!(r.status, 401);
-        assert_eq!(r.headers_named("set-cookie").count(), 0, "{refused}");
+        for session in ["session_reusable", "session_link_other_session"] {
+            let w = World::new();
+            let r = w.exchange_with_cookies(&token(refused), &cookies(&jwt(session)));
+            assert_eq!(r.status, 401);
+            assert_eq!(
+                r.headers_named("set-cookie").count(),
+                0,
+                "{refused} {session}"
+            );
+        }
     }
 }
 

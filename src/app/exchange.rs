@@ -128,14 +128,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             Ok(verified) => verified,
             Err((e, refused)) => {
                 // A genuine token of the provider that a claim rule refuses (an anonymous
-                // sign-in, a level below the floor) while the browser holds another login's
+                // sign-in, a level below the floor) while the browser holds another user's
                 // session: a switch of user that failed, which must not leave the previous
                 // user signed in.
                 let switched = match refused {
                     // Out of the exchange's own code: only a refused token runs it.
                     Some(claims) => {
-                        out_of_line(self.another_login(config, provider, &claims, &cookies, log))
-                            .await
+                        out_of_line(self.another_user(config, &claims, &cookies, log)).await
                     }
                     None => false,
                 };
@@ -178,13 +177,12 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         })
     }
 
-    /// Whether the browser holds the verified session of another login than the refused
-    /// token's (`claims`, whose signature verified): one with no link, or a link to another
-    /// issuer, user or provider session.
-    async fn another_login(
+    /// Whether the browser holds the verified session of another user than the refused
+    /// token's (`claims`, whose signature verified): one with no link (whose user cannot be
+    /// told), or a link to another issuer or user.
+    async fn another_user(
         &self,
         config: &Config,
-        provider: &Provider,
         claims: &RefusedClaims,
         cookies: &SessionCookies,
         log: &mut RequestLog,
@@ -198,13 +196,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let (Some(iss), Some(sub)) = (claims.text("iss"), claims.text("sub")) else {
             return true;
         };
-        let login = provider
-            .session_claim
-            .as_deref()
-            .and_then(|name| claims.text(name));
-        let other = !session.link.is_some_and(|l| l.is_login(iss, sub, login));
+        let other = !session.link.is_some_and(|l| l.is_user(iss, sub));
         if other {
-            log.prior = Some("another login's session, cleared".into());
+            log.prior = Some("another user's session, cleared".into());
         }
         other
     }

@@ -183,12 +183,11 @@ impl Link {
         })
     }
 
-    /// Whether this link was made for the login of `iss`, `sub` and (when the provider names
-    /// its logins) `session_id`, whatever its level or organization: a token of that login
-    /// that a claim rule refuses (a stale aal1 token after the MFA challenge, say) is not a
-    /// switch of user.
-    pub fn is_login(&self, iss: &str, sub: &str, session_id: Option<&str>) -> bool {
-        self.iss == iss && self.sub == sub && self.session_id.as_deref() == session_id
+    /// Whether this link was made for the user `sub` of the issuer `iss`, whatever the login,
+    /// level or organization: a token of that user that a claim rule refuses (a stale aal1
+    /// token after the MFA challenge, an expired one) is not a switch of user.
+    pub fn is_user(&self, iss: &str, sub: &str) -> bool {
+        self.iss == iss && self.sub == sub
     }
 
     /// Whether `login` is this link's login at a higher assurance level (the same user,
