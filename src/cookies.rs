@@ -264,21 +264,23 @@ fn pair_name(pair: &str) -> &str {
 }
 
 /// Whether an app could read the cookie named `name` as the cookie `wanted`: the same name
-/// once percent-decoded (PHP and older Rack decode names, `+` included), without regard to
-/// ASCII case (ASP.NET Core's cookie collection), with `.`, space, `+` and `[` read as `_`
-/// (PHP's variable names). Only the exact name is ever used; a look-alike beside it makes the
-/// request's session ambiguous.
+/// once percent-decoded (PHP and older Rack decode names, `+` included), stripped of
+/// surrounding spaces and control bytes (Python's `str.strip`, older PHP's leading spaces),
+/// cut at a `[` that a `]` follows (PHP reads `name[0]` as an array under `name`), without
+/// regard to ASCII case (ASP.NET Core's cookie collection), with `.`, space, `+` and a lone
+/// `[` read as `_` (PHP's variable names). Only the exact name is ever used; a look-alike beside it makes the request's session
+/// ambiguous.
 pub fn same_cookie_name(name: &str, wanted: &str) -> bool {
-    read_as_app(name).eq(read_as_app(wanted))
+    // Percent-encoding at most triples a name: anything longer cannot read as `wanted`.
+    name.len() <= wanted.len() * 3 + 16 && read_as_app(name) == read_as_app(wanted)
 }
 
-/// A cookie name's bytes as the most lenient app reads them: `%XX` decoded, ASCII lower-cased,
-/// `.`, space, `+` and `[` as `_`.
-fn read_as_app(name: &str) -> impl Iterator<Item = u8> + '_ {
+/// A cookie name's bytes as the most lenient app reads them ([`same_cookie_name`]).
+fn read_as_app(name: &str) -> Vec<u8> {
     let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    std::iter::from_fn(move || {
-        let &c = bytes.get(i)?;
+    while let Some(&c) = bytes.get(i) {
         i += 1;
         let hex = |at: usize| bytes.get(at).and_then(|h| (*h as char).to_digit(16));
         let b = match (c, hex(i), hex(i + 1)) {
@@ -288,22 +290,63 @@ fn read_as_app(name: &str) -> impl Iterator<Item = u8> + '_ {
             }
             _ => c,
         };
-        Some(match b {
+        // PHP: `name[key]` is an array under `name`; a `[` with no `]` after it is a `_`.
+        let rest = name.get(i..).unwrap_or_default();
+        if b == b'[' && (rest.contains(']') || rest.to_ascii_lowercase().contains("%5d")) {
+            break;
+        }
+        out.push(match b {
             b'.' | b' ' | b'+' | b'[' => b'_',
             other => other.to_ascii_lowercase(),
-        })
+        });
+    }
+    let blank = |b: &u8| *b <= b' ' || *b == 0x7f || *b == b'_';
+    let start = out.iter().position(|b| !blank(b)).unwrap_or(out.len());
+    let end = out.iter().rposition(|b| !blank(b)).map_or(start, |e| e + 1);
+    out.get(start..end).unwrap_or_default().to_vec()
+}
+
+/// The names an app may read in one cookie pair (of a `Cookie` header, split on `;`, or a
+/// `Set-Cookie` line's first part): the pair split further on `,` (ASP.NET Core, older Rack)
+/// and on spaces (Python's `SimpleCookie`), each piece named by the text before its `=`, or for
+/// a nameless piece (`=stytch_session_jwt=X`, which a browser sends back as
+/// `stytch_session_jwt=X`) by the value's own leading name.
+fn names_in(pair: &str) -> impl Iterator<Item = &str> {
+    // Each `,` piece whole (PHP reads `stytch session jwt=X` under one name), and the words
+    // after its first (Python reads `a=1 stytch_session_jwt=X` as two cookies).
+    pair.split(',').flat_map(|piece| {
+        piece_name(piece).into_iter().chain(
+            piece
+                .trim()
+                .split([' ', '\t'])
+                .skip(1)
+                .filter_map(piece_name),
+        )
+    })
+}
+
+/// The name of one piece of a cookie pair ([`names_in`]).
+fn piece_name(piece: &str) -> Option<&str> {
+    let piece = piece.trim();
+    if piece.is_empty() {
+        return None;
+    }
+    Some(match piece.split_once('=') {
+        Some((name, rest)) if name.trim().is_empty() => rest.split('=').next().unwrap_or(rest),
+        Some((name, _)) => name,
+        None => piece,
     })
 }
 
 /// How many cookies an app could read as the cookie `name` a `Cookie` request header
-/// carries ([`same_cookie_name`]), whatever their values. Pairs are split on `;` and on `,`
-/// (which some frameworks also split on, and which no cookie value of this worker holds):
-/// more than one means the browser holds cookies of that name in several scopes, or
-/// look-alikes someone planted, and which one a request means cannot be told.
+/// carries ([`same_cookie_name`], [`names_in`]), whatever their values: more than one means
+/// the browser holds cookies of that name in several scopes, or look-alikes someone planted,
+/// and which one a request means cannot be told.
 pub fn count_cookie(cookie_header: &str, name: &str) -> usize {
     cookie_header
-        .split([';', ','])
-        .filter(|pair| same_cookie_name(pair_name(pair), name))
+        .split(';')
+        .flat_map(names_in)
+        .filter(|n| same_cookie_name(n, name))
         .count()
 }
 
@@ -338,11 +381,10 @@ pub fn set_cookie_name(line: &str) -> &str {
     }
 }
 
-/// Whether the cookie pair (of a `Cookie` request header) is one an app could read as one of
-/// `names`.
-pub fn pair_is_one_of(pair: &str, names: &[&str]) -> bool {
-    let name = pair_name(pair);
-    names.iter().any(|n| same_cookie_name(name, n))
+/// Whether an app could read one of `names` in the cookie pair (of a `Cookie` request header,
+/// or a `Set-Cookie` line's first part): what must not pass where the session cookies must not.
+pub fn pair_holds_one_of(pair: &str, names: &[&str]) -> bool {
+    names_in(pair).any(|n| names.iter().any(|wanted| same_cookie_name(n, wanted)))
 }
 
 #[cfg(test)]
@@ -453,6 +495,34 @@ mod tests {
             same_cookie_name("my.cookie", "my.cookie"),
             "a configured name is itself"
         );
+        for more in [
+            "stytch_session_jwt[0]",
+            "%20stytch_session_jwt",
+            "%00stytch_session_jwt",
+            "\u{1c}stytch_session_jwt\u{1f}",
+        ] {
+            assert!(same_cookie_name(more, "stytch_session_jwt"), "{more:?}");
+        }
+        assert_eq!(
+            count_cookie(
+                "theme2=x stytch_session_jwt=B; stytch_session_jwt=A",
+                "stytch_session_jwt"
+            ),
+            2,
+            "Python's SimpleCookie splits on spaces"
+        );
+        assert!(pair_holds_one_of(
+            "=stytch_session_jwt=x",
+            &["stytch_session_jwt"]
+        ));
+        assert!(pair_holds_one_of(
+            "a=1, STYTCH_SESSION_JWT=x",
+            &["stytch_session_jwt"]
+        ));
+        assert!(!pair_holds_one_of(
+            "theme=dark mode",
+            &["stytch_session_jwt"]
+        ));
         assert_eq!(
             count_cookie(
                 "x=1,stytch_session_jwt=B; stytch_session_jwt=A",

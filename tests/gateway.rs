@@ -900,10 +900,13 @@ fn ambiguous_paths_are_400_before_any_rule_and_case_does_not_escape_a_rule() {
     for path in ["/APP/x", "//app/x", "/%61pp/x"] {
         assert_eq!(get(&w, path, &[]).status, 401, "{path}");
     }
+    // A public path in another case: an app that routes case-sensitively would take it to a
+    // handler no rule covers, which the gateway would refuse: 400.
+    assert_eq!(get(&w, "/APP/Public/X", &[]).status, 400);
     // The app gets the path as it came.
-    let r = get(&w, "/APP/Public/X", &[]);
+    let r = get(&w, "/app/public/%58", &[]);
     assert_eq!(r.status, 200);
-    assert_eq!(received(&w).url, format!("{WORKER}/APP/Public/X"));
+    assert_eq!(received(&w).url, format!("{WORKER}/app/public/%58"));
 }
 
 #[test]

@@ -200,7 +200,14 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
 
         if let Some(asked) = preflight {
             log.session = Some("preflight");
-            if rule.access.preflight == Preflight::Answer {
+            // Forwarded, it is an OPTIONS request to the app: the rule an OPTIONS request
+            // gets must be the one that forwards it (and so admits an OPTIONS without a
+            // session), whatever rule the method it asks about has.
+            let forwarded = matches!(
+                config.protect.choose(url.path, "OPTIONS"),
+                Ok(Choice::Rule(_, options_rule)) if options_rule.access.preflight == Preflight::Forward
+            );
+            if !forwarded {
                 // Browsers never preflight a request to their own origin: only a listed
                 // origin gets the answer, and anything else is not a browser's preflight.
                 let listed = origin.filter(|o| config.allowed_origins.iter().any(|a| a == o));

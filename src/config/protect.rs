@@ -148,6 +148,9 @@ fn rule(entry: &Value, product: Product, baseline: &Baseline) -> Result<Rule, En
             )));
         }
     };
+    preflight
+        .check(&methods)
+        .map_err(|e| fields.fail(format!("preflight: {e}")))?;
     let bearer = fields.flag("bearer")?;
     let require_session = fields.bool_or("require_session", true)?;
     let session = if require_session {

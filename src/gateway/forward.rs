@@ -8,7 +8,7 @@
 //! hop-by-hop headers stop here, both ways (RFC 9110 §7.6.1).
 
 use super::LoginUrl;
-use crate::cookies::{pair_is_one_of, set_cookie_name};
+use crate::cookies::pair_holds_one_of;
 use crate::http::PREFLIGHT_MAX_AGE_SECS;
 
 /// The prefix of every header the gateway writes for the app. Any request header whose
@@ -100,13 +100,21 @@ fn is_plain_value(v: &str) -> bool {
     !v.is_empty() && v.bytes().all(|c| (0x20..0x7f).contains(&c))
 }
 
-/// Whether a header name is one of the gateway's own, under any spelling.
+/// Whether header names `a` and `b` (lower-case) are one name to some app: CGI, PHP-FPM and
+/// Rack turn `-` into `_`, and PHP turns `.` into `_` too, so `Edge_Attest_User_Id` and
+/// `Edge.Attest.User.Id` both arrive as `HTTP_EDGE_ATTEST_USER_ID`.
+fn same_header_name(a: &str, b: &str) -> bool {
+    let read = |c: u8| match c {
+        b'_' | b'.' => b'-',
+        other => other.to_ascii_lowercase(),
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| read(x) == read(y))
+}
+
+/// Whether a header name is one of the gateway's own, under any spelling an app reads as one.
 pub fn is_identity_header(name: &str) -> bool {
-    name.len() >= IDENTITY_PREFIX.len()
-        && name
-            .bytes()
-            .zip(IDENTITY_PREFIX.bytes())
-            .all(|(c, p)| c.to_ascii_lowercase() == p || (c == b'_' && p == b'-'))
+    name.get(..IDENTITY_PREFIX.len())
+        .is_some_and(|prefix| same_header_name(prefix, IDENTITY_PREFIX))
 }
 
 /// The names a `Connection` header lists, lower-case.
@@ -203,7 +211,7 @@ pub fn request_headers(
                 }
             };
             !is_identity_header(&k)
-                && !FORWARDING.contains(&k.as_str())
+                && !FORWARDING.iter().any(|f| same_header_name(&k, f))
                 && message
                 && (plan.authorization || k != "authorization")
                 && (kept_for_upgrade || (!HOP_BY_HOP.contains(&k.as_str()) && !named.contains(&k)))
@@ -239,7 +247,7 @@ fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
     let mut kept: Vec<String> = Vec::new();
     for pair in header.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         // Gone: the session cookies under every name an app could read them by.
-        if !pair_is_one_of(pair, &names) {
+        if !pair_holds_one_of(pair, &names) {
             kept.push(pair.to_owned());
         }
     }
@@ -282,13 +290,13 @@ pub fn response_headers(
         .filter(|(k, v)| {
             let k = k.to_ascii_lowercase();
             let kept_for_upgrade = switching && (k == "upgrade" || k == "connection");
-            // Judged by the name the browser files the cookie under and sends it back as:
-            // `=stytch_session_jwt=X` is a nameless cookie that comes back as
-            // `stytch_session_jwt=X`.
+            // Judged by every name an app may read in what the browser will send back
+            // (`=stytch_session_jwt=X` is a nameless cookie that comes back as
+            // `stytch_session_jwt=X`; `a=1, stytch_session_jwt=X` holds one after a `,`).
             let foreign_session_cookie = k == "set-cookie"
-                && plan
-                    .foreign_cookie_names
-                    .is_some_and(|names| pair_is_one_of(set_cookie_name(v), &names));
+                && plan.foreign_cookie_names.is_some_and(|names| {
+                    pair_holds_one_of(v.split(';').next().unwrap_or_default(), &names)
+                });
             !is_identity_header(&k)
                 && !foreign_session_cookie
                 && (kept_for_upgrade || (!HOP_BY_HOP.contains(&k.as_str()) && !named.contains(&k)))
@@ -541,6 +549,7 @@ mod tests {
         let incoming = h(&[
             ("edge-attest-user-id", "forged"),
             ("Edge_Attest_User_Id", "forged"),
+            ("Edge.Attest.Session.Id", "forged"),
             ("EDGE-ATTEST-JWT", "forged"),
             ("edge-attest-new-field", "forged"),
             ("edge-attestation", "kept: another name"),

@@ -234,6 +234,29 @@ impl Rules {
                 ));
             }
         }
+        // A POST form can become PUT, PATCH or DELETE in the app (`_method`, in the body the
+        // gateway does not read): a rule written for those that asks more than the rule POST
+        // gets on the same paths, before or after it, would be walked around by a POST.
+        for (i, strict) in rules.iter().enumerate() {
+            if !strict.access.methods.singles_out_what_post_can_become() {
+                continue;
+            }
+            if let Some((j, post)) = rules.iter().enumerate().find(|(j, post)| {
+                *j != i
+                    && post.access.methods.allows("POST")
+                    && post.pattern.overlaps(&strict.pattern)
+                    && !post.access.at_least(&strict.access)
+            }) {
+                return Err((
+                    i,
+                    format!(
+                        "methods: it asks more for {} than rule #{j} ({}) asks for POST on the same paths, and apps that take the method from a POST form's _method field (Rails, Laravel, Symfony) turn a POST into those: give POST the same requirements",
+                        strict.access.methods.names().collect::<Vec<_>>().join(", "),
+                        post.pattern.describe()
+                    ),
+                ));
+            }
+        }
         let upper_case = rules.iter().any(|r| r.pattern.has_upper_case());
         Ok(Self { rules, upper_case })
     }
@@ -280,11 +303,38 @@ impl Rules {
                 Choice::MethodNotAllowed(allowed)
             });
         };
+        // A reading no rule covers would be refused here (404 or 405): an app that routes it
+        // to a handler of its own (a catch-all) is taken to need what a protected rule with no
+        // requirement asks, at least.
+        let uncovered = Access::default();
         for reading in others {
-            if let Some((other, stricter)) = first(reading)
-                && other != index
-                && !rule.access.at_least(&stricter.access)
+            let stricter = match first(reading) {
+                Some((other, _)) if other == index => continue,
+                Some((_, other)) => &other.access,
+                None => &uncovered,
+            };
+            if !rule.access.at_least(stricter) {
+                return Err(PathProblem::Straddles);
+            }
+        }
+        // The most lenient apps' reading: every rule that may be the first to cover it.
+        if let Some(segments) = path::lenient_segments(path)? {
+            let mut surely_covered = false;
+            for other in self
+                .rules
+                .iter()
+                .filter(|r| r.access.methods.allows(method))
             {
+                let (may, surely) = other.pattern.covers_segments(&segments);
+                if may && !rule.access.at_least(&other.access) {
+                    return Err(PathProblem::Straddles);
+                }
+                if surely {
+                    surely_covered = true;
+                    break;
+                }
+            }
+            if !surely_covered && !rule.access.at_least(&uncovered) {
                 return Err(PathProblem::Straddles);
             }
         }

@@ -25,13 +25,26 @@ fn is_decoded(b: u8) -> bool {
     b.is_ascii_alphanumeric() || PATTERN_PUNCTUATION.contains(&b) || b == b'*'
 }
 
-/// Whether an escaped byte makes the path ambiguous: a decoded `/`, `\`, `;`, `?` or `#`
-/// changes where the path's segments, parameters, query or fragment are for an app that
-/// decodes before routing; a decoded `%` decodes again in an app that decodes twice; control
-/// bytes end strings and lines.
+/// Whether an escaped byte makes the path ambiguous: a decoded `/`, `\` or `;` changes where
+/// the path's segments or parameters are for an app that decodes before routing; a decoded
+/// `%` decodes again in an app that decodes twice; control bytes end strings and lines. (A
+/// decoded `?` or `#` only moves the query for an app that parses the decoded path again:
+/// that is a reading of its own, [`readings`].)
 fn is_refused_escape(b: u8) -> bool {
-    b < 0x20 || b == 0x7f || b"/\\%;?#".contains(&b)
+    b < 0x20 || b == 0x7f || b"/\\%;".contains(&b)
 }
+
+/// The characters that some app reads as `.`, `/`, `\`, `;`, `?`, `#` or `%` (every code
+/// point whose NFKC form, case folding, upper or lower case holds one of them: `‥` as `..`,
+/// `／` as `/`, `﹖` as `?`, …; generated from Unicode's tables). A path holding one is
+/// refused: which path it is depends on the app.
+const READ_AS_PATH_PUNCTUATION: [u32; 52] = [
+    0x037E, 0x2024, 0x2025, 0x2026, 0x2047, 0x2048, 0x2049, 0x2100, 0x2101, 0x2105, 0x2106, 0x2488,
+    0x2489, 0x248A, 0x248B, 0x248C, 0x248D, 0x248E, 0x248F, 0x2490, 0x2491, 0x2492, 0x2493, 0x2494,
+    0x2495, 0x2496, 0x2497, 0x2498, 0x2499, 0x249A, 0x249B, 0x33C2, 0x33C7, 0x33D8, 0xFE14, 0xFE16,
+    0xFE19, 0xFE30, 0xFE52, 0xFE54, 0xFE56, 0xFE5F, 0xFE68, 0xFE6A, 0xFF03, 0xFF05, 0xFF0E, 0xFF0F,
+    0xFF1B, 0xFF1F, 0xFF3C, 0x1F100,
+];
 
 /// A rule's path: exact, or a prefix of whole segments (`/app/*`), kept lower-case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +115,33 @@ impl PathPattern {
         }
     }
 
+    /// Whether it may cover, and whether it surely covers, a path read as `segments` (what
+    /// [`lenient_segments`] gives): `(may, surely)`.
+    pub fn covers_segments(&self, segments: &[Segment]) -> (bool, bool) {
+        let base: Vec<&str> = if self.base.is_empty() {
+            Vec::new()
+        } else {
+            self.base.split('/').skip(1).collect()
+        };
+        let trailing_slash = segments.len() == base.len() + 1
+            && segments.last() == Some(&Segment::Is(String::new()))
+            && !self.base.ends_with('/');
+        if segments.len() < base.len()
+            || (!self.prefix && segments.len() != base.len() && !trailing_slash)
+        {
+            return (false, false);
+        }
+        let mut surely = true;
+        for (pattern, seg) in base.iter().zip(segments) {
+            match seg {
+                Segment::Is(s) if s == pattern => {}
+                Segment::Is(_) => return (false, false),
+                Segment::Any => surely = false,
+            }
+        }
+        (true, surely)
+    }
+
     /// Whether some path is covered by both this pattern and `other`.
     pub fn overlaps(&self, other: &Self) -> bool {
         match (self.prefix, other.prefix) {
@@ -142,6 +182,8 @@ pub enum PathProblem {
     /// Read as some app would (without decoding, merging slashes or folding case), it falls
     /// under a rule that lets through less than the one its canonical form falls under.
     Straddles,
+    /// A character some app reads as `.`, `/`, `\`, `;`, `?`, `#` or `%`.
+    LookAlike,
 }
 
 impl PathProblem {
@@ -152,6 +194,7 @@ impl PathProblem {
             Self::Character => "path: ambiguous character",
             Self::DotSegment => "path: dot segment",
             Self::Straddles => "path: read another way, a stricter rule covers it",
+            Self::LookAlike => "path: a character some apps read as path punctuation",
         }
     }
 }
@@ -230,86 +273,6 @@ fn fold(path: &str) -> String {
     out
 }
 
-/// The path as the most lenient apps read it, when that differs from the canonical form:
-/// decoded, with the non-ASCII characters that Unicode case folding or NFKC turn into ASCII
-/// read as that ASCII (`İ` and `ı` as `i`, `ſ` as `s`, the Kelvin sign as `k`, as Java's
-/// `equalsIgnoreCase` and Go's `EqualFold` compare them; fullwidth `ａ`, `／`, `．` as `a`,
-/// `/`, `.`, as NFKC normalises them), and each segment's trailing dots and spaces dropped
-/// (as Windows and IIS resolve `/admin.` and `/admin%20`), slashes merged, case folded. A
-/// `.`/`..` segment in that reading is refused.
-fn lenient(path: &str) -> Result<Option<String>, PathProblem> {
-    let bytes = path.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(path.len());
-    let mut changed = false;
-    let mut i = 0;
-    let byte_at = |at: usize| -> Option<u8> {
-        let hex = |k: usize| bytes.get(k).and_then(|h| (*h as char).to_digit(16));
-        match (bytes.get(at), hex(at + 1), hex(at + 2)) {
-            (Some(b'%'), Some(hi), Some(lo)) => u8::try_from(hi * 16 + lo).ok(),
-            _ => None,
-        }
-    };
-    while let Some(&c) = bytes.get(i) {
-        let Some(b) = byte_at(i) else {
-            out.push(c);
-            i += 1;
-            continue;
-        };
-        // A UTF-8 sequence of escapes: its code point, if it is one of those read as ASCII.
-        let (len, cp) = match b {
-            0xC0..=0xDF => (
-                2,
-                byte_at(i + 3).map(|b2| (u32::from(b & 0x1F) << 6) | u32::from(b2 & 0x3F)),
-            ),
-            0xE0..=0xEF => (
-                3,
-                byte_at(i + 3).zip(byte_at(i + 6)).map(|(b2, b3)| {
-                    (u32::from(b & 0x0F) << 12) | (u32::from(b2 & 0x3F) << 6) | u32::from(b3 & 0x3F)
-                }),
-            ),
-            _ => (1, None),
-        };
-        let ascii = cp.and_then(|cp| match cp {
-            0x130 | 0x131 => Some(b'i'),
-            0x17F => Some(b's'),
-            0x212A => Some(b'k'),
-            0xFF01..=0xFF5E => u8::try_from(cp - 0xFEE0).ok(),
-            _ => None,
-        });
-        match ascii {
-            Some(a) => {
-                out.push(a);
-                changed = true;
-                i += 3 * len;
-            }
-            None if is_decoded(b) || b == b' ' => {
-                out.push(b);
-                changed = true;
-                i += 3;
-            }
-            None => {
-                out.extend_from_slice(bytes.get(i..i + 3).unwrap_or_default());
-                i += 3;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let mut trimmed: Vec<&str> = Vec::new();
-    for seg in text.split('/') {
-        let t = seg.trim_end_matches(['.', ' ']);
-        // `.`, `..` (and `...`, which Windows reads as `.`): a segment that moves the path.
-        if t.is_empty() && !seg.is_empty() {
-            return Err(PathProblem::DotSegment);
-        }
-        changed |= t.len() != seg.len();
-        trimmed.push(t);
-    }
-    if !changed {
-        return Ok(None);
-    }
-    Ok(Some(fold(&merged(&trimmed.join("/")))))
-}
-
 /// A request path as one kind of app reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -320,7 +283,8 @@ pub struct Reading {
 }
 
 /// The readings of a request path, the [`canonical`] one first: the same path as apps that
-/// skip any of decoding, merging slashes and folding case read it, each once. A path the
+/// skip any of decoding, merging slashes and folding case read it, and as an app that parses
+/// the decoded path again (cutting it at a decoded `?` or `#`), each once. A path the
 /// canonical form refuses is refused. `patterns_have_upper_case`: whether any pattern has an
 /// upper-case letter (when none has, and the path has none either, case cannot matter).
 pub fn readings(path: &str, patterns_have_upper_case: bool) -> Result<Vec<Reading>, PathProblem> {
@@ -331,25 +295,18 @@ pub fn readings(path: &str, patterns_have_upper_case: bool) -> Result<Vec<Readin
     }];
     let plain = !path.contains('%') && !path.contains("//");
     let case_matters = patterns_have_upper_case || path.bytes().any(|b| b.is_ascii_uppercase());
-    let trailing_dots = path.split('/').any(|seg| seg.ends_with('.'));
-    if plain && !case_matters && !trailing_dots {
+    if plain && !case_matters {
         return Ok(out);
     }
-    if let Some(lenient) = lenient(path)? {
-        out.push(Reading {
-            path: lenient,
-            case_sensitive: false,
-        });
-    }
+    let mut add = |r: Reading| {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    };
     let forms = [decoded(path, false)?, decoded(path, true)?];
     for form in &forms {
         for merge in [false, true] {
             let path = if merge { merged(form) } else { form.clone() };
-            let mut add = |r: Reading| {
-                if !out.contains(&r) {
-                    out.push(r);
-                }
-            };
             add(Reading {
                 path: fold(&path),
                 case_sensitive: false,
@@ -362,7 +319,99 @@ pub fn readings(path: &str, patterns_have_upper_case: bool) -> Result<Vec<Readin
             }
         }
     }
+    // Parsed again after decoding: a `%3F` or `%23` ends the path.
+    let decoded_form = &forms[1];
+    if let Some(cut) = ["%3F", "%23"]
+        .iter()
+        .filter_map(|e| decoded_form.find(e))
+        .min()
+    {
+        add(Reading {
+            path: fold(&merged(decoded_form.get(..cut).unwrap_or_default())),
+            case_sensitive: false,
+        });
+    }
     Ok(out)
+}
+
+/// One segment of a path as the most lenient apps may read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Read as these bytes (lower-case).
+    Is(String),
+    /// Read as some segment of ASCII letters that cannot be told from here: it holds a
+    /// character that Unicode case folding or NFKC may turn into ASCII (`İ`, `ſ`, `ａ`, `ﬁ`, …,
+    /// in Java's `equalsIgnoreCase`, Go's `EqualFold`, an app that normalises), or a Windows
+    /// short name (`ADMINI~1`).
+    Any,
+}
+
+/// The path as the most lenient apps may read it, segment by segment, when that reading can
+/// differ from the canonical one: fully decoded; a segment holding a non-ASCII character or a
+/// Windows short name is any segment ([`Segment::Any`]); an NTFS stream suffix
+/// (`admin::$INDEX_ALLOCATION`) dropped; each segment's trailing dots and spaces dropped (as
+/// Windows and IIS resolve `/admin.` and `/admin%20`); empty segments merged. `None` when the
+/// path has none of these. Refused: a character some app reads as path punctuation
+/// ([`READ_AS_PATH_PUNCTUATION`]), and a segment of dots and spaces only (`...`, which Windows
+/// reads as `.`).
+pub fn lenient_segments(path: &str) -> Result<Option<Vec<Segment>>, PathProblem> {
+    let bytes = path.as_bytes();
+    let mut raw: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|h| (*h as char).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                raw.push(u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX));
+                i += 3;
+            }
+            _ => {
+                raw.push(c);
+                i += 1;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    if text.chars().any(|ch| {
+        READ_AS_PATH_PUNCTUATION
+            .binary_search(&u32::from(ch))
+            .is_ok()
+    }) {
+        return Err(PathProblem::LookAlike);
+    }
+    let mut lenient = false;
+    let mut segments = Vec::new();
+    for seg in text.split('/').skip(1) {
+        let is_short_name = seg
+            .as_bytes()
+            .windows(2)
+            .any(|w| w.first() == Some(&b'~') && w.get(1).is_some_and(u8::is_ascii_digit));
+        if !seg.is_ascii() || is_short_name {
+            lenient = true;
+            segments.push(Segment::Any);
+            continue;
+        }
+        let mut read = seg;
+        if let Some(at) = read.find(':')
+            && read.get(at..).is_some_and(|rest| rest.contains('$'))
+        {
+            read = read.get(..at).unwrap_or_default();
+        }
+        let trimmed = read.trim_end_matches(['.', ' ']);
+        if trimmed.is_empty() && !seg.is_empty() {
+            return Err(PathProblem::DotSegment);
+        }
+        lenient |= trimmed.len() != seg.len();
+        if trimmed.is_empty()
+            && segments
+                .last()
+                .is_some_and(|s| *s == Segment::Is(String::new()))
+        {
+            continue;
+        }
+        segments.push(Segment::Is(trimmed.to_ascii_lowercase()));
+    }
+    Ok(lenient.then_some(segments))
 }
 
 #[cfg(test)]
@@ -442,8 +491,6 @@ mod tests {
             ("/a%0A", PathProblem::Encoding),
             ("/a%7F", PathProblem::Encoding),
             ("/admin%3B", PathProblem::Encoding),
-            ("/admin%3Fx=1", PathProblem::Encoding),
-            ("/admin%23top", PathProblem::Encoding),
             ("/a%2", PathProblem::Encoding),
             ("/a%zz", PathProblem::Encoding),
             ("/admin;x=1", PathProblem::Character),
@@ -513,38 +560,72 @@ mod tests {
     }
 
     #[test]
-    fn the_most_lenient_reading_folds_look_alikes_and_trims_segment_ends() {
-        let lenient_of = |p: &str| {
-            readings(p, false)
-                .unwrap()
-                .into_iter()
-                .map(|r| r.path)
-                .collect::<Vec<_>>()
-        };
+    fn the_most_lenient_reading_has_look_alikes_as_any_segment_and_trims_segment_ends() {
+        let any = Segment::Any;
+        let is = |s: &str| Segment::Is(s.to_owned());
         for (p, read) in [
-            ("/adm%C4%B0n/x", "/admin/x"),
-            ("/adm%C4%B1n/x", "/admin/x"),
-            ("/%C5%BFettings/x", "/settings/x"),
-            ("/%E2%84%AAyc/x", "/kyc/x"),
-            ("/%EF%BD%81dmin/x", "/admin/x"),
-            ("/admin%EF%BC%8Fx", "/admin/x"),
-            ("/admin%20/x", "/admin/x"),
-            ("/admin./x", "/admin/x"),
-            ("/admin.", "/admin"),
+            ("/adm%C4%B0n/x", vec![any.clone(), is("x")]),
+            ("/%EF%BD%81dmin/x", vec![any.clone(), is("x")]),
+            ("/%E2%93%90dmin/x", vec![any.clone(), is("x")]),
+            ("/%EF%AC%81rst/x", vec![any.clone(), is("x")]),
+            ("/ADMINI~1/x", vec![any.clone(), is("x")]),
+            ("/admin%20/x", vec![is("admin"), is("x")]),
+            ("/admin./x", vec![is("admin"), is("x")]),
+            ("/Admin::$INDEX_ALLOCATION/x", vec![is("admin"), is("x")]),
+            (
+                "/admin:$i30:$INDEX_ALLOCATION/x",
+                vec![is("admin"), is("x")],
+            ),
         ] {
-            assert!(
-                lenient_of(p).contains(&read.to_owned()),
-                "{p}: {:?}",
-                lenient_of(p)
+            assert_eq!(lenient_segments(p), Ok(Some(read)), "{p}");
+        }
+        assert_eq!(lenient_segments("/v1/items:purge"), Ok(None));
+        assert_eq!(lenient_segments("/plain/path"), Ok(None));
+        for punctuation in [
+            "/x/%E2%80%A5/admin",
+            "/a%EF%BC%8Fb",
+            "/a%E2%80%A4",
+            "/a%EF%B9%96b",
+        ] {
+            assert_eq!(
+                lenient_segments(punctuation),
+                Err(PathProblem::LookAlike),
+                "{punctuation}"
             );
         }
+        assert_eq!(lenient_segments("/a/.../b"), Err(PathProblem::DotSegment));
         assert!(
-            lenient_of("/caf%C3%A9").iter().all(|p| p == "/caf%C3%A9"),
-            "other characters stay as they are"
+            READ_AS_PATH_PUNCTUATION.windows(2).all(|w| w[0] < w[1]),
+            "sorted"
+        );
+    }
+
+    #[test]
+    fn patterns_may_or_surely_cover_a_lenient_reading() {
+        let any = Segment::Any;
+        let is = |s: &str| Segment::Is(s.to_owned());
+        let p = |s: &str| PathPattern::parse(s).unwrap();
+        assert_eq!(
+            p("/admin/*").covers_segments(&[any.clone(), is("x")]),
+            (true, false)
         );
         assert_eq!(
-            readings("/a/%EF%BC%8E%EF%BC%8E/b", false),
-            Err(PathProblem::DotSegment)
+            p("/admin/*").covers_segments(&[is("admin"), is("x")]),
+            (true, true)
+        );
+        assert_eq!(
+            p("/admin/*").covers_segments(&[is("other"), any.clone()]),
+            (false, false)
+        );
+        assert_eq!(p("/*").covers_segments(std::slice::from_ref(&any)), (true, true));
+        assert_eq!(p("/admin").covers_segments(std::slice::from_ref(&any)), (true, false));
+        assert_eq!(
+            p("/admin").covers_segments(&[any.clone(), is("x")]),
+            (false, false)
+        );
+        assert_eq!(
+            p("/admin").covers_segments(&[is("admin"), is("")]),
+            (true, true)
         );
     }
 }

@@ -36,15 +36,26 @@ pub fn is_method_name(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
 }
 
-/// The methods a rule applies to, in the order configured.
+/// The methods a rule applies to, in the order configured, and whether the rule names them
+/// (`methods`) or takes the default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Methods(Vec<String>);
+pub struct Methods {
+    names: Vec<String>,
+    named: bool,
+}
 
 impl Default for Methods {
     fn default() -> Self {
-        Self(DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect())
+        Self {
+            names: DEFAULT_METHODS.iter().map(|m| (*m).to_owned()).collect(),
+            named: false,
+        }
     }
 }
+
+/// The methods an app may take from a POST form's `_method` field (Rails, Laravel, Symfony):
+/// a POST can become any of them after the gateway judged it.
+const POST_CAN_BECOME: [&str; 3] = ["PUT", "PATCH", "DELETE"];
 
 impl Methods {
     /// A rule's `methods`: one to [`MAX_METHODS`] method names, upper-case as sent, none of
@@ -69,14 +80,17 @@ impl Methods {
                 out.push(name.clone());
             }
         }
-        Ok(Self(out))
+        Ok(Self {
+            names: out,
+            named: true,
+        })
     }
 
     /// Whether the rule applies to `method`. `HEAD` goes with `GET`: every framework answers
     /// a HEAD with the GET handler, so a rule for GET that let HEAD fall through to a laxer
     /// rule would hand that handler to whoever the laxer rule admits.
     pub fn allows(&self, method: &str) -> bool {
-        self.0
+        self.names
             .iter()
             .any(|m| m == method || (method == "HEAD" && m == "GET"))
     }
@@ -88,7 +102,12 @@ impl Methods {
 
     /// The names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.names.iter().map(String::as_str)
+    }
+
+    /// Whether the rule names, apart from POST, a method a POST form can become.
+    pub fn singles_out_what_post_can_become(&self) -> bool {
+        self.named && !self.allows("POST") && POST_CAN_BECOME.iter().any(|m| self.allows(m))
     }
 }
 
@@ -105,6 +124,20 @@ pub enum Preflight {
     /// Sent on to the app, which answers CORS itself: with no body, no `Cookie`, no
     /// `Authorization` and no identity.
     Forward,
+}
+
+impl Preflight {
+    /// Whether it fits the rule's methods: forwarding is for a rule whose methods include
+    /// OPTIONS, as a forwarded preflight is an OPTIONS request, judged by the rule OPTIONS gets.
+    pub fn check(self, methods: &Methods) -> Result<(), &'static str> {
+        if self == Self::Forward && !methods.allows("OPTIONS") {
+            Err(
+                "forward only on a rule whose methods include OPTIONS (a forwarded preflight is an OPTIONS request, judged by the rule OPTIONS gets)",
+            )
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// What a rule requires of the session, beyond its being one.

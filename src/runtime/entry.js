@@ -85,11 +85,14 @@ function cookieText(cookieHeader) {
 }
 
 // The options as JSON for the worker's own reader, which refuses what it does not know. What
-// JSON.stringify would silently drop is refused here first: an option set to undefined (a
-// config value the caller never set: `{roles: cfg.adminRoles}`) or an object JSON cannot hold
-// (a Map becomes `{}`). Either would otherwise read as "no requirement" and let everyone in.
+// JSON.stringify would silently drop is refused here first: options or an option that are
+// undefined (a config value the caller never set: `authorize(c, cfg.adminPolicy)`,
+// `{roles: cfg.adminRoles}`) or an object JSON cannot hold (a Map becomes `{}`). Either would
+// otherwise read as "no requirement" and let everyone in; `{}` asks for the defaults.
 function optionsText(options) {
-  if (options === undefined || options === null) return "null";
+  if (options === undefined || options === null) {
+    throw new Error("invalid_request: authorize options must be an object ({} for the defaults)");
+  }
   const proto = typeof options === "object" ? Object.getPrototypeOf(options) : undefined;
   if (proto !== Object.prototype && proto !== null) {
     throw new Error("invalid_request: authorize options must be a plain object");
