@@ -617,8 +617,14 @@ mod tests {
             p("/admin/*").covers_segments(&[is("other"), any.clone()]),
             (false, false)
         );
-        assert_eq!(p("/*").covers_segments(std::slice::from_ref(&any)), (true, true));
-        assert_eq!(p("/admin").covers_segments(std::slice::from_ref(&any)), (true, false));
+        assert_eq!(
+            p("/*").covers_segments(std::slice::from_ref(&any)),
+            (true, true)
+        );
+        assert_eq!(
+            p("/admin").covers_segments(std::slice::from_ref(&any)),
+            (true, false)
+        );
         assert_eq!(
             p("/admin").covers_segments(&[any.clone(), is("x")]),
             (false, false)
