@@ -264,14 +264,423 @@ pub fn stytch_answer(data: &[u8]) {
     }
 }
 
+// ---- the gateway ----
+
+/// The rule sets the path property runs against: protected by default with public exceptions
+/// (sub-delimiters in patterns, capitals), public unless listed, and rules per method.
+pub const GATEWAY_LAYOUTS: [&str; 3] = [
+    r#"[{"path":"/login","upstream":"origin","require_session":false},
+        {"path":"/v1/items:purge","upstream":"origin"},
+        {"path":"/v1/*","upstream":"origin","require_session":false},
+        {"path":"/@admin/*","upstream":"origin"},
+        {"path":"/odata/$batch","upstream":"origin"},
+        {"path":"/Account/Login","upstream":"origin","require_session":false},
+        {"path":"/public/*","upstream":"origin","require_session":false},
+        {"path":"/*","upstream":"origin"}]"#,
+    r#"[{"path":"/admin/*","upstream":"origin"},
+        {"path":"/settings","upstream":"origin","roles":["admin"]},
+        {"path":"/api/*","upstream":"origin","require_aal":"aal2"},
+        {"path":"/*","upstream":"origin","require_session":false}]"#,
+    r#"[{"path":"/docs/*","upstream":"origin","methods":["GET"],"require_session":false},
+        {"path":"/hooks/*","upstream":"origin","methods":["POST"],"require_session":false},
+        {"path":"/*","upstream":"origin"}]"#,
+];
+
+/// The methods the path property sends.
+const GATEWAY_METHODS: [&str; 6] = ["GET", "POST", "DELETE", "PUT", "HEAD", "OPTIONS"];
+
+/// A layout as the worker reads it, and as the app's own router (patterns as configured, and
+/// their methods) sees it.
+type Layout = (edge_attest::gateway::Rules, Vec<(String, Vec<String>)>);
+
+/// The rules of each layout, read once as the worker reads `PROTECT`.
+fn gateway_rules() -> &'static Vec<Layout> {
+    static R: OnceLock<Vec<Layout>> = OnceLock::new();
+    R.get_or_init(|| {
+        GATEWAY_LAYOUTS
+            .iter()
+            .map(|layout| {
+                let world = crate::common::fakes::World::new().var("PROTECT", layout);
+                let rules = world.config().expect("a valid layout").protect;
+                let raw: Value = serde_json::from_str(layout).unwrap();
+                let patterns = raw
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let methods = r["methods"].as_array().map_or_else(
+                            || {
+                                edge_attest::gateway::policy::DEFAULT_METHODS
+                                    .iter()
+                                    .map(|m| (*m).to_owned())
+                                    .collect()
+                            },
+                            |ms| ms.iter().map(|m| m.as_str().unwrap().to_owned()).collect(),
+                        );
+                        (r["path"].as_str().unwrap().to_owned(), methods)
+                    })
+                    .collect();
+                (rules, patterns)
+            })
+            .collect()
+    })
+}
+
+/// An app's own router, written apart from the gateway's: `pattern` (as configured, `/x` or
+/// `/x/*`) covers `path` (compared with or without regard to ASCII case).
+fn app_covers(pattern: &str, path: &str, fold_case: bool) -> bool {
+    let (pattern, path) = if fold_case {
+        (pattern.to_ascii_lowercase(), path.to_ascii_lowercase())
+    } else {
+        (pattern.to_owned(), path.to_owned())
+    };
+    match pattern.strip_suffix("/*") {
+        Some(base) => path == base || path.starts_with(&format!("{base}/")) || base.is_empty(),
+        None => path == pattern || path == format!("{pattern}/"),
+    }
+}
+
+/// How an app that decodes percent-escapes (`twice`: twice), reads `\` as `/`, drops `;`
+/// parameters, resolves dot segments and merges slashes routes `path`.
+fn app_reading(path: &str, twice: bool) -> String {
+    let decode = |s: &[u8]| -> Vec<u8> {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            if s[i] == b'%' {
+                let hex = |c: u8| (c as char).to_digit(16);
+                if let (Some(a), Some(b)) = (
+                    s.get(i + 1).and_then(|c| hex(*c)),
+                    s.get(i + 2).and_then(|c| hex(*c)),
+                ) {
+                    out.push((a * 16 + b) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(s[i]);
+            i += 1;
+        }
+        out
+    };
+    let mut bytes = decode(path.as_bytes());
+    if twice {
+        bytes = decode(&bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes).replace('\\', "/");
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in text.split('/') {
+        let seg = seg.split(';').next().unwrap_or_default();
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let trailing = text.ends_with('/') && !segments.is_empty();
+    format!("/{}{}", segments.join("/"), if trailing { "/" } else { "" })
+}
+
+/// Rule matching: a path the gateway forwards under a rule is one that an app decoding
+/// percent-escapes (once and twice), reading `\` as `/`, dropping `;` parameters, resolving dot
+/// segments and merging slashes, routing with or without regard to case, would route to a
+/// rule that lets through no less, or to none; otherwise the gateway refuses it.
+pub fn gateway_path(data: &[u8]) {
+    let [layout, method, rest @ ..] = data else {
+        return;
+    };
+    let Ok(path) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    let (rules, patterns) = &gateway_rules()[usize::from(*layout) % GATEWAY_LAYOUTS.len()];
+    let method = GATEWAY_METHODS[usize::from(*method) % GATEWAY_METHODS.len()];
+    let Ok(edge_attest::gateway::Choice::Rule(_, chosen)) = rules.choose(&path, method) else {
+        return;
+    };
+    let all: Vec<_> = rules.iter().collect();
+    for twice in [false, true] {
+        let read = app_reading(&path, twice);
+        for fold_case in [false, true] {
+            let app_rule = patterns.iter().position(|(pattern, methods)| {
+                app_covers(pattern, &read, fold_case)
+                    && methods
+                        .iter()
+                        .any(|m| m == method || (method == "HEAD" && m == "GET"))
+            });
+            if let Some(j) = app_rule {
+                assert!(
+                    chosen.access.at_least(&all[j].access),
+                    "{path} ({method}) forwarded under {:?}, but an app reads {read} (twice: {twice}, fold case: {fold_case}) as {}",
+                    chosen.pattern.describe(),
+                    patterns[j].0
+                );
+            }
+        }
+    }
+}
+
+/// The request the app receives: no header the client sent under the gateway's prefix, under
+/// any spelling an app reads as it; each identity header once, with the proven values; no
+/// hop-by-hop header, nor one the client's `Connection` names, but what a WebSocket handshake
+/// keeps; no forwarding or method-override header but the gateway's own.
+pub fn gateway_request_head(data: &[u8]) {
+    use edge_attest::gateway::forward::{
+        CookieEdit, Identity, Message, RequestPlan, request_headers,
+    };
+    let (flags, rest) = data.split_first().unwrap_or((&0, &[]));
+    let text = String::from_utf8_lossy(rest);
+    let incoming: Vec<(String, String)> = text
+        .split('\n')
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    let identity = Identity {
+        subject: "user-test-1",
+        organization_id: (flags & 1 != 0).then_some("organization-test-1"),
+        session_id: "session-test-1",
+        expires_at: "2026-12-02T18:00:00Z",
+        aal: Some("aal2"),
+        iss: Some("https://abcd.supabase.co/auth/v1"),
+        jwt: "a.b.c",
+    };
+    let names = ["stytch_session", "stytch_session_jwt"];
+    let plan = RequestPlan {
+        upgrade: flags & 2 != 0,
+        message: [Message::WithBody, Message::Bodiless, Message::Preflight]
+            [usize::from(flags >> 2) % 3],
+        authorization: flags & 16 != 0,
+        identity: (flags & 32 != 0).then_some(identity),
+        cookies: if flags & 64 != 0 {
+            CookieEdit::Remove { names }
+        } else {
+            CookieEdit::Keep
+        },
+        forwarded: (flags & 128 != 0).then_some(("app.example.com", "https")),
+    };
+    let out = request_headers(&incoming, &plan);
+    let read = |k: &str| k.to_ascii_lowercase().replace(['_', '.'], "-");
+    let named: Vec<String> = incoming
+        .iter()
+        .filter(|(k, _)| k == "connection")
+        .flat_map(|(_, v)| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
+        .collect();
+    let ours: Vec<(String, String)> = plan.identity.map(|i| i.headers()).unwrap_or_default();
+    for (k, v) in &out {
+        let key = read(k);
+        if key.starts_with("edge-attest-") {
+            assert!(
+                ours.contains(&(k.clone(), v.clone())),
+                "{k}: {v} reached the app"
+            );
+        }
+        let gateways_own = (plan.upgrade && (k == "upgrade" || k == "connection"))
+            || (plan.forwarded.is_some() && (k == "x-forwarded-host" || k == "x-forwarded-proto"))
+            || ours.iter().any(|(n, _)| n == k);
+        if !gateways_own {
+            assert!(
+                ![
+                    "connection",
+                    "keep-alive",
+                    "proxy-connection",
+                    "proxy-authorization",
+                    "te",
+                    "trailer",
+                    "transfer-encoding",
+                    "upgrade",
+                    "host",
+                    "forwarded",
+                    "x-forwarded-host",
+                    "x-forwarded-proto",
+                    "x-forwarded-port",
+                    "x-forwarded-prefix",
+                    "x-forwarded-uri",
+                    "x-original-url",
+                    "x-rewrite-url",
+                    "x-http-method-override",
+                    "x-http-method",
+                    "x-method-override",
+                ]
+                .contains(&key.as_str()),
+                "{k} reached the app"
+            );
+            assert!(
+                !named.contains(k),
+                "{k}, which Connection names, reached the app"
+            );
+        }
+        if !plan.authorization {
+            assert_ne!(key, "authorization");
+        }
+        if plan.message == Message::Preflight {
+            assert!(
+                key != "cookie" && !key.starts_with("content-"),
+                "{k} on a preflight"
+            );
+        }
+        if matches!(plan.cookies, CookieEdit::Remove { .. }) && k == "cookie" {
+            for piece in v.split([';', ',']) {
+                let name = piece
+                    .split('=')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase();
+                assert!(!names.contains(&name.as_str()), "{name} passed in {v}");
+            }
+        }
+    }
+    for (name, value) in &ours {
+        let sent: Vec<&String> = out
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(sent, [value], "{name} once, the proven value");
+    }
+}
+
+/// What an https upstream may set: no `Set-Cookie` line that a browser files under a name it
+/// sends back as a session cookie's (RFC 6265bis §5.6: the pair before the first `;`, the name
+/// before its first `=`, trimmed; a nameless cookie is sent back as its value alone), in any
+/// case; and no identity or hop-by-hop header comes back.
+pub fn gateway_set_cookie(data: &[u8]) {
+    use edge_attest::gateway::forward::{ResponsePlan, response_headers};
+    let text = String::from_utf8_lossy(data);
+    let upstream: Vec<(String, String)> = text
+        .split('\n')
+        .map(|l| match l.split_once(": ") {
+            Some((k, v)) if !k.is_empty() && !k.contains(' ') => {
+                (k.to_ascii_lowercase(), v.to_owned())
+            }
+            _ => ("set-cookie".to_owned(), l.to_owned()),
+        })
+        .collect();
+    let plan = ResponsePlan {
+        status: 200,
+        foreign_cookie_names: Some(["stytch_session", "stytch_session_jwt"]),
+        authenticated: true,
+        ..ResponsePlan::default()
+    };
+    for (k, v) in response_headers(&upstream, &plan) {
+        assert!(!k.starts_with("edge-attest-") && k != "connection" && k != "transfer-encoding");
+        if k != "set-cookie" {
+            continue;
+        }
+        let pair = v.split(';').next().unwrap_or_default();
+        let sent_back = match pair.split_once('=') {
+            Some((name, value)) if !name.trim_matches([' ', '\t']).is_empty() => {
+                format!(
+                    "{}={}",
+                    name.trim_matches([' ', '\t']),
+                    value.trim_matches([' ', '\t'])
+                )
+            }
+            Some(_) | None => pair
+                .split_once('=')
+                .map_or(pair, |(_, value)| value)
+                .trim_matches([' ', '\t'])
+                .to_owned(),
+        };
+        let name = sent_back
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        assert!(
+            name != "stytch_session" && name != "stytch_session_jwt",
+            "Set-Cookie: {v} comes back as {sent_back}"
+        );
+    }
+}
+
+/// The bearer reader, alone and on a bearer rule: a token is what follows the case-insensitive
+/// `Bearer` scheme, never empty nor padded; the gateway answers 200 only for a session JWT that
+/// verifies (a fixture), passes no `Authorization` on, and challenges what it refuses.
+pub fn gateway_bearer(data: &[u8]) {
+    use edge_attest::credentials::bearer_token;
+    let (choice, rest) = data.split_first().unwrap_or((&0, &[]));
+    let mut value = String::from_utf8_lossy(rest).into_owned();
+    if choice % 4 == 0 {
+        // Put a fixture session JWT where the input says.
+        let cases = fixtures()["stytch"]["cases"].as_array().unwrap();
+        let jwt = cases[usize::from(*choice / 4) % cases.len()]["token"]
+            .as_str()
+            .unwrap();
+        value = value.replacen("JWT", jwt, 1);
+    }
+    match bearer_token(Some(&value)) {
+        Ok(Some(token)) => {
+            assert!(!token.is_empty() && token.trim() == token);
+            assert!(value.trim().len() > token.len());
+            let scheme = value.trim().split(' ').next().unwrap_or_default();
+            assert!(scheme.eq_ignore_ascii_case("bearer"));
+        }
+        Ok(None) => unreachable!("a header was given"),
+        Err(_) => {}
+    }
+    if value.contains(['\r', '\n', '\0']) || value.len() > 16 * 1024 {
+        return;
+    }
+    let world = crate::common::fakes::World::new().var(
+        "PROTECT",
+        r#"[{"path":"/api/*","upstream":"origin","bearer":true}]"#,
+    );
+    let r = world.request("GET", "/api/x", &[("authorization", &value)], "");
+    assert!(
+        [200, 400, 401, 403].contains(&r.status),
+        "{} for {value:?}",
+        r.status
+    );
+    let received = world.app.received.borrow();
+    if r.status == 200 {
+        let (req, _) = &received[0];
+        assert!(!req.headers.iter().any(|(k, _)| k == "authorization"));
+        let jwt = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "edge-attest-jwt")
+            .map(|(_, v)| v.as_str())
+            .expect("the identity");
+        assert!(
+            fixtures()["stytch"]["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["token"] == jwt),
+            "only a fixture's signature verifies"
+        );
+    } else {
+        assert!(received.is_empty());
+        if r.status == 401 || r.status == 400 {
+            assert!(
+                r.header("www-authenticate")
+                    .is_some_and(|c| c.starts_with("Bearer"))
+            );
+        }
+    }
+}
+
 /// A property: panics when the input breaks it.
 pub type Property = fn(&[u8]);
 
 /// Every target, by name: for the smoke test and for seeding.
-pub const TARGETS: [(&str, Property); 5] = [
+pub const TARGETS: [(&str, Property); 9] = [
     ("token", token),
     ("jwks", jwks),
     ("cookie", cookie),
     ("request_head", request_head),
     ("stytch_answer", stytch_answer),
+    ("gateway_path", gateway_path),
+    ("gateway_request_head", gateway_request_head),
+    ("gateway_set_cookie", gateway_set_cookie),
+    ("gateway_bearer", gateway_bearer),
 ];

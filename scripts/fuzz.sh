@@ -14,16 +14,25 @@ if ! cargo fuzz --version 2>/dev/null | grep -qw "$CARGO_FUZZ_VERSION"; then
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked >&2
 fi
 seconds="${FUZZ_SECONDS:-60}"
-targets="${FUZZ_TARGETS:-token jwks cookie request_head stytch_answer}"
+targets="${FUZZ_TARGETS:-token jwks cookie request_head stytch_answer gateway_path gateway_request_head gateway_set_cookie gateway_bearer}"
 cargo test --locked --quiet --test fuzz_smoke write_seeds -- --ignored >/dev/null
 failed=""
 for t in $targets; do
   echo "== fuzz $t (${seconds} s)"
   mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-  if ! cargo fuzz run -s none -a "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-      -max_total_time="$seconds" -timeout=2 -max_len=20000 -print_final_stats=1 2>&1 \
-      | grep -E "^#[0-9]+.*DONE|panicked|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written"; then
-    true
+  # The run's own output is kept: a target that does not build (or libFuzzer failing for a
+  # reason of its own) fails the run rather than reading as "held".
+  log="fuzz/artifacts/$t.log"
+  set +e
+  cargo fuzz run -s none -a "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+    -max_total_time="$seconds" -timeout=2 -max_len=20000 -print_final_stats=1 >"$log" 2>&1
+  status=$?
+  set -e
+  grep -E "^#[0-9]+.*DONE|panicked|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written" "$log" || true
+  if [ "$status" -ne 0 ] && ! ls fuzz/artifacts/"$t"/* >/dev/null 2>&1; then
+    echo "fuzz: $t did not run (exit $status); its output is in $log:" >&2
+    tail -20 "$log" >&2
+    failed="$failed $t"
   fi
   for crash in fuzz/artifacts/"$t"/*; do
     [ -e "$crash" ] || continue

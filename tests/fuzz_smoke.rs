@@ -80,6 +80,49 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             ]
             .to_vec()
         }
+        "gateway_path" => {
+            let paths = [
+                "/v1/items:purge", "/v1/items%3Apurge", "/v1/items%3alist", "/V1/x", "//v1/x",
+                "/%40admin/x", "/@admin/x", "/odata/%24batch", "/Account/Login", "/account/login",
+                "/public/x", "/PUBLIC/x", "/%70ublic/x", "/public/..%2Fx", "/admin/x",
+                "/ADMIN/x", "/adm%C4%B0n/x", "/admin%20/x", "/admin./x", "/admin%3Fx",
+                "/settings", "/settings/", "/api/x", "/docs/a", "/hooks/b", "/a;b/c",
+                "/a\\b", "/x/%2e%2e/admin", "/caf%C3%A9",
+            ];
+            let mut out = Vec::new();
+            for (layout, method) in [(0u8, 0u8), (1, 1), (2, 2), (0, 4), (1, 5)] {
+                for p in paths {
+                    out.push([&[layout, method][..], p.as_bytes()].concat());
+                }
+            }
+            out
+        }
+        "gateway_request_head" => {
+            let head = "cookie: a=1; stytch_session=t; stytch_session_jwt=j\nconnection: keep-alive, Edge-Attest-Jwt, x-a\nx-a: 1\nedge_attest_user_id: forged\nEdge.Attest.Aal: aal2\nx-http-method-override: DELETE\nx-forwarded-host: evil\nupgrade: websocket\nauthorization: Bearer x\ncontent-length: 3\nte: trailers\naccept: */*";
+            (0..=255u8)
+                .step_by(17)
+                .map(|flags| [&[flags][..], head.as_bytes()].concat())
+                .collect()
+        }
+        "gateway_set_cookie" => [
+            "=stytch_session_jwt=x; Path=/app",
+            " stytch_session =x",
+            "STYTCH_SESSION_JWT=x",
+            "stytch_session_jwt",
+            "a=1, stytch_session_jwt=x\nset-cookie: app=1\nedge-attest-user-id: echoed\nconnection: x-y\nx-y: 1",
+            "app=1; Path=/",
+        ]
+        .into_iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect(),
+        "gateway_bearer" => [
+            "Bearer JWT", "bearer  JWT ", "Bearer", "Bearer ", "Basic JWT", "Bearer JWT, Bearer JWT",
+            "JWT", "Bearer a b",
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| [&[(i as u8) * 4][..], s.as_bytes()].concat())
+        .collect(),
         other => panic!("no seeds for {other}"),
     }
 }

@@ -207,7 +207,9 @@ pub fn request_headers(
                 Message::WithBody => true,
                 Message::Bodiless => k != "content-length",
                 Message::Preflight => {
-                    !k.starts_with("content-") && k != "cookie" && k != "authorization"
+                    !k.replace(['_', '.'], "-").starts_with("content-")
+                        && k != "cookie"
+                        && k != "authorization"
                 }
             };
             !is_identity_header(&k)
