@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make fuzz`: every fuzz target (fuzz/fuzz_targets/) under libFuzzer, coverage-guided, for
 # FUZZ_SECONDS each (default 60), with a 2 s limit per input (time bounded by input size) and
-# inputs up to 20 KB. cargo-fuzz runs on the stable toolchain with `--sanitizer none` (the
+# inputs up to 20 KB, and the target's dictionary (fuzz/dictionaries/<target>.dict: the words
+# its property's inputs are made of) when it has one. cargo-fuzz runs on the stable toolchain with `--sanitizer none` (the
 # crate forbids unsafe code) and `-a` (debug assertions: overflow checks). An input that
 # breaks a property is copied to fuzz/regressions/<target>/, where `make test` (the smoke in
 # tests/fuzz_smoke.rs) replays it from then on, and the run fails.
@@ -23,9 +24,11 @@ for t in $targets; do
   # The run's own output is kept: a target that does not build (or libFuzzer failing for a
   # reason of its own) fails the run rather than reading as "held".
   log="fuzz/artifacts/$t.log"
+  dict=()
+  [ -f "fuzz/dictionaries/$t.dict" ] && dict=("-dict=fuzz/dictionaries/$t.dict")
   set +e
   cargo fuzz run -s none -a "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-    -max_total_time="$seconds" -timeout=2 -max_len=20000 -print_final_stats=1 >"$log" 2>&1
+    -max_total_time="$seconds" -timeout=2 -max_len=20000 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1
   status=$?
   set -e
   grep -E "^#[0-9]+.*DONE|panicked|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written" "$log" || true
