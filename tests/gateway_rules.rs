@@ -1058,6 +1058,31 @@ fn a_pages_later_requests_with_the_old_jwt_share_its_refresh() {
 }
 
 #[test]
+fn the_refreshes_remembered_stay_within_their_bound() {
+    // More sessions refresh in one isolate than it remembers: the oldest go, memory stays
+    // bounded whatever the traffic.
+    let w = protect(json!([{ "path": "/*", "upstream": "origin" }]));
+    let expired = session_jwt("session_expired");
+    let bound = edge_attest::app::MAX_REMEMBERED_REFRESHES;
+    for i in 0..bound + 40 {
+        w.http.push_stytch(authenticate_answer(now() + 1800));
+        let cookie = format!("stytch_session=token-{i}; stytch_session_jwt={expired}");
+        assert_eq!(get(&w, "/x", &[("cookie", &cookie)]).status, 200);
+    }
+    assert_eq!(w.refreshes.remembered_count(), bound);
+    // The newest is remembered (no Stytch call), the oldest is not (one more).
+    let newest = format!(
+        "stytch_session=token-{}; stytch_session_jwt={expired}",
+        bound + 39
+    );
+    assert_eq!(get(&w, "/x", &[("cookie", &newest)]).status, 200);
+    w.http.push_stytch(authenticate_answer(now() + 1800));
+    let oldest = format!("stytch_session=token-0; stytch_session_jwt={expired}");
+    assert_eq!(get(&w, "/x", &[("cookie", &oldest)]).status, 200);
+    assert_eq!(w.http.stytch_calls().len(), bound + 41);
+}
+
+#[test]
 fn a_failed_refresh_is_not_remembered_and_a_logout_forgets_the_session() {
     let w = protect(json!([{ "path": "/*", "upstream": "origin" }]));
     let expired = with("session_expired");

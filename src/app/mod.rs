@@ -11,7 +11,7 @@ mod refresh;
 mod routes;
 mod session;
 
-pub use refresh::Refreshes;
+pub use refresh::{MAX_REMEMBERED_REFRESHES, Refreshes};
 
 use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;
