@@ -806,6 +806,9 @@ export async function startStytch({ projectId, secret, profileId, supabase, prof
  * - `/set-cookies`: its own cookie, and the session cookies it may not set, under their names
  *   and as nameless cookies a browser would send back under those names;
  * - `/echo-identity`: an `Edge-Attest-User-Id` and a `Connection`-named header in its answer;
+ * - `/slow`: answers after 0.3 to 1.5 s; `/reset`: drops the connection before answering;
+ *   `/hang`: never answers; `/fail`: 503 JSON; `/big-headers`: a 64 KiB header in its answer
+ *   (an upstream misbehaving, for the soak);
  * - `/ws`: a WebSocket that echoes text messages;
  * anything else: 200 JSON `{method, url, headers (Edge-Attest-Jwt left out), body_bytes,
  * first_chunk_at, ended_at, jwt: {verified, sub, session_id, error}}`, with `Access-Control-*`
@@ -869,6 +872,14 @@ export async function startApp({ stytch, projectId, b2b = false, redirectTo = "h
         ["set-cookie", " stytch_session =planted; Path=/"],
         ["content-type", "text/plain"],
       ]);
+      return res.end("ok");
+    }
+    if (path.endsWith("/slow")) await new Promise((r) => setTimeout(r, 300 + Math.floor(Math.random() * 1200)));
+    if (path.endsWith("/reset")) return req.socket.destroy();
+    if (path.endsWith("/hang")) return;
+    if (path.endsWith("/fail")) return sendJson(res, 503, { error: "down for maintenance" });
+    if (path.endsWith("/big-headers")) {
+      res.writeHead(200, { "x-big": "x".repeat(64 * 1024), "content-type": "text/plain" });
       return res.end("ok");
     }
     if (path.endsWith("/echo-identity")) {
