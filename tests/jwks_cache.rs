@@ -154,6 +154,45 @@ fn unknown_kid_refetches_once_per_30_seconds() {
 }
 
 #[test]
+fn an_unknown_kid_whose_refetch_failed_is_503_until_a_fetch_succeeds() {
+    // A key rotated in while the issuer's key set is flaky: the set in hand lacks the new
+    // key and the refetch for it fails. Its tokens are not refused (401, which signs the user
+    // out); they wait for the keys (503, retried), and the old key's tokens still verify.
+    let w = World::new();
+    ok(&w, "valid_es256");
+    w.serve_jwks("rotated_jwks", "max-age=600");
+    w.platform.advance_secs(30);
+    w.http
+        .push_jwks(Err(TransportError::Network("connection reset".into())));
+    let r = w.exchange(&token("unknown_kid"));
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert_eq!(w.http.jwks_fetches(), 2);
+    // Within the unknown-kid cooldown: still 503, no fetch, nothing reaches Stytch.
+    w.platform.advance_secs(10);
+    let r = w.exchange(&token("unknown_kid"));
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(w.http.jwks_fetches(), 2);
+    assert_eq!(
+        w.http.stytch_calls().len(),
+        1,
+        "only the first exchange reached Stytch"
+    );
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    // The cooldown over, the refetch succeeds: the new key verifies.
+    w.platform.advance_secs(20);
+    assert_eq!(ok(&w, "unknown_kid"), 200);
+    assert_eq!(w.http.jwks_fetches(), 3);
+    // A kid the issuer does not publish, with the latest fetch a success: refused.
+    w.platform.advance_secs(1);
+    assert_eq!(
+        ok(&w, "valid_rs256"),
+        401,
+        "rs-1 is gone from the rotated set"
+    );
+}
+
+#[test]
 fn a_set_fetched_moments_ago_is_not_refetched_for_an_unknown_kid() {
     let w = World::new();
     assert_eq!(ok(&w, "unknown_kid"), 401);

@@ -578,8 +578,24 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
                     .cloned()
                     .map_err(ResolveError::Key)
             }
+            // The set in hand lacks the kid, and the latest try to fetch a newer one failed:
+            // whether the provider publishes that key is not known, so this is the keys'
+            // trouble (503, retried), not the token's (401, which a client does not retry and
+            // which would sign out everyone whose token a just-rotated key signed).
+            Err(KeyLookupError::UnknownKid) => match self.last_failure_ms() {
+                Some(failed) => Err(ResolveError::Unavailable(format!(
+                    "no key for the token's kid, and the key set's last fetch failed {} s ago",
+                    now_ms.saturating_sub(failed) / 1000
+                ))),
+                None => Err(ResolveError::Key(KeyLookupError::UnknownKid)),
+            },
             Err(e) => Err(ResolveError::Key(e)),
         }
+    }
+
+    /// When the latest fetch of the set failed, if it did (a success since clears it).
+    fn last_failure_ms(&self) -> Option<u64> {
+        self.memory.borrow_mut().set(self.url).last_failure_ms
     }
 
     /// The key-set URL an OpenID Connect configuration names (a cache of kind
