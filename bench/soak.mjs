@@ -20,10 +20,12 @@
 // handshake now and then, and an app that answers slowly, resets, hangs before its headers,
 // answers 503 or with a 64 KiB header (the client takes headers up to 128 KiB, as Workers
 // allow: scripts/soak.sh raises Node's 16 KiB default); Stytch's authenticate fails at
-// SOAK_FAULT_RATE too.
+// SOAK_FAULT_RATE too, and is down for 5 s every minute.
 // Checked: every answer's status is one the contract documents for the exchange or the
 // gateway (a 500 is a failure: the configuration is valid and internal_error means a bug); no
-// answer came later than the worst case the timeouts allow; every 200's session exists at the
+// answer came later than the worst case the timeouts allow; no exchange refused 401 except
+// no_matching_key within the unknown-kid cooldown after signing moved to a new key (every
+// token is valid; a failed key-set fetch is 503, retried); every 200's session exists at the
 // Stytch stand-in and belongs to that token's user; every gateway request reached the app only
 // when it should, with the sending user's identity and nothing the client forged, and a
 // forged or absent session never; a revoked session never once its last JWT has run out;
@@ -90,6 +92,8 @@ const worker = await startWorkerd({
   bundle: b,
   kvPort: kv.port,
   workdir: path.join(out, "workerd"),
+  // SOAK_LOGS=1 keeps the worker's log lines, written to bench/out/soak/worker.log at the end.
+  keepStdout: Boolean(process.env.SOAK_LOGS),
   vars: { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: PROJECT_ID, STYTCH_SECRET: SECRET, STYTCH_PROFILE_ID: PROFILE_ID, STYTCH_API_BASE: stytch.url, PROTECT },
 });
 const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${worker.pid}/status`, "utf8"))[1]);
@@ -138,7 +142,17 @@ const faultKinds = [
 ];
 const injected = Object.fromEntries(["5xx", "429", "garbage", "slow", "hang", "drop"].map((k) => [k, 0]));
 let authenticateFaults = 0;
+// Stytch's authenticate down for a stretch (every 60 s from 30 s, for 5 s: 500 to every call),
+// as in an outage: the browsers' expired JWTs fail to refresh, then refresh once it is over.
+let authenticateDown = false;
+let outages = 0;
+let outageCalls = 0;
 stytch.state.chaos = (p) => {
+  if (authenticateDown && p === "/v1/sessions/authenticate") {
+    outageCalls++;
+    authenticateFaults++;
+    return { error_type: "internal_server_error" };
+  }
   const faulty = p === "/v1/sessions/attest" || p === "/v1/sessions/authenticate";
   if (!faulty || Math.random() >= FAULT_RATE) return null;
   const i = Math.floor(Math.random() * faultKinds.length);
@@ -148,6 +162,17 @@ stytch.state.chaos = (p) => {
 };
 const started = Date.now();
 const events = [];
+let outageTimer;
+const outageStart = setTimeout(() => {
+  const down = () => {
+    authenticateDown = true;
+    outages++;
+    events.push(`${((Date.now() - started) / 1000).toFixed(0)} s: Stytch's sessions/authenticate down for 5 s`);
+    setTimeout(() => (authenticateDown = false), 5000);
+  };
+  down();
+  outageTimer = setInterval(down, 60_000);
+}, 30_000);
 const flapModes = ["fail", "drop", "hang"];
 let flaps = 0;
 const flapTimer = setInterval(() => {
@@ -157,6 +182,11 @@ const flapTimer = setInterval(() => {
   setTimeout(() => (supabase.state.mode = "ok"), 5000);
 }, 20_000);
 let rotations = 0;
+// When signing moved to a new key: a worker whose key set lacks it refetches at most every
+// UNKNOWN_KID_COOLDOWN_S, so its tokens may be refused (401) that long after, and at no other
+// time (every user's token is valid, signed by a key the stand-in publishes).
+const switches = [];
+const UNKNOWN_KID_COOLDOWN_S = 30;
 const rotateTimer = setInterval(async () => {
   const old = signingKid;
   const kid = await supabase.rotate("ES256");
@@ -164,6 +194,7 @@ const rotateTimer = setInterval(async () => {
   events.push(`${((Date.now() - started) / 1000).toFixed(0)} s: standby key ${kid} published`);
   setTimeout(() => {
     signingKid = kid;
+    switches.push(Date.now());
     events.push(`${((Date.now() - started) / 1000).toFixed(0)} s: signing with ${kid}`);
   }, 15_000);
   setTimeout(() => {
@@ -180,6 +211,7 @@ let next = 0;
 let reused = 0;
 let repeats = 0;
 let logins = 0;
+const refusals = {}; // the exchange's 401s by error code: how many, first and last second
 /** One exchange by `u` (a random exchange user by default), checked; `login`: a browser
  * signing in, without cookies. */
 async function one(u = users[Math.floor(Math.random() * USERS)], login = false) {
@@ -206,6 +238,22 @@ async function one(u = users[Math.floor(Math.random() * USERS)], login = false) 
   statuses[res.status] = (statuses[res.status] ?? 0) + 1;
   if (!DOCUMENTED.has(res.status)) failures.push(`exchange: undocumented status ${res.status}: ${text.slice(0, 200)}`);
   if (ms > BOUND_MS[repeat ? "repeat" : "first"]) failures.push(`exchange: answered after ${ms} ms (bound ${BOUND_MS[repeat ? "repeat" : "first"]} ms), status ${res.status}`);
+  if (res.status === 401) {
+    // Every user's access token is valid, signed by a key the stand-in publishes: note why it
+    // was refused, and when.
+    let code = "?";
+    try {
+      code = JSON.parse(text).error;
+    } catch {}
+    const at = Math.round((t0 - started) / 1000);
+    const r = (refusals[code] ??= { n: 0, first: at, last: at });
+    r.n++;
+    r.last = at;
+    const sinceSwitch = (t0 - Math.max(0, ...switches.filter((t) => t <= t0))) / 1000;
+    if (code !== "no_matching_key" || sinceSwitch > UNKNOWN_KID_COOLDOWN_S + 2) {
+      failures.push(`exchange: a valid token refused (401 ${code}) ${sinceSwitch.toFixed(0)} s after signing moved to a new key: ${text.slice(0, 200)}`);
+    }
+  }
   if (res.status !== 200) return;
   const answer = JSON.parse(text);
   const expected = userIdOf(u.email);
@@ -420,6 +468,9 @@ await Promise.all(
   }),
 );
 clearInterval(flapTimer);
+clearTimeout(outageStart);
+clearInterval(outageTimer);
+authenticateDown = false;
 clearInterval(rotateTimer);
 clearInterval(revokeTimer);
 clearInterval(rssTimer);
@@ -468,7 +519,7 @@ const lines = [
   "",
   `Last run: ${new Date().toISOString().slice(0, 19)}Z, ${os.cpus().length} cores (${os.cpus()[0].model}), bare workerd, the release build.`,
   "",
-  `${total} exchanges by ${USERS} users (${repeats} sending back the Stytch cookies) and ${BROWSERS} browsers signing in (${logins}), and ${gatewayTotal} requests by those browsers through the auth gateway, at concurrency ${C} in ${seconds.toFixed(0)} s, while the Stytch stand-in answered ${(FAULT_RATE * 100).toFixed(0)}% of attest and authenticate calls with a fault, its session JWTs lived ${JWT_SECS} s, it revoked a session every 2 s, and the Supabase key set flapped ${flaps} times and rotated ${rotations} times (bench/soak.mjs says how).`,
+  `${total} exchanges by ${USERS} users (${repeats} sending back the Stytch cookies) and ${BROWSERS} browsers signing in (${logins}), and ${gatewayTotal} requests by those browsers through the auth gateway, at concurrency ${C} in ${seconds.toFixed(0)} s, while the Stytch stand-in answered ${(FAULT_RATE * 100).toFixed(0)}% of attest and authenticate calls with a fault, its session JWTs lived ${JWT_SECS} s, it revoked a session every 2 s, its \`sessions/authenticate\` was down ${outages} times for 5 s, and the Supabase key set flapped ${flaps} times and rotated ${rotations} times (bench/soak.mjs says how).`,
   "",
   "| check | result |",
   "| --- | --- |",
@@ -498,6 +549,9 @@ const lines = [
   `| workerd memory (RSS) before / after | ${(rssBefore / 1024).toFixed(1)} / ${(rssAfter / 1024).toFixed(1)} MB |`,
   `| workerd memory through the run | ${rssSamples.join(", ")} |`,
   "",
+  ...(Object.keys(refusals).length
+    ? ["Exchanges refused (401): " + Object.entries(refusals).map(([c, r]) => `${c} ${r.n} (${r.first}-${r.last} s)`).join(", "), ""]
+    : []),
   "The gateway:",
   "",
   "| requests | by kind |",
@@ -511,13 +565,14 @@ const lines = [
   "| `sessions/authenticate` | value |",
   "| --- | --- |",
   `| calls (attempts, retries included) | ${authenticateCalls.length}, of which ${authenticateFaults} answered with an injected fault |`,
+  `| calls while it was down (${outages} times 5 s) | ${outageCalls} |`,
   `| per user: median / p90 / p99 / max | ${at(0.5)} / ${at(0.9)} / ${at(0.99)} / ${counts.at(-1)} |`,
   `| one per session per JWT lifetime (a refresh every ${refreshEvery} s of each user's activity) | ${expectedRefreshes} |`,
   `| calls / that target | ${(authenticateCalls.length / Math.max(1, expectedRefreshes)).toFixed(2)} |`,
   "",
   "RSS is the whole workerd process. Under sustained load it grows to about 300 MB and levels off, for this worker and for the jose reference worker alike: `node bench/rss.mjs` measures both after 5k, 20k, 40k and 60k exchanges.",
   "",
-  "Key-set events:",
+  "Events:",
   "",
   ...events.map((e) => `- ${e}`),
   ...(failures.length ? ["", "Failed checks (each kind: how many, and the first):", "", ...failureKinds()] : []),
@@ -527,6 +582,7 @@ const report = lines.join("\n");
 console.log("\n" + report);
 writeFileSync(path.join(ROOT, "docs", "soak.md"), report);
 console.log("wrote docs/soak.md");
+if (process.env.SOAK_LOGS) writeFileSync(path.join(out, "worker.log"), worker.stdout());
 await worker.stop();
 await Promise.all([supabase.close(), stytch.close(), kv.close(), app.close()]);
 process.exit(failures.length ? 1 : 0);
