@@ -1,4 +1,4 @@
-// Types of @edge-attest/client (index.js).
+// Types of edge-attest/client (index.js).
 
 /** The part of a supabase-js client this module uses (`SupabaseClient` satisfies it). */
 export interface SupabaseAuthLike {

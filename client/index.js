@@ -1,7 +1,7 @@
-// @edge-attest/client: keeps the Stytch session the edge-attest worker sets (as cookies) in
+// edge-attest/client: keeps the Stytch session the edge-attest worker sets (as cookies) in
 // step with a supabase-js login. No dependencies; any browser with fetch.
 //
-//   import { attachEdgeAttest } from "@edge-attest/client";
+//   import { attachEdgeAttest } from "edge-attest/client";
 //   const edge = attachEdgeAttest(supabase, { url: "https://app.example.com" });
 //   edge.subscribe((s) => console.log(s.status, s.user_id));
 //

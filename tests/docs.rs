@@ -107,6 +107,19 @@ fn the_readme_is_short() {
     );
 }
 
+/// Apps import the client module as the npm package exports it; `@edge-attest/client` is
+/// only the private name of `client/package.json` (the type test's self-reference).
+#[test]
+fn the_docs_import_the_client_as_the_package_exports_it() {
+    for page in pages() {
+        assert!(
+            !read(&page).contains("@edge-attest/client"),
+            "{} names @edge-attest/client; the package exports edge-attest/client",
+            page.display()
+        );
+    }
+}
+
 #[test]
 fn the_readme_links_every_page() {
     let readme = read(&root().join("README.md"));

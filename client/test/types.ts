@@ -1,6 +1,8 @@
 // Compile-time check (`tsc -p client`): the declared types accept a real supabase-js client
 // and give apps what they expect. Never run.
 import { createClient } from "@supabase/supabase-js";
+// `@edge-attest/client` is client/package.json's private name (a self-reference); apps import
+// the same files as `edge-attest/client` from the npm package.
 import { attachEdgeAttest, type EdgeAttestState } from "@edge-attest/client";
 
 const supabase = createClient("https://abcd.supabase.co", "anon-key");
