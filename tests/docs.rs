@@ -107,6 +107,26 @@ fn the_readme_is_short() {
     );
 }
 
+/// The status line says which version this is: a release that moves the version moves it too.
+#[test]
+fn the_readme_status_names_the_version() {
+    let manifest = read(&root().join("Cargo.toml"));
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("Cargo.toml has a version");
+    let readme = read(&root().join("README.md"));
+    let status = readme
+        .lines()
+        .find(|l| l.contains("**Status:"))
+        .expect("README.md has a status line near the top");
+    assert!(
+        status.contains(&format!("({version})")),
+        "README.md's status line does not name version {version}: {status}"
+    );
+}
+
 /// Apps import the client module as the npm package exports it; `@edge-attest/client` is
 /// only the private name of `client/package.json` (the type test's self-reference).
 #[test]
