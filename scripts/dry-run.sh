@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The deployable bundle, as `wrangler deploy` would upload it: a dry run of the real
-# wrangler.toml for the top level and each environment, from this checkout. Fails if
+# wrangler.toml for the top level and each environment it has, from this checkout. Fails if
 # wrangler cannot bundle or warns about the configuration (a variable an environment lacks,
 # say), or if an environment's bindings are not the top level's (wrangler does not warn when
 # an environment lacks a rate limit, which would silently mean no limit there); prints the
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false NO_COLOR=1 FORCE_COLOR=0
 top_bindings=""
-for env in "" staging production; do
+for env in "" $(sed -nE 's/^\[env\.([a-z0-9-]+)\]$/\1/p' wrangler.toml); do
   out="$(mktemp -d)"
   if ! log="$(wrangler deploy --dry-run --env="$env" --outdir "$out" 2>&1)"; then
     echo "$log"

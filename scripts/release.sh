@@ -25,24 +25,13 @@ cp -R release/bin release/lib "$stage/"
 cp release/package.json README.md LICENSE CHANGELOG.md "$stage/"
 mkdir -p "$stage/client"
 cp client/index.js client/index.d.ts client/README.md "$stage/client/"
-# The example configuration: the project's own wrangler.toml without the [build] step (the
-# package holds the built worker) and with `main` set by `edge-attest init`.
-awk '
-  /^\[build\]$/ { skip = 1; next }
-  skip && /^$/ { skip = 0; next }
-  skip { next }
-  /^# edge-attest: deploy with/ { print "# edge-attest " v ": written by `npx edge-attest init`; fill in the values below, then"; print "# `npx edge-attest check` and `npx wrangler deploy`."; next }
-  { print }
-' v="$version" wrangler.toml > "$stage/wrangler.example.toml"
-if grep -q '^\[build\]' "$stage/wrangler.example.toml" || ! grep -q '^main = ' "$stage/wrangler.example.toml"; then
-  echo "release: wrangler.example.toml came out wrong (a [build] step left, or no main)" >&2
-  exit 1
-fi
 chmod 0755 "$stage/bin/edge-attest.js"
 # Everything in the package is listed by `files`; a stray file fails here, not in a user's
 # node_modules.
 ( cd "$stage" && npm pack --pack-destination .. --json --ignore-scripts > ../pack.json )
 tarball="edge-attest-$version.tgz"
 [ -f "dist/$tarball" ] || { echo "release: npm pack did not write dist/$tarball" >&2; exit 1; }
-( cd dist && sha256sum "$tarball" > SHA256SUMS )
+# sha256sum where there is one (Linux), else `shasum -a 256` (macOS): the same line format.
+if command -v sha256sum >/dev/null 2>&1; then sha256=(sha256sum); else sha256=(shasum -a 256); fi
+( cd dist && "${sha256[@]}" "$tarball" > SHA256SUMS )
 echo "release: dist/$tarball $(wc -c < "dist/$tarball") bytes, $(cut -c1-16 dist/SHA256SUMS)…" >&2

@@ -8,7 +8,7 @@ pub mod gateway;
 pub mod limits;
 mod prewarm;
 mod refresh;
-mod routes;
+pub(crate) mod routes;
 mod session;
 
 pub use refresh::{MAX_REMEMBERED_REFRESHES, Refreshes};

@@ -444,6 +444,44 @@ mod tests {
         e
     }
 
+    /// Each variable `PROVIDERS` shadows changes the configuration without it and nothing
+    /// with it: what `edge-attest check` warns about when both are set.
+    #[test]
+    fn providers_shadows_exactly_the_variables_it_lists() {
+        const PROVIDERS: &str = r#"[{"name":"supabase","preset":"supabase","project_url":"https://x.supabase.co","stytch_profile_id":"trusted-auth-token-profile-test-1"}]"#;
+        let other = |name: &str| match name {
+            "SUPABASE_URL" => "https://other.supabase.co",
+            "STYTCH_PROFILE_ID" => "trusted-auth-token-profile-test-2",
+            "JWT_ISSUER" => "https://issuer.example",
+            "JWKS_URL" => "https://keys.example/jwks.json",
+            "JWT_AUDIENCE" => "other",
+            "JWT_ALGORITHMS" => "RS256",
+            "REQUIRED_ROLE" => "admin",
+            "ALLOW_ANONYMOUS" => "true",
+            "REQUIRED_AAL" => "aal2",
+            "MFA_ENROLLED_CLAIM" => "mfa_enrolled",
+            "STYTCH_ORGANIZATION_ID" => "organization-test-00000000-0000-0000-0000-000000000001",
+            _ => "org_id",
+        };
+        let seen = |vars: &HashMap<&'static str, &'static str>| match parse(vars) {
+            Ok(c) => format!("{c:?}"),
+            Err(e) => format!("error {e}"),
+        };
+        for name in providers::SHADOWED_BY_PROVIDERS {
+            let mut vars = base();
+            vars.insert("STYTCH_PRODUCT", "b2b");
+            let without = seen(&vars);
+            vars.insert(name, other(name));
+            assert_ne!(seen(&vars), without, "{name} is read without PROVIDERS");
+            vars.remove(name);
+            vars.insert("PROVIDERS", PROVIDERS);
+            let with = seen(&vars);
+            assert!(!with.starts_with("error"), "{with}");
+            vars.insert(name, other(name));
+            assert_eq!(seen(&vars), with, "{name} is ignored with PROVIDERS");
+        }
+    }
+
     #[test]
     fn defaults_follow_the_spec() {
         let c = parse(&base()).unwrap();

@@ -108,6 +108,24 @@ fn supabase(project_url: &str, skew_secs: i64, profile_id: String, name: String)
     }
 }
 
+/// The variables of the zero-configuration Supabase provider, which `PROVIDERS` replaces
+/// whole: when both are set these are ignored, and `edge-attest check` warns about each one
+/// set, since a deployment that still sets one most likely expects it to apply.
+pub const SHADOWED_BY_PROVIDERS: [&str; 12] = [
+    "SUPABASE_URL",
+    "STYTCH_PROFILE_ID",
+    "JWT_ISSUER",
+    "JWKS_URL",
+    "JWT_AUDIENCE",
+    "JWT_ALGORITHMS",
+    "REQUIRED_ROLE",
+    "ALLOW_ANONYMOUS",
+    "REQUIRED_AAL",
+    "MFA_ENROLLED_CLAIM",
+    "STYTCH_ORGANIZATION_ID",
+    "STYTCH_ORGANIZATION_ID_CLAIM",
+];
+
 /// The identity providers and the product of the Stytch project they use: `PROVIDERS` when
 /// set (the complete list), otherwise the zero-configuration Supabase provider; the product
 /// from `STYTCH_PRODUCT`, or what the providers say.

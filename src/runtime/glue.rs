@@ -7,6 +7,7 @@
 //! `worker` still provides `Env` and timers.
 
 use crate::app::limits::{Limit, RateLimiter};
+use crate::app::routes::Route;
 use crate::app::{IsolateNotes, Refreshes, Services};
 use crate::config::{Config, ConfigError};
 use crate::http::wire;
@@ -199,6 +200,21 @@ fn config_error_line(e: &ConfigError) -> String {
 #[wasm_bindgen]
 pub fn check_configuration(env: Env) -> Option<String> {
     configuration(&env).err().map(|e| config_error_line(&e))
+}
+
+/// `edge-attest check`: what the check needs to know of this build beyond the variables, as
+/// JSON: the paths of the worker's own routes (a deployment's route patterns must cover each)
+/// and the variables `PROVIDERS` makes the worker ignore. From the build itself, so the check
+/// cannot disagree with the worker it ships with.
+#[wasm_bindgen]
+pub fn check_facts() -> String {
+    let routes: Vec<&str> = Route::ALL.iter().map(|r| r.path()).collect();
+    let list = |names: &[&str]| serde_json::to_string(names).unwrap_or_default();
+    format!(
+        "{{\"routes\":{},\"shadowed_by_providers\":{}}}",
+        list(&routes),
+        list(&crate::config::providers::SHADOWED_BY_PROVIDERS)
+    )
 }
 
 pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
