@@ -27,7 +27,7 @@ export interface EdgeAttestOptions {
   baseDelayMs?: number;
   /** Longest backoff delay (default 60000 ms). `Retry-After` is honoured as sent. */
   maxDelayMs?: number;
-  /** Name of the cross-tab lock and prefix of the localStorage keys (default "edge-attest"). */
+  /** Name of the cross-tab lock (Web Locks) and of the IndexedDB database the tabs share (default "edge-attest"). */
   lockName?: string;
   /** How long another tab's exchange of the same token, or its logout, is adopted (default 30000 ms). */
   shareMs?: number;
@@ -46,15 +46,8 @@ export interface EdgeAttestError {
   error_description: string;
 }
 
-export interface EdgeAttestState {
-  /**
-   * `signed_out`: no Stytch session held through this module; `exchanging`: a request is in
-   * flight; `signed_in`: the worker answered with a session; `mfa_required`: supabase-js is
-   * signed in, but the login still owes its second factor (no session until
-   * MFA_CHALLENGE_VERIFIED); `error`: the last attempt failed (see `error`, and `retry_at`
-   * when another attempt is scheduled).
-   */
-  status: "signed_out" | "exchanging" | "signed_in" | "mfa_required" | "error";
+/** What every state carries; which of it is set depends on `status` (see `EdgeAttestState`). */
+interface EdgeAttestStateFields {
   /** The Stytch user id (a consumer project; `null` in a B2B one). */
   user_id: string | null;
   /** The Stytch member id (a B2B project; `null` in a consumer one). */
@@ -76,21 +69,75 @@ export interface EdgeAttestState {
   retry_at: number | null;
 }
 
-export declare class EdgeAttest {
+/** `signed_in` in a consumer project: the user and the session are known. */
+export interface EdgeAttestSignedIn extends EdgeAttestStateFields {
+  status: "signed_in";
+  user_id: string;
+  member_id: null;
+  organization_id: null;
+  session_id: string;
+  expires_at: string;
+  error: null;
+}
+
+/** `signed_in` in a B2B project: the member, its organization and the session are known. */
+export interface EdgeAttestMemberSignedIn extends EdgeAttestStateFields {
+  status: "signed_in";
+  user_id: null;
+  member_id: string;
+  organization_id: string;
+  session_id: string;
+  expires_at: string;
+  error: null;
+}
+
+/** `error`: the last attempt failed; `error` says how. */
+export interface EdgeAttestFailed extends EdgeAttestStateFields {
+  status: "error";
+  error: EdgeAttestError;
+}
+
+/**
+ * `signed_out`: no Stytch session held through this module; `exchanging`: a request is in
+ * flight (the previous session's fields, if any, are kept meanwhile); `mfa_required`:
+ * supabase-js is signed in, but the login still owes its second factor (no session until
+ * MFA_CHALLENGE_VERIFIED).
+ */
+export interface EdgeAttestPending extends EdgeAttestStateFields {
+  status: "signed_out" | "exchanging" | "mfa_required";
+}
+
+/**
+ * The module's state, narrowed by `status`: `signed_in` has a `user_id` (B2B, with
+ * `EdgeAttestState<"b2b">`: a `member_id` and an `organization_id`) and a `session_id`;
+ * `error` has an `error`.
+ */
+export type EdgeAttestState<Product extends "consumer" | "b2b" = "consumer"> =
+  | (Product extends "b2b" ? EdgeAttestMemberSignedIn : EdgeAttestSignedIn)
+  | EdgeAttestFailed
+  | EdgeAttestPending;
+
+/** The state with no session: where every client starts, and what server rendering shows. */
+export declare const SIGNED_OUT: Readonly<EdgeAttestPending & { status: "signed_out" }>;
+
+export declare class EdgeAttest<Product extends "consumer" | "b2b" = "consumer"> {
   constructor(supabase: SupabaseAuthLike, options?: EdgeAttestOptions);
-  /** The current state (a frozen snapshot). */
-  readonly state: Readonly<EdgeAttestState>;
+  /** The current state (a frozen snapshot, the same object until it changes). */
+  readonly state: Readonly<EdgeAttestState<Product>>;
   /** Calls `listener` now and on every change; returns the function that stops it. */
-  subscribe(listener: (state: Readonly<EdgeAttestState>) => void): () => void;
+  subscribe(listener: (state: Readonly<EdgeAttestState<Product>>) => void): () => void;
   /** Exchanges `accessToken` (default: the supabase session's) now; resolves once settled. */
-  exchange(accessToken?: string): Promise<Readonly<EdgeAttestState>>;
+  exchange(accessToken?: string): Promise<Readonly<EdgeAttestState<Product>>>;
   /** Revokes the Stytch session and clears its cookies; supabase-js stays signed in. */
-  logout(): Promise<Readonly<EdgeAttestState>>;
+  logout(): Promise<Readonly<EdgeAttestState<Product>>>;
   /** Asks the worker which session the cookies hold (`GET /api/session`), under the cross-tab lock. */
-  checkSession(): Promise<Readonly<EdgeAttestState>>;
+  checkSession(): Promise<Readonly<EdgeAttestState<Product>>>;
   /** Stops listening to supabase-js. */
   detach(): void;
 }
 
 /** Attaches to a supabase-js client: its logins are exchanged by the worker at `options.url`. */
-export declare function attachEdgeAttest(supabase: SupabaseAuthLike, options?: EdgeAttestOptions): EdgeAttest;
+export declare function attachEdgeAttest<Product extends "consumer" | "b2b" = "consumer">(
+  supabase: SupabaseAuthLike,
+  options?: EdgeAttestOptions,
+): EdgeAttest<Product>;

@@ -49,7 +49,8 @@ const DEFAULTS = {
   requestTimeoutMs: 20_000,
 };
 
-const SIGNED_OUT = Object.freeze({
+/** The state with no session: where every client starts, and what server rendering shows. */
+export const SIGNED_OUT = Object.freeze({
   status: "signed_out",
   user_id: null,
   member_id: null,

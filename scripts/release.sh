@@ -25,6 +25,9 @@ cp -R release/bin release/lib "$stage/"
 cp release/package.json README.md LICENSE CHANGELOG.md "$stage/"
 mkdir -p "$stage/client"
 cp client/index.js client/index.d.ts client/README.md "$stage/client/"
+mkdir -p "$stage/react" "$stage/server"
+cp react/index.js react/index.d.ts "$stage/react/"
+cp server/index.js server/index.d.ts "$stage/server/"
 chmod 0755 "$stage/bin/edge-attest.js"
 # Everything in the package is listed by `files`; a stray file fails here, not in a user's
 # node_modules.

@@ -30,3 +30,52 @@ async function use(): Promise<void> {
 void use;
 // @ts-expect-error: not a supabase client
 attachEdgeAttest({}, {});
+
+// The state narrows by status: signed_in has a user id and a session; error has an error.
+function describe(s: Readonly<EdgeAttestState>): string {
+  switch (s.status) {
+    case "signed_in": {
+      const user: string = s.user_id;
+      const session: string = s.session_id;
+      // @ts-expect-error: a consumer project's signed-in state has no member
+      const member: string = s.member_id;
+      return `${user} ${session} ${member}`;
+    }
+    case "error":
+      return s.error.error;
+    default:
+      // @ts-expect-error: no user id is promised before sign-in
+      return s.user_id.toUpperCase();
+  }
+}
+void describe;
+function describeMember(s: Readonly<EdgeAttestState<"b2b">>): string {
+  return s.status === "signed_in" ? `${s.member_id} ${s.organization_id}` : "none";
+}
+void describeMember;
+
+// edge-attest/react and edge-attest/server.
+import { createElement } from "react";
+import { EdgeAttestProvider, useEdgeAttest, useEdgeAttestClient } from "../../react/index.js";
+import { EdgeAttestUnavailableError, verifyEdgeAttest, type EdgeAttestBinding } from "../../server/index.js";
+
+const tree = createElement(EdgeAttestProvider, { supabase, url: "", options: { maxAttempts: 2 } }, "child");
+void tree;
+function Hooked(): string {
+  const s = useEdgeAttest();
+  const client = useEdgeAttestClient();
+  void client?.logout();
+  return s.status === "signed_in" ? s.user_id : "signed out";
+}
+void Hooked;
+async function server(request: Request, binding: EdgeAttestBinding): Promise<string | null> {
+  const who = await verifyEdgeAttest(request, { projectId: "project-test-1", requireAal: "aal2" });
+  const member = await verifyEdgeAttest(request.headers, { projectId: "project-test-1", product: "b2b", organizations: ["acme"] });
+  // @ts-expect-error: a consumer identity has no organization
+  void who?.organization_id;
+  const fromNode = await verifyEdgeAttest({ headers: { "edge-attest-jwt": "x" } }, { projectId: "project-test-1" });
+  const bound = await binding.authorize(request.headers.get("cookie") ?? "", { roles: ["admin"] });
+  void [fromNode, bound.refusal, EdgeAttestUnavailableError];
+  return who?.user_id ?? member?.organization_id ?? null;
+}
+void server;

@@ -156,7 +156,7 @@ test("the README's Deploy commands, run as written from an empty folder, end wit
 test("the package holds only what deploys and documents, and can be published", () => {
   const listed = JSON.parse(readFileSync(path.join(ROOT, "dist", "pack.json"), "utf8"))[0].files.map((f) => f.path).sort();
   for (const f of listed) {
-    assert.match(f, /^(bin\/edge-attest\.js|lib\/(template|worker|wrangler-config)\.js|worker\/(index\.js|glue\/(index\.js|index_bg\.wasm|snippets\/(edge-attest-[0-9a-f]+\/src\/runtime\/(glue|promise)\.js|worker-[0-9a-f]+\/inline\d+\.js)))|client\/(index\.js|index\.d\.ts|README\.md)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/, f);
+    assert.match(f, /^(bin\/edge-attest\.js|lib\/(template|worker|wrangler-config)\.js|worker\/(index\.js|glue\/(index\.js|index_bg\.wasm|snippets\/(edge-attest-[0-9a-f]+\/src\/runtime\/(glue|promise)\.js|worker-[0-9a-f]+\/inline\d+\.js)))|client\/(index\.js|index\.d\.ts|README\.md)|(react|server)\/index\.(js|d\.ts)|README\.md|LICENSE|CHANGELOG\.md|package\.json)$/, f);
   }
   for (const f of ["bin/edge-attest.js", "worker/index.js", "worker/glue/index_bg.wasm", "LICENSE", "CHANGELOG.md", "README.md", "client/index.js", "client/README.md"]) {
     assert.ok(listed.includes(f), `${f} is not in the package`);
@@ -183,10 +183,13 @@ test("the package holds only what deploys and documents, and can be published", 
   assert.doesNotMatch(clientReadme, /@edge-attest\/client/);
 });
 
-test("the client module is edge-attest/client", () => {
-  const r = run(process.execPath, ["--input-type=module", "-e", 'const m = await import("edge-attest/client"); console.log(typeof m.attachEdgeAttest)']);
+test("the app-side modules are edge-attest/client and edge-attest/server (edge-attest/react needs react)", () => {
+  const r = run(process.execPath, ["--input-type=module", "-e", 'const c = await import("edge-attest/client"); const s = await import("edge-attest/server"); console.log(typeof c.attachEdgeAttest, typeof s.verifyEdgeAttest)']);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), "function");
+  assert.equal(r.stdout.trim(), "function function");
+  const react = run(process.execPath, ["--input-type=module", "-e", 'await import("edge-attest/react")']);
+  assert.notEqual(react.status, 0, "react is an optional peer: not installed here");
+  assert.match(react.stderr, /Cannot find package 'react'/);
 });
 
 test("--version is Cargo.toml's; --help of each command lists the exit codes and exits 0", () => {
