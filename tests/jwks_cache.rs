@@ -839,3 +839,36 @@ fn a_look_at_kv_that_found_a_fresh_entry_does_not_delay_the_next_one() {
     assert_eq!(w.platform.last_log()["cache"], "kv");
     assert_eq!(w.http.jwks_fetches(), 1);
 }
+
+#[test]
+fn a_set_taken_from_kv_that_was_fetched_after_this_isolates_failure_refuses_an_unknown_kid() {
+    // This isolate's fetch failed; then another isolate (or the prewarm) fetched the set and
+    // KV holds it, without the token's kid. Taken from KV, it is newer than the failure: the
+    // provider's word that the kid is not published (401 within the cooldown), not a 503.
+    let w = World::new();
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    unreachable_jwks(&w);
+    w.platform.advance_secs(601);
+    // Expired: KV holds nothing newer, the fetch fails (last_failure_ms), stale serves.
+    assert_eq!(ok(&w, "valid_es256"), 200);
+    assert_eq!(w.platform.last_log()["cache"], "stale");
+    // 25 s later a fetch elsewhere succeeds and renews KV (a set without "nope").
+    w.platform.advance_secs(25);
+    renewed_elsewhere(&w, w.platform.now_ms());
+    // 5 s after that (30 s after the failure, so KV is looked at again): the set in hand is
+    // KV's, fetched after the failure; the unknown-kid refetch is within its cooldown.
+    w.platform.advance_secs(5);
+    let fetches = w.http.jwks_fetches();
+    let r = w.exchange(&token("unknown_kid"));
+    assert_eq!(w.platform.last_log()["cache"], "kv");
+    assert_eq!(
+        w.http.jwks_fetches(),
+        fetches,
+        "no refetch within the cooldown"
+    );
+    assert_eq!(
+        r.status, 401,
+        "the keys in hand were fetched after the failure: {}",
+        r.body
+    );
+}

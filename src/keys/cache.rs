@@ -578,16 +578,20 @@ impl<H: HttpClient, K: KvStore, P: Platform, M: EntryMac> JwksCache<'_, H, K, P,
                     .cloned()
                     .map_err(ResolveError::Key)
             }
-            // The set in hand lacks the kid, and the latest try to fetch a newer one failed:
-            // whether the provider publishes that key is not known, so this is the keys'
-            // trouble (503, retried), not the token's (401, which a client does not retry and
-            // which would sign out everyone whose token a just-rotated key signed).
+            // The set in hand lacks the kid, and a try to fetch a newer one failed after the
+            // set was fetched: whether the provider publishes that key is not known, so this
+            // is the keys' trouble (503, retried), not the token's (401, which a client does
+            // not retry and which would sign out everyone whose token a just-rotated key
+            // signed). A set fetched after the failure (by another isolate, through KV) is
+            // the provider's word: 401.
             Err(KeyLookupError::UnknownKid) => match self.last_failure_ms() {
-                Some(failed) => Err(ResolveError::Unavailable(format!(
-                    "no key for the token's kid, and the key set's last fetch failed {} s ago",
-                    now_ms.saturating_sub(failed) / 1000
-                ))),
-                None => Err(ResolveError::Key(KeyLookupError::UnknownKid)),
+                Some(failed) if failed >= snapshot.fetched_at_ms => {
+                    Err(ResolveError::Unavailable(format!(
+                        "no key for the token's kid, and the key set's last fetch failed {} s ago",
+                        now_ms.saturating_sub(failed) / 1000
+                    )))
+                }
+                _ => Err(ResolveError::Key(KeyLookupError::UnknownKid)),
             },
             Err(e) => Err(ResolveError::Key(e)),
         }
