@@ -1,5 +1,12 @@
-# Each target does its own set-up (see scripts/tools.sh).
-.PHONY: test demo build release fixtures bench profile size fuzz soak
+# Each target does its own set-up (see scripts/tools.sh). `make` alone runs `help`.
+.PHONY: help test demo build release fixtures bench profile size fuzz soak
+
+## List the targets with what each does (the `##` lines above each target; the default).
+help:
+	@echo "make <target>, one of:"
+	@awk '/^## / { doc[++n] = substr($$0, 4); next } \
+	  /^[a-z][a-z-]*:/ { for (i = 1; i <= n; i++) printf "  %-9s %s\n", (i == 1 ? substr($$1, 1, length($$1) - 1) : ""), doc[i] } \
+	  { n = 0 }' $(MAKEFILE_LIST)
 
 ## Run every test: lints, native unit tests, and the worker in workerd against local stand-ins.
 test:
