@@ -12,4 +12,4 @@ OUT_DIR=build-selftest bash scripts/build.sh --features selftest
 node bench/micro.mjs
 echo "== end to end in workerd"
 node bench/run.mjs
-if [ -x /usr/bin/chromium ]; then node bench/chart.mjs; fi
+if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then node bench/chart.mjs; fi

@@ -27,9 +27,11 @@ wasm-bindgen "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/edge_at
   --experimental-reset-state-function 2>&1 \
   | { grep -v "target_features\` custom section is missing" || true; } >&2
 # wrangler's bundler takes `import m from "x.wasm"` (a compiled module); wasm-bindgen writes
-# a source-phase import, which it does not parse yet.
+# a source-phase import, which it does not parse yet. (Through a temporary file, not `sed -i`:
+# BSD sed, as on macOS, would take the script for -i's backup suffix.)
 glue="$out/glue/index.js"
-sed -i 's|^import source wasmModule from "\./index_bg\.wasm";$|import wasmModule from "./index_bg.wasm";|' "$glue"
+sed 's|^import source wasmModule from "\./index_bg\.wasm";$|import wasmModule from "./index_bg.wasm";|' \
+  "$glue" > "$glue.tmp" && mv "$glue.tmp" "$glue"
 if ! grep -q '^import wasmModule from "./index_bg.wasm";$' "$glue"; then
   echo "build: unexpected wasm-bindgen output (no wasm import to rewrite in $glue)" >&2
   exit 1

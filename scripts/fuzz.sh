@@ -28,7 +28,7 @@ for t in $targets; do
   [ -f "fuzz/dictionaries/$t.dict" ] && dict=("-dict=fuzz/dictionaries/$t.dict")
   set +e
   cargo fuzz run -s none -a "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-    -max_total_time="$seconds" -timeout=2 -max_len=20000 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1
+    -max_total_time="$seconds" -timeout=2 -max_len=20000 -print_final_stats=1 ${dict[@]+"${dict[@]}"} >"$log" 2>&1
   status=$?
   set -e
   grep -E "^#[0-9]+.*DONE|panicked|ERROR|SUMMARY|stat::number_of_executed_units|Test unit written" "$log" || true

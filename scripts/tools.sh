@@ -41,9 +41,20 @@ ensure_tools() {
 }
 
 # Chromium for the browser test: Debian's package (a test tool's own browser download cannot
-# work here). Installed only when missing; needs root, as on CI.
+# work here). Installed only when missing; needs root, as on CI. Elsewhere (macOS, say),
+# CHROMIUM_PATH names a Chromium or Chrome executable, which the browser test then uses.
 ensure_chromium() {
+  if [ -n "${CHROMIUM_PATH:-}" ]; then
+    [ -x "$CHROMIUM_PATH" ] && return 0
+    echo "setup: CHROMIUM_PATH ($CHROMIUM_PATH) is not an executable" >&2
+    return 1
+  fi
   if [ ! -x /usr/bin/chromium ]; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+      echo "setup: the browser test needs Chromium: set CHROMIUM_PATH to a Chromium or Chrome" \
+        "executable (macOS: \"/Applications/Google Chrome.app/Contents/MacOS/Google Chrome\")" >&2
+      return 1
+    fi
     echo "setup: installing Debian's chromium for the browser test" >&2
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
