@@ -1,6 +1,7 @@
 // Starts the compiled worker in workerd through `wrangler dev`, on 127.0.0.1, with variables
-// pointing at the stand-ins, and collects its JSON log lines. Used by the integration tests
-// and the demo. Every process it starts is in its own group and is killed by stop().
+// pointing at the stand-ins, and collects its JSON log lines with their level. Used by the
+// integration tests and the demo. Every process it starts is in its own group and is killed by
+// stop().
 import { spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -10,6 +11,8 @@ import os from "node:os";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
+
+const uncoloured = (line) => line.replace(/\x1b\[[0-9;]*m/g, "");
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -78,6 +81,7 @@ async function startWorkerOnce({ vars, persistDir, script = "build/index.js", po
     env: { ...process.env, PATH: envPath ?? `${BIN}${path.delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
   });
   const logs = [];
+  const levels = new WeakMap();
   const output = [];
   let ready = false;
   const waiters = [];
@@ -87,11 +91,19 @@ async function startWorkerOnce({ vars, persistDir, script = "build/index.js", po
     lastLineAt = Date.now();
     output.push(line);
     if (ready) onLine?.(line);
-    const start = line.indexOf("{");
+    // wrangler writes console.log's lines as they are, and console.warn's and console.error's
+    // to stderr after "▲ [WARNING] " and "✘ [ERROR] ", in colour even with NO_COLOR.
+    const plain = uncoloured(line);
+    const start = plain.indexOf("{");
     if (start >= 0) {
       try {
-        const entry = JSON.parse(line.slice(start));
-        if (entry && typeof entry === "object" && ("route" in entry || "config_error" in entry)) {
+        const entry = JSON.parse(plain.slice(start));
+        // The lines of requests and scheduled runs. (A configuration error's line, written
+        // once per isolate before its first request's, is only in `output`: tests take the
+        // line after a request as that request's.)
+        if (entry && typeof entry === "object" && "route" in entry) {
+          const prefix = plain.slice(0, start);
+          levels.set(entry, /\[WARNING\] $/.test(prefix) ? "warn" : /\[ERROR\] $/.test(prefix) ? "error" : "log");
           logs.push(entry);
           for (const w of [...waiters]) if (w.pred(entry)) w.resolve(entry);
         }
@@ -135,6 +147,17 @@ async function startWorkerOnce({ vars, persistDir, script = "build/index.js", po
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  // wrangler writes console.warn's and console.error's lines through esbuild's message
+  // formatter, which starts on the first such line and holds it back ~0.2 s (more on a busy
+  // machine): a request answered 405 has the worker write one now, so that a test's first 4xx
+  // or 5xx line comes as promptly as console.log's lines do.
+  const seen = output.length;
+  try {
+    await (await fetch(`${url}/healthz`, { method: "DELETE" })).arrayBuffer();
+  } catch {}
+  for (const until = Date.now() + 5000; Date.now() < until && !output.slice(seen).some((l) => uncoloured(l).includes("[WARNING]")); ) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   // Forget the readiness probes.
   await new Promise((r) => setTimeout(r, 100));
   logs.length = 0;
@@ -146,6 +169,8 @@ async function startWorkerOnce({ vars, persistDir, script = "build/index.js", po
     persistDir,
     logs,
     output,
+    /** The console method that wrote a log entry: "log", "warn" or "error". */
+    levelOf: (entry) => levels.get(entry),
     /** Resolves with the first log entry (already seen or future) matching pred. */
     waitForLog(pred, timeoutMs = 10_000) {
       const seen = logs.find(pred);

@@ -907,6 +907,54 @@ fn one_json_log_line_per_request_without_secrets() {
 }
 
 #[test]
+fn a_log_line_is_written_at_the_level_of_its_status() {
+    use edge_attest::http::LogLevel;
+    let w = World::new();
+    let ip = [("cf-connecting-ip", "203.0.113.9")];
+    let exchange = |name: &str| {
+        let body = json!({ "access_token": token(name) }).to_string();
+        w.request(
+            "POST",
+            "/api/exchange",
+            &[("content-type", "application/json"), ip[0]],
+            &body,
+        )
+    };
+    w.stytch_ok();
+    assert_eq!(exchange("valid_es256").status, 200);
+    assert_error(&exchange("expired_long_ago"), 401, "invalid_token");
+    w.http
+        .push_stytch(stytch_error(500, "internal_server_error"));
+    w.http
+        .push_stytch(stytch_error(503, "internal_server_error"));
+    assert_error(&exchange("valid_es256"), 502, "upstream_error");
+    assert_eq!(w.request("GET", "/healthz", &ip, "").status, 200);
+    assert_eq!(w.request("GET", "/nowhere", &ip, "").status, 404);
+    let statuses: Vec<u64> = w
+        .platform
+        .logs
+        .borrow()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["status"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(statuses, [200, 401, 502, 200, 404]);
+    assert_eq!(
+        *w.platform.levels.borrow(),
+        [
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Error,
+            LogLevel::Info,
+            LogLevel::Warn
+        ]
+    );
+}
+
+#[test]
 fn every_answer_of_a_known_route_carries_cors_for_an_allowed_origin() {
     let origin = "http://localhost:5173";
     let cors_of = |r: &edge_attest::http::Response| {

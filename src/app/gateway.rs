@@ -30,7 +30,7 @@ use crate::gateway::{
 };
 use crate::http::{
     AllHeaders, Answer, ForwardRequest, Forwarded, Forwarder, HttpClient, IncomingRequest,
-    Platform, Response, TransportError,
+    LogLevel, Platform, Response, TransportError,
 };
 use crate::jwt::assurance::Aal;
 use crate::keys::cache::KvStore;
@@ -787,7 +787,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         }
         log.ms.total = self.platform.now_ms().saturating_sub(started);
         if let Ok(line) = serde_json::to_string(&log) {
-            self.platform.log(&line);
+            self.platform.log(LogLevel::of_status(log.status), &line);
         }
         result
     }

@@ -17,8 +17,8 @@ use crate::config::{Config, ConfigError, KeySource, Provider};
 use crate::error::ApiError;
 use crate::formats::urls::{self, UrlParts};
 use crate::http::{
-    AllHeaders, Answer, BodySource, Forwarder, HttpClient, IncomingRequest, PREFLIGHT_MAX_AGE_SECS,
-    Platform, Response,
+    AllHeaders, Answer, BodySource, Forwarder, HttpClient, IncomingRequest, LogLevel,
+    PREFLIGHT_MAX_AGE_SECS, Platform, Response,
 };
 use crate::jwt::token::UnverifiedToken;
 use crate::keys::cache::{
@@ -312,7 +312,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     ) -> Result<(), Failure> {
         let Some(key) = limits::ip_key(address) else {
             if !self.notes.no_client_address.replace(true) {
-                self.platform.log(NO_CLIENT_ADDRESS_NOTICE);
+                self.platform.log(LogLevel::Warn, NO_CLIENT_ADDRESS_NOTICE);
             }
             return Ok(());
         };
@@ -333,7 +333,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         log.status = response.status();
         log.ms.total = self.platform.now_ms().saturating_sub(started);
         if let Ok(line) = serde_json::to_string(&log) {
-            self.platform.log(&line);
+            self.platform.log(LogLevel::of_status(log.status), &line);
         }
         response
     }

@@ -9,7 +9,7 @@
 use super::Services;
 use super::limits::RateLimiter;
 use crate::config::{Config, ConfigError, KeySource};
-use crate::http::{HttpClient, Platform};
+use crate::http::{HttpClient, LogLevel, Platform};
 use crate::keys::cache::{DocumentKind, KvStore, Prewarmed};
 use crate::keys::crypto::SignatureBackend;
 use crate::keys::integrity::EntryMac;
@@ -82,8 +82,15 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             log.outcome = "failed";
         }
         log.ms.total = self.platform.now_ms().saturating_sub(started);
+        // A run that renewed everything is routine; one that failed or could not read the
+        // configuration is what a cron failure alert should find.
+        let level = if log.outcome == "ok" {
+            LogLevel::Info
+        } else {
+            LogLevel::Error
+        };
         if let Ok(line) = serde_json::to_string(&log) {
-            self.platform.log(&line);
+            self.platform.log(level, &line);
         }
         log.outcome == "ok"
     }

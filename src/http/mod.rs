@@ -267,6 +267,32 @@ pub trait Platform {
     async fn sleep(&self, ms: u32);
     /// A random number (jitter only; not for secrets).
     fn random_u32(&self) -> u32;
-    /// Writes one log line.
-    fn log(&self, line: &str);
+    /// Writes one log line at `level`.
+    fn log(&self, level: LogLevel, line: &str);
+}
+
+/// How serious a log line is. Workers Logs takes a line's level from the console method that
+/// wrote it (`console.log`, `console.warn`, `console.error`) and filters by it
+/// (docs/operations.md). The discriminant is what the runtime glue passes to JavaScript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `console.log`: an answer below 400, a prewarm that renewed everything.
+    Info = 0,
+    /// `console.warn`: a 4xx answer (the request was refused), a deployment notice.
+    Warn = 1,
+    /// `console.error`: a 5xx answer (the worker, its configuration or a service it calls
+    /// failed), a prewarm that failed.
+    Error = 2,
+}
+
+impl LogLevel {
+    /// The level of the log line of an answer with `status`.
+    #[must_use]
+    pub const fn of_status(status: u16) -> Self {
+        match status {
+            500.. => Self::Error,
+            400..=499 => Self::Warn,
+            _ => Self::Info,
+        }
+    }
 }

@@ -1,7 +1,9 @@
 // JavaScript half of src/runtime/glue.rs, imported by wasm-bindgen: the helpers that let one
 // boundary crossing do the work of several (see the comments on the imports in glue.rs).
-const log = console.log.bind(console);
-export function log_later(s) { Promise.resolve(s).then(log); }
+// Indexed by the level src/http/mod.rs's LogLevel passes: Workers Logs takes a line's level
+// from the console method that wrote it.
+const write = [console.log.bind(console), console.warn.bind(console), console.error.bind(console)];
+export function log_later(s, level) { Promise.resolve(s).then(write[level]); }
 
 // The answers still owed to requests, so that a trap (a panic) can end them all at once:
 // the failed instance will never settle them, and each would otherwise hang until the

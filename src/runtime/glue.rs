@@ -13,8 +13,8 @@ use crate::config::{Config, ConfigError};
 use crate::http::wire;
 use crate::http::{
     AllHeaders, Answer, BodyError, BodySource, ForwardRequest, Forwarded, Forwarder, HttpClient,
-    IncomingRequest, Method, OutboundRequest, OutboundResponse, Platform, REQUEST_HEADERS,
-    RESPONSE_HEADERS, Response as CoreResponse, TransportError,
+    IncomingRequest, LogLevel, Method, OutboundRequest, OutboundResponse, Platform,
+    REQUEST_HEADERS, RESPONSE_HEADERS, Response as CoreResponse, TransportError,
 };
 use crate::keys::cache::{JwksMemory, KV_CLOCK_TOLERANCE_MS, KvStore};
 use crate::runtime::promise::{js_message, settled};
@@ -33,11 +33,12 @@ use worker::{Delay, Env, console_error};
 
 #[wasm_bindgen(module = "/src/runtime/glue.js")]
 extern "C" {
-    /// `console.log` from a promise reaction, with no WASM frames on the stack: called
-    /// directly from WASM the runtime captures a stack trace through the WASM frames, which
-    /// measured about 55 µs per line in workerd, as much as the rest of a `/healthz` request.
-    /// (Not `queueMicrotask`: in workerd that wraps the callback in a native function.)
-    fn log_later(line: &str);
+    /// `console.log`, `console.warn` or `console.error` (`level`: a [`LogLevel`]) from a
+    /// promise reaction, with no WASM frames on the stack: called directly from WASM the
+    /// runtime captures a stack trace through the WASM frames, which measured about 55 µs per
+    /// line in workerd, as much as the rest of a `/healthz` request. (Not `queueMicrotask`: in
+    /// workerd that wraps the callback in a native function.)
+    fn log_later(line: &str, level: u8);
     /// `Promise.withResolvers()`: the answer to a request that had to wait for I/O.
     fn deferred() -> JsValue;
     fn promise_of(deferred: &JsValue) -> Promise;
@@ -742,7 +743,7 @@ impl Platform for WorkerPlatform {
         u32::from_le_bytes(bytes)
     }
 
-    fn log(&self, line: &str) {
-        log_later(line);
+    fn log(&self, level: LogLevel, line: &str) {
+        log_later(line, level as u8);
     }
 }

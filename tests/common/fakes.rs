@@ -6,8 +6,8 @@ use edge_attest::app::limits::{Limit, RateLimiter};
 use edge_attest::app::{IsolateNotes, Refreshes, Services};
 use edge_attest::config::{Config, ConfigError};
 use edge_attest::http::{
-    Answer, ForwardRequest, Forwarded, Forwarder, HttpClient, IncomingRequest, OutboundRequest,
-    OutboundResponse, Platform, Response, TransportError,
+    Answer, ForwardRequest, Forwarded, Forwarder, HttpClient, IncomingRequest, LogLevel,
+    OutboundRequest, OutboundResponse, Platform, Response, TransportError,
 };
 use edge_attest::keys::cache::{JwksMemory, KvStore};
 use edge_attest::keys::crypto::RustCryptoBackend;
@@ -342,6 +342,8 @@ pub struct FakePlatform {
     pub now_ms: std::rc::Rc<Cell<u64>>,
     pub sleeps: RefCell<Vec<u32>>,
     pub logs: RefCell<Vec<String>>,
+    /// The level of each line in `logs`.
+    pub levels: RefCell<Vec<LogLevel>>,
     pub random: Cell<u32>,
 }
 
@@ -351,6 +353,7 @@ impl FakePlatform {
             now_ms: std::rc::Rc::new(Cell::new(now_ms)),
             sleeps: RefCell::default(),
             logs: RefCell::default(),
+            levels: RefCell::default(),
             random: Cell::new(12_345),
         }
     }
@@ -375,7 +378,8 @@ impl Platform for FakePlatform {
     fn random_u32(&self) -> u32 {
         self.random.get()
     }
-    fn log(&self, line: &str) {
+    fn log(&self, level: LogLevel, line: &str) {
+        self.levels.borrow_mut().push(level);
         self.logs.borrow_mut().push(line.to_owned());
     }
 }

@@ -87,6 +87,25 @@ test("the log line names the route, outcome, timings and cache, and leaks nothin
   for (const secret of [token, SECRET, session.value, "ada@example.com"]) assert.ok(!all.includes(secret), `output leaks ${secret.slice(0, 12)}`);
 });
 
+test("log levels: a 4xx answer's line is written by console.warn, a 5xx's by console.error, others by console.log", async () => {
+  // Workers Logs takes a line's level from the console method; wrangler dev marks warn and
+  // error lines, which dev/worker.mjs reads back.
+  const levelOf = async (send) => {
+    const n = ctx.worker.logs.length;
+    const res = await send();
+    await res.arrayBuffer();
+    const line = await ctx.worker.waitForLog((l) => l.status === res.status && ctx.worker.logs.indexOf(l) >= n);
+    return [res.status, ctx.worker.levelOf(line)];
+  };
+  assert.deepEqual(await levelOf(async () => exchange(ctx, await ctx.supabase.mint())), [200, "log"]);
+  assert.deepEqual(await levelOf(async () => exchange(ctx, await ctx.supabase.mint({ expiresIn: -120 }))), [401, "warn"]);
+  assert.deepEqual(await levelOf(() => fetch(`${ctx.worker.url}/nowhere`)), [404, "warn"]);
+  // Stytch down: two 5xx, 502 upstream_error.
+  ctx.stytch.script({ error_type: "internal_server_error" }, { error_type: "internal_server_error", status: 503 });
+  assert.deepEqual(await levelOf(async () => exchange(ctx, await ctx.supabase.mint())), [502, "error"]);
+  assert.deepEqual(await levelOf(() => fetch(`${ctx.worker.url}/healthz`)), [200, "log"]);
+});
+
 test("rejected tokens are 401 and never reach Stytch", async () => {
   const before = ctx.stytch.calls.length;
   const good = await ctx.supabase.mint();

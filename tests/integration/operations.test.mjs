@@ -98,10 +98,13 @@ test("a run that cannot fetch a key set keeps the old entry, and the run fails",
   ctx.supabase.state.cacheControl = "public, max-age=300"; // inside the renewal window: every run fetches
   try {
     await ctx.restart({ freshKv: true });
-    assert.equal((await cron()).outcome, "ok");
+    const ok = await cron();
+    assert.equal(ok.outcome, "ok");
+    assert.equal(ctx.worker.levelOf(ok), "log");
     ctx.supabase.state.mode = "fail";
     const failed = await cron(500);
     assert.equal(failed.outcome, "failed");
+    assert.equal(ctx.worker.levelOf(failed), "error", "a failed run is written by console.error");
     const supabase = setOf(failed, "supabase");
     assert.equal(supabase.result, "failed");
     assert.match(supabase.error, /HTTP 500/);
