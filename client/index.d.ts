@@ -128,7 +128,9 @@ export declare class EdgeAttest<Product extends "consumer" | "b2b" = "consumer">
   subscribe(listener: (state: Readonly<EdgeAttestState<Product>>) => void): () => void;
   /** Exchanges `accessToken` (default: the supabase session's) now; resolves once settled. */
   exchange(accessToken?: string): Promise<Readonly<EdgeAttestState<Product>>>;
-  /** Revokes the Stytch session and clears its cookies; supabase-js stays signed in. */
+  /** Revokes the Stytch session and clears its cookies; supabase-js stays signed in. Called
+   * while a logout is under way (after supabase-js's `signOut()`), resolves when that one is
+   * done, with no second request. */
   logout(): Promise<Readonly<EdgeAttestState<Product>>>;
   /** Asks the worker which session the cookies hold (`GET /api/session`), under the cross-tab lock. */
   checkSession(): Promise<Readonly<EdgeAttestState<Product>>>;

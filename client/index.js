@@ -122,7 +122,10 @@ export class EdgeAttest {
     return this.#ask({ kind: "exchange", token, force: true });
   }
 
-  /** Revokes the Stytch session and clears its cookies (supabase-js stays signed in). */
+  /**
+   * Revokes the Stytch session and clears its cookies (supabase-js stays signed in). While a
+   * logout is under way (supabase-js's SIGNED_OUT started one), resolves when that one is done.
+   */
   logout() {
     return this.#ask({ kind: "logout", force: true });
   }
@@ -163,10 +166,10 @@ export class EdgeAttest {
 
   #ask(intent) {
     if (this.#detached) return Promise.resolve(this.#state);
-    const same =
-      !intent.force &&
-      ((intent.kind === "exchange" && (intent.token === this.#done || intent.token === this.#wanted?.token)) ||
-        (intent.kind === "logout" && this.#wanted?.kind === "logout"));
+    // A logout asked while one is wanted (supabase-js's SIGNED_OUT started it, and the app
+    // calls logout() to wait for it) joins that one: it ends the same session, once.
+    if (intent.kind === "logout" && this.#wanted?.kind === "logout") return new Promise((resolve) => this.#waiters.push(resolve));
+    const same = !intent.force && intent.kind === "exchange" && (intent.token === this.#done || intent.token === this.#wanted?.token);
     if (same) return Promise.resolve(this.#state);
     this.#wanted = intent;
     const settled = new Promise((resolve) => this.#waiters.push(resolve));

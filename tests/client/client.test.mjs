@@ -100,6 +100,28 @@ test("sign-in, token refresh and sign-out through supabase-js reach the worker o
   edge.detach();
 });
 
+test("logout() during the logout supabase-js's sign-out started joins it: one request, resolved once it is done", async () => {
+  const supabase = supabaseClient();
+  const f = browserFetch({ latencyMs: 100 });
+  const edge = attachEdgeAttest(supabase, { url: ctx.worker.url, fetch: f });
+  await supabase.auth.signInWithPassword({ email: "leaving@example.com", password: "x" });
+  await until(edge, (s) => s.status === "signed_in");
+  const revokes = () => ctx.stytch.calls.filter((c) => c.path === "/v1/sessions/revoke").length;
+  const before = revokes();
+  // What an app's sign-out button does: supabase-js signs out (SIGNED_OUT: the client module
+  // logs out of Stytch), then it waits for that logout before leaving the page.
+  await supabase.auth.signOut();
+  const state = await edge.logout();
+  assert.equal(state.status, "signed_out");
+  assert.equal(f.jar.size, 0, "resolved after the worker cleared the cookies");
+  assert.equal(posts(f, "/api/logout").length, 1, "one logout");
+  assert.equal(revokes(), before + 1);
+  // With no logout under way, logout() is a request of its own.
+  await edge.logout();
+  assert.equal(posts(f, "/api/logout").length, 2);
+  edge.detach();
+});
+
 test("one request in flight; a newer token replaces a waiting one; repeats are not sent", async () => {
   const supabase = supabaseClient();
   const f = browserFetch({ latencyMs: 300 }); // a far-away worker: refreshes outpace exchanges
