@@ -92,7 +92,9 @@ const worker = await startWorkerd({
   bundle: b,
   kvPort: kv.port,
   workdir: path.join(out, "workerd"),
-  // SOAK_LOGS=1 keeps the worker's log lines, written to bench/out/soak/worker.log at the end.
+  // SOAK_LOGS=1 keeps the worker's log lines, written to bench/out/soak/worker.log at the end
+  // (console.log's, workerd's stdout) and worker-warn-error.log (4xx and 5xx answers, failed
+  // runs: console.warn's and console.error's, its stderr).
   keepStdout: Boolean(process.env.SOAK_LOGS),
   vars: { SUPABASE_URL: supabase.url, STYTCH_PROJECT_ID: PROJECT_ID, STYTCH_SECRET: SECRET, STYTCH_PROFILE_ID: PROFILE_ID, STYTCH_API_BASE: stytch.url, PROTECT },
 });
@@ -582,7 +584,10 @@ const report = lines.join("\n");
 console.log("\n" + report);
 writeFileSync(path.join(ROOT, "docs", "soak.md"), report);
 console.log("wrote docs/soak.md");
-if (process.env.SOAK_LOGS) writeFileSync(path.join(out, "worker.log"), worker.stdout());
+if (process.env.SOAK_LOGS) {
+  writeFileSync(path.join(out, "worker.log"), worker.stdout());
+  writeFileSync(path.join(out, "worker-warn-error.log"), worker.stderr());
+}
 await worker.stop();
 await Promise.all([supabase.close(), stytch.close(), kv.close(), app.close()]);
 process.exit(failures.length ? 1 : 0);
