@@ -50,7 +50,7 @@ OUT_DIR=build-selftest bash scripts/build.sh --features selftest
 stage "the npm package (dist/): make release"
 bash scripts/release.sh
 
-stage "the deployable bundle: wrangler deploy --dry-run of wrangler.toml (top level, staging, production)"
+stage "the deployable bundle: wrangler deploy --dry-run of wrangler.toml (each environment it has)"
 bash scripts/dry-run.sh
 
 stage "integration, client and browser tests: the compiled worker in workerd against the local stand-ins"
