@@ -55,5 +55,8 @@ bash scripts/dry-run.sh
 
 stage "integration, client and browser tests: the compiled worker in workerd against the local stand-ins"
 PATH="$PWD/node_modules/.bin:$PATH" node --test --test-concurrency=2 --test-timeout=180000 tests/integration/*.test.mjs tests/client/*.test.mjs tests/browser/*.test.mjs tests/release/*.test.mjs
+
+stage "the Next.js example (examples/nextjs) behind the gateway: npm ci from its lockfile, next build and next dev, Chromium"
+PATH="$PWD/node_modules/.bin:$PATH" node --test --test-timeout=600000 tests/examples/*.test.mjs
 stage_done
 echo "== all $steps stages passed in $(duration $((SECONDS - started)))"
