@@ -15,7 +15,7 @@ export function SessionControls() {
   async function signOut() {
     setLeaving(true);
     await supabaseBrowser().auth.signOut();
-    await client?.logout();
+    await client.logout();
     window.location.assign("/");
   }
 
@@ -29,7 +29,8 @@ export function SessionControls() {
       <button id="refresh" onClick={() => supabaseBrowser().auth.refreshSession()}>
         Refresh the token
       </button>{" "}
-      <button id="sign-out" onClick={signOut} disabled={leaving}>
+      {/* Enabled once the provider has attached (just after hydration): only then does a sign-out reach Stytch. */}
+      <button id="sign-out" onClick={signOut} disabled={leaving || !client}>
         Sign out
       </button>
     </section>
