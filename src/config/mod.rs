@@ -86,6 +86,42 @@ fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 /// The variables as the runtime hands them over (the worker passes its `Env`). Every one is
 /// read through here and trimmed the same way; unset and empty (after trimming) are the same:
 /// the default, or for a required one, an error.
+/// Every variable the worker reads, and no other: `edge-attest check` warns about a `vars`
+/// name not in it (a typo such as `REQUIRE_AAL` would otherwise be ignored without a word),
+/// and every read asserts its name is listed (debug builds and tests).
+pub const VARIABLES: [&str; 30] = [
+    "SUPABASE_URL",
+    "JWT_ISSUER",
+    "JWKS_URL",
+    "JWT_AUDIENCE",
+    "JWT_ALGORITHMS",
+    "CLOCK_SKEW_SECONDS",
+    "REQUIRED_ROLE",
+    "ALLOW_ANONYMOUS",
+    "REQUIRED_AAL",
+    "MFA_ENROLLED_CLAIM",
+    "STYTCH_PROJECT_ID",
+    "STYTCH_SECRET",
+    "KEY_CACHE_SECRET",
+    "STYTCH_PROFILE_ID",
+    "STYTCH_API_BASE",
+    "SESSION_DURATION_MINUTES",
+    "ALLOWED_ORIGINS",
+    "COOKIE_DOMAIN",
+    "COOKIE_HTTP_ONLY",
+    "COOKIE_SAMESITE",
+    "COOKIE_NAME_SESSION",
+    "COOKIE_NAME_JWT",
+    "SESSION_REUSE",
+    "SESSION_REUSE_MIN_SECONDS",
+    "STYTCH_SESSION_ISSUERS",
+    "PROVIDERS",
+    "STYTCH_PRODUCT",
+    "STYTCH_ORGANIZATION_ID",
+    "STYTCH_ORGANIZATION_ID_CLAIM",
+    "PROTECT",
+];
+
 pub(crate) struct Vars<'a> {
     get: &'a dyn Fn(&str) -> Option<String>,
 }
@@ -93,6 +129,7 @@ pub(crate) struct Vars<'a> {
 impl Vars<'_> {
     /// A variable's value, trimmed; `None` when unset or empty.
     fn opt(&self, name: &str) -> Option<String> {
+        debug_assert!(VARIABLES.contains(&name), "{name} is not in VARIABLES");
         (self.get)(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
@@ -366,6 +403,18 @@ fn base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
     if url.query.is_some() {
         return Err(err(name, "must not contain a query"));
     }
+    // The worker appends its own paths (`/auth/v1/…`, `/v1/…`): a base with a path of its
+    // own, like the issuer `https://<ref>.supabase.co/auth/v1` a Stytch profile asks for,
+    // would point every request one level too deep, and pass every check until then.
+    if !url.path.trim_end_matches('/').is_empty() {
+        return Err(err(
+            name,
+            format!(
+                "must be an origin like https://<ref>.supabase.co, with no path (not {})",
+                url.path
+            ),
+        ));
+    }
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
@@ -480,6 +529,24 @@ mod tests {
             vars.insert(name, other(name));
             assert_eq!(seen(&vars), with, "{name} is ignored with PROVIDERS");
         }
+    }
+
+    #[test]
+    fn a_base_url_with_a_path_is_refused() {
+        for (var, value) in [
+            ("SUPABASE_URL", "https://abcd.supabase.co/auth/v1"),
+            (
+                "SUPABASE_URL",
+                "https://abcd.supabase.co/dashboard/project/abcd",
+            ),
+            ("STYTCH_API_BASE", "https://login.example.com/v1"),
+        ] {
+            let e = fails(var, value);
+            assert!(e.problem.contains("no path"), "{e}");
+        }
+        let mut vars = base();
+        vars.insert("SUPABASE_URL", "https://abcd.supabase.co/");
+        assert!(parse(&vars).is_ok(), "a trailing slash is no path");
     }
 
     #[test]
