@@ -6,7 +6,8 @@
 // it from source.
 
 import { randomInt } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -118,6 +119,17 @@ function init(argv) {
     if (v.trim() === '' || /[\p{Cc}\s"'\\]/u.test(v)) fail(`--${flag}: ${JSON.stringify(v)} is not a value for ${variable}`);
     given[variable] = v;
   }
+  // `main` must point into the project's own node_modules: run through `npx` without a local
+  // install, this file lives in npm's cache, which wrangler would bundle from and npm may clear.
+  let installed = null;
+  try {
+    installed = dirname(createRequire(resolve('package.json')).resolve('edge-attest/package.json'));
+  } catch {
+    // not installed here
+  }
+  if (installed === null || realpathSync(installed) !== realpathSync(PACKAGE)) {
+    fail('edge-attest is not installed in this project: npm install edge-attest wrangler, then npx edge-attest init');
+  }
   for (const other of ['wrangler.toml', 'wrangler.json', 'wrangler.jsonc']) {
     if (existsSync(resolve(other))) fail(`${other} already exists here; not overwritten (remove it, or compare it with the output of init in an empty folder)`);
   }
@@ -130,7 +142,7 @@ function init(argv) {
 
 Next:
 ${nextSteps(host).map((c) => `  ${c}`).join('\n')}
-`);
+${envs.length ? `\nEach environment (fill in its routes and [vars] first):\n${envs.map((e) => `  npx wrangler secret put STYTCH_SECRET --env ${e}\n  npx wrangler deploy --env ${e}`).join('\n')}\n` : ''}`);
 }
 
 /** What to run after init: the README's Deploy commands that follow it, word for word. */
@@ -147,7 +159,7 @@ async function check(argv) {
   if (!existsSync(file)) fail(`${file} does not exist (npx edge-attest init writes one)`);
   if (!/\.(toml|json|jsonc)$/.test(file)) fail('check reads wrangler.toml, wrangler.json or wrangler.jsonc files');
   const wrangler = await loadWrangler(process.cwd(), PACKAGE);
-  if (wrangler === null) fail('check reads the configuration with wrangler\'s own reader, and wrangler is not installed here: npm install --save-dev wrangler');
+  if (wrangler === null) fail('check reads the configuration with wrangler\'s own reader, and wrangler is not installed here: npm install wrangler');
 
   const report = { file, ok: true, environments: [] };
   let envs;

@@ -16,8 +16,13 @@ export const EXAMPLE_HOST = 'app.example.com';
  */
 export const PLACEHOLDERS = [
   { text: 'your-project-ref', what: "your Supabase project's URL, https://<ref>.supabase.co" },
-  { text: '00000000-0000-0000-0000-000000000000', what: "your Stytch project's id (Project ID on Stytch's API keys page) or Trusted Auth Token profile id" },
+  { text: 'project-test-00000000-0000-0000-0000-000000000000', what: "your Stytch project's id (the dashboard's API keys page)" },
+  { text: 'trusted-auth-token-profile-test-00000000-0000-0000-0000-000000000000', what: "your Trusted Auth Token profile's id" },
   { text: 'example.com', what: "your app's own host name, whose zone is on Cloudflare" },
+  // The commented-out examples, once uncommented.
+  { text: 'your-tenant', what: "your identity provider's own issuer" },
+  { text: '<Auth0 client id>', what: "your Auth0 application's client id" },
+  { text: '-...', what: "your Trusted Auth Token profile's id for that provider" },
 ];
 
 const SUPABASE_URL = 'https://your-project-ref.supabase.co';
@@ -60,7 +65,8 @@ export function document({ main, build = false, name = 'edge-attest', host = EXA
           ]
         : [
             `edge-attest ${version}: written by \`npx edge-attest init\`. Fill in what is left, then`,
-            '`npx edge-attest check` and `npx wrangler deploy` (docs/configuration.md has every setting).',
+            '`npx edge-attest check` and `npx wrangler deploy`. The docs/ pages named below are the',
+            "repository's (package.json's homepage): docs/configuration.md has every setting.",
           ],
     },
     { key: 'name', value: name },
@@ -248,7 +254,7 @@ const OPTIONAL_VARS = [
   {
     comment: [
       'The session cookies. HttpOnly by default: Stytch\'s frontend SDK cannot read them then',
-      '(README.md, "With Stytch\'s frontend SDK").',
+      '(README.md, "Using Stytch\'s frontend SDK alongside").',
     ],
   },
   { key: 'COOKIE_DOMAIN', off: '', note: 'host-only cookies (no Domain attribute)' },
@@ -287,14 +293,16 @@ const OPTIONAL_VARS = [
       'The auth gateway (docs/gateway.md): the app\'s own paths, forwarded only with a session the',
       'cookies prove that meets the rule, with who it is in Edge-Attest-* headers. The routes',
       'above must then cover them (`edge-attest check` says which do not): routes = ["<host>/*"].',
-      'A rule may also say methods, preflight, bearer, require_aal, require_link, roles and',
-      '(B2B) organizations (docs/gateway.md#rules).',
+      'The login page and the scripts and styles it loads are public (/_next/* is Next.js\'s;',
+      'use your framework\'s asset path). A rule may also say methods, preflight, bearer,',
+      'require_aal, require_link, roles and (B2B) organizations (docs/gateway.md#rules).',
     ],
   },
   {
     key: 'PROTECT',
     off: [
       { path: '/login', upstream: 'origin', require_session: false },
+      { path: '/_next/*', upstream: 'origin', require_session: false },
       { path: '/admin/*', upstream: 'origin', roles: ['admin'], require_aal: 'aal2' },
       { path: '/*', upstream: 'origin', on_unauthenticated: 'redirect', login_url: '/login' },
     ],

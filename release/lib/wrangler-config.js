@@ -85,13 +85,33 @@ export function findings(env, facts) {
 
   for (const { where, text } of strings(config)) {
     for (const p of PLACEHOLDERS) {
-      if (text.includes(p.text)) errors.push(`${where} is the template's placeholder ${JSON.stringify(text)}: put ${p.what} there`);
+      if (text.includes(p.text)) {
+        errors.push(`${where} is the template's placeholder ${JSON.stringify(text)}: put ${p.what} there`);
+        break;
+      }
     }
   }
   for (const name of SECRETS) {
     if (Object.hasOwn(vars, name)) {
       errors.push(`${name} is in vars, in plain text in the file: remove it and use \`npx wrangler secret put ${name}${suffix}\``);
     }
+  }
+  for (const name of Object.keys(vars)) {
+    if (facts.variables.includes(name)) continue;
+    const near = closest(name, facts.variables);
+    warnings.push(`vars.${name} is not a variable the worker reads: it has no effect${near ? ` (did you mean ${near}?)` : ''}`);
+  }
+  const project = typeof vars.STYTCH_PROJECT_ID === 'string' ? vars.STYTCH_PROJECT_ID : '';
+  const profile = typeof vars.STYTCH_PROFILE_ID === 'string' ? vars.STYTCH_PROFILE_ID : '';
+  if (project && !/^project-(test|live)-/.test(project)) {
+    warnings.push(`vars.STYTCH_PROJECT_ID ${JSON.stringify(project)} does not look like a Stytch project id (project-test-… or project-live-…, the API keys page)${/^trusted-auth-token-profile-/.test(project) ? ': that is a Trusted Auth Token profile id' : ''}`);
+  }
+  if (profile && !/^trusted-auth-token-profile-(test|live)-/.test(profile)) {
+    warnings.push(`vars.STYTCH_PROFILE_ID ${JSON.stringify(profile)} does not look like a Trusted Auth Token profile id (trusted-auth-token-profile-test-… or -live-…)${/^project-/.test(profile) ? ': that is a project id' : ''}`);
+  }
+  const mode = (id) => /^[a-z-]+-(test|live)-/.exec(id)?.[1];
+  if (mode(project) && mode(profile) && mode(project) !== mode(profile)) {
+    warnings.push(`STYTCH_PROJECT_ID is a ${mode(project)} project and STYTCH_PROFILE_ID a ${mode(profile)} profile: a profile belongs to one project`);
   }
   if (Object.hasOwn(vars, 'PROVIDERS')) {
     for (const name of facts.shadowed_by_providers) {
@@ -127,6 +147,30 @@ export function findings(env, facts) {
     }
   }
   return { errors, warnings };
+}
+
+/** The listed name `name` most likely meant: the same but for case, or at most two edits away. */
+function closest(name, names) {
+  const upper = name.toUpperCase();
+  let best = null;
+  let bestDistance = 3;
+  for (const n of names) {
+    if (n === upper) return n;
+    const d = distance(upper, n);
+    if (d < bestDistance) [best, bestDistance] = [n, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance. */
+function distance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
 }
 
 /** Every string in the parts of the configuration a user fills in, with where it is. */

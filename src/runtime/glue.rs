@@ -204,17 +204,18 @@ pub fn check_configuration(env: Env) -> Option<String> {
 }
 
 /// `edge-attest check`: what the check needs to know of this build beyond the variables, as
-/// JSON: the paths of the worker's own routes (a deployment's route patterns must cover each)
-/// and the variables `PROVIDERS` makes the worker ignore. From the build itself, so the check
-/// cannot disagree with the worker it ships with.
+/// JSON: the paths of the worker's own routes (a deployment's route patterns must cover each),
+/// the variables `PROVIDERS` makes the worker ignore, and every variable it reads. From the
+/// build itself, so the check cannot disagree with the worker it ships with.
 #[wasm_bindgen]
 pub fn check_facts() -> String {
     let routes: Vec<&str> = Route::ALL.iter().map(|r| r.path()).collect();
     let list = |names: &[&str]| serde_json::to_string(names).unwrap_or_default();
     format!(
-        "{{\"routes\":{},\"shadowed_by_providers\":{}}}",
+        "{{\"routes\":{},\"shadowed_by_providers\":{},\"variables\":{}}}",
         list(&routes),
-        list(&crate::config::providers::SHADOWED_BY_PROVIDERS)
+        list(&crate::config::providers::SHADOWED_BY_PROVIDERS),
+        list(&crate::config::VARIABLES)
     )
 }
 

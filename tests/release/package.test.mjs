@@ -230,6 +230,15 @@ test("check on init's untouched file exits 1 naming every placeholder; init neve
   assert.equal(ids.length, 2);
   assert.notEqual(ids[0], ids[1]);
 
+  // Through npx from a folder where the package is not installed, main would point into
+  // npm's cache: refused.
+  const elsewhere = mkdtempSync(path.join(os.tmpdir(), "edge-attest-not-installed-"));
+  const stray = run(path.join(dir, "node_modules", ".bin", "edge-attest"), ["init"], { cwd: elsewhere });
+  assert.equal(stray.status, 2, stray.stdout);
+  assert.match(stray.stderr, /edge-attest is not installed in this project: npm install edge-attest wrangler/);
+  assert.ok(!existsSync(path.join(elsewhere, "wrangler.toml")));
+  rmSync(elsewhere, { recursive: true, force: true });
+
   const again = cli(["init"], { cwd: sub });
   assert.equal(again.status, 2);
   assert.match(again.stderr, /wrangler\.toml already exists here; not overwritten/);
@@ -340,6 +349,21 @@ test("check: a secret in vars, variables PROVIDERS shadows, routes that miss the
   const whole = checkEdited("gateway-whole", (t) => t.replace(/^\[vars\]$/m, '[vars]\nPROTECT = [{ path = "/dashboard/*", upstream = "origin" }]').replace(/^routes = \[[^\]]*\]/m, `routes = ["${HOST}/*"]`));
   assert.equal(whole.status, 0, whole.stdout);
   assert.equal(whole.stdout, "top level: ok\n  note: STYTCH_SECRET is not in .dev.vars or the environment: checked as if set (`npx wrangler secret put STYTCH_SECRET`)\n");
+
+  // A misspelt variable does nothing: said, with the name it was meant to be.
+  const typo = checkEdited("typo", (t) => t.replace(/^\[vars\]$/m, '[vars]\nREQUIRE_AAL = "aal2"\ncookie_http_only = "false"'));
+  assert.equal(typo.status, 0, typo.stdout);
+  assert.match(typo.stdout, /warning: vars\.REQUIRE_AAL is not a variable the worker reads: it has no effect \(did you mean REQUIRED_AAL\?\)/);
+  assert.match(typo.stdout, /warning: vars\.cookie_http_only is not a variable the worker reads: it has no effect \(did you mean COOKIE_HTTP_ONLY\?\)/);
+
+  // Ids in each other's place, and the template's own provider example uncommented.
+  const swapped = checkEdited("swapped", (t) => t.replace(`STYTCH_PROJECT_ID = "${PROJECT_ID}"`, `STYTCH_PROJECT_ID = "${PROFILE_ID}"`).replace(`STYTCH_PROFILE_ID = "${PROFILE_ID}"`, `STYTCH_PROFILE_ID = "${PROJECT_ID}"`));
+  assert.match(swapped.stdout, /warning: vars\.STYTCH_PROJECT_ID "trusted-auth-token-profile-test-77777777" does not look like a Stytch project id .*: that is a Trusted Auth Token profile id/);
+  assert.match(swapped.stdout, /warning: vars\.STYTCH_PROFILE_ID "project-test-[^"]*" does not look like a Trusted Auth Token profile id .*: that is a project id/);
+  const example = checkEdited("provider-example", (t) => t.replace(/^# PROVIDERS = \[\n# (.*)\n# (.*)\n# \]$/m, "PROVIDERS = [\n$1\n$2\n]"));
+  assert.equal(example.status, 1, example.stdout);
+  assert.match(example.stdout, /error: vars\.PROVIDERS is the template's placeholder "https:\/\/your-tenant\.us\.auth0\.com\/"/);
+  assert.match(example.stdout, /error: vars\.PROVIDERS is the template's placeholder "<Auth0 client id>"/);
 
   const none = checkEdited("no-routes", (t) => t.replace(/^routes = \[[^\]]*\]\n/m, ""));
   assert.equal(none.status, 1);
