@@ -12,7 +12,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EXAMPLE_HOST, document, toJsonc, toToml } from '../lib/template.js';
-import { ConfigReadError, SECRETS, devBindings, environments, findWranglerConfig, findings, loadWrangler } from '../lib/wrangler-config.js';
+import { ConfigReadError, SECRETS, devBindings, environments, findWranglerConfig, findings, loadWrangler, routeList } from '../lib/wrangler-config.js';
 import { KvNamespace, loadWorker, rateLimitBinding } from '../lib/worker.js';
 
 const PACKAGE = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -174,8 +174,18 @@ async function check(argv) {
   if (envs === null) fail(`${file} has no environment ${values.env}`);
   const worker = await loadWorker(join(PACKAGE, 'worker', 'glue', 'index.js'));
   const facts = JSON.parse(worker.check_facts());
+  const claimed = new Map(); // route pattern -> the environment that has it first
   for (const env of envs) {
     const { errors, warnings } = findings(env, facts);
+    // Two workers on one route: whichever deployed last takes it.
+    for (const r of routeList(env.config)) {
+      const first = claimed.get(r.pattern);
+      if (first !== undefined && first !== env.label) warnings.push(`routes: ${r.pattern} is also ${first}'s: two workers on one route, the last deployed takes it`);
+      else claimed.set(r.pattern, env.label);
+    }
+    if (env.name === 'production' && /^project-test-/.test(String(env.config.vars?.STYTCH_PROJECT_ID ?? ''))) {
+      warnings.push('vars.STYTCH_PROJECT_ID is a test project in the production environment');
+    }
     const notes = [];
     const bindings = devBindings(wrangler, env);
     for (const name of SECRETS) {

@@ -302,6 +302,15 @@ test("init --format jsonc writes the same configuration as wrangler.jsonc; --env
   assert.match(c.stdout, /^env staging: not ready/m);
   assert.match(c.stdout, /error: routes is the template's placeholder "staging\.example\.com\/api\/exchange"/);
   assert.match(c.stdout, /^env production: not ready/m);
+  // The same host for production as for the top level: two workers on one route, said; and
+  // the test project init was given, in production.
+  const text = readFileSync(path.join(jsonc, "wrangler.jsonc"), "utf8").replaceAll("production.example.com", HOST);
+  writeFileSync(path.join(jsonc, "wrangler.jsonc"), text);
+  const shared = cli(["check", "--env", "production"], { cwd: jsonc });
+  assert.doesNotMatch(shared.stdout, /two workers on one route/, "one environment checked alone");
+  const all = cli(["check"], { cwd: jsonc });
+  assert.match(all.stdout, new RegExp(`warning: routes: ${HOST.replaceAll(".", "\\.")}/api/exchange is also top level's: two workers on one route`));
+  assert.match(all.stdout, /warning: vars\.STYTCH_PROJECT_ID is a test project in the production environment/);
   const only = cli(["check", "--env", ""], { cwd: jsonc });
   assert.equal(only.status, 0, only.stdout);
   assert.doesNotMatch(only.stdout, /staging|production/);
