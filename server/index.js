@@ -36,9 +36,24 @@ const MAX_KEYS_TTL_MS = 600_000;
 const UNKNOWN_KID_COOLDOWN_MS = 30_000;
 /** When a refetch fails, the last good keys keep verifying this long past their expiry. */
 const STALE_IF_ERROR_MS = 3_600_000;
+/** After a failed fetch the next waits this long: meanwhile the last good keys serve, or
+ * (none in hand) the keys are unavailable at once, not after another timeout. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
+/** Most roles read from the session claim, and their longest (as the worker). */
+const MAX_ROLES = 64;
+const MAX_ROLE_BYTES = 128;
+/** Header members that locate keys or demand extensions (RFC 8725 §3.10): present, refused. */
+const FORBIDDEN_HEADERS = ['crit', 'jku', 'x5u', 'jwk', 'x5c'];
+/** RFC 3339 as Stytch writes `expires_at`. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** The key sets, per URL, shared by every call in this process or isolate. */
-const keySets = new Map();
+/** The key sets, per `fetch` function and URL, shared by every call in this process or
+ * isolate: keys one caller's `fetch` brought are never trusted by a caller with another. */
+const keySets = new WeakMap();
+
+/** `o[k]` when `o` has it as its own property: never one inherited from `Object.prototype`,
+ * which another library's prototype pollution could have set. */
+const own = (o, k) => (isObject(o) && Object.hasOwn(o, k) ? o[k] : undefined);
 
 /** Thrown when Stytch's session keys cannot be had: answer 5xx, not "signed out". */
 export class EdgeAttestUnavailableError extends Error {
@@ -65,10 +80,15 @@ export async function verifyEdgeAttest(source, options) {
   const payload = jsonOf(parts[1]);
   const signature = bytesOf(parts[2]);
   if (!isObject(header) || !isObject(payload) || signature === null) return null;
-  if (header.alg !== 'RS256' || (header.typ !== undefined && header.typ !== 'JWT') || header.crit !== undefined) return null;
-  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 256) return null;
+  if (own(header, 'alg') !== 'RS256') return null;
+  if (own(header, 'typ') !== undefined && own(header, 'typ') !== 'JWT') return null;
+  if (FORBIDDEN_HEADERS.some((h) => Object.hasOwn(header, h))) return null;
+  const kid = own(header, 'kid');
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256) return null;
+  const nowMs = config.now();
+  if (!Number.isFinite(nowMs)) throw new TypeError('verifyEdgeAttest: options.now() must return ms since the epoch');
 
-  const key = await keyFor(config, header.kid);
+  const key = await keyFor(config, kid);
   if (key === null) return null;
   const signed = new TextEncoder().encode(`${parts[0]}.${parts[1]}`);
   let valid = false;
@@ -78,38 +98,46 @@ export async function verifyEdgeAttest(source, options) {
     valid = false;
   }
   if (!valid) return null;
-  return identityOf(payload, config, Math.floor(config.now() / 1000));
+  return identityOf(payload, config, Math.floor(nowMs / 1000));
 }
 
 /** The claims of a verified JWT, checked, as the identity; null when any check fails. */
 function identityOf(payload, config, now) {
-  if (!config.issuers.includes(payload.iss)) return null;
-  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (!aud.includes(config.projectId)) return null;
-  if (!Number.isFinite(payload.exp) || payload.exp + SKEW_SECS <= now) return null;
-  if (payload.nbf !== undefined && (!Number.isFinite(payload.nbf) || payload.nbf - SKEW_SECS > now)) return null;
-  const subject = cleanId(payload.sub);
-  const session = payload[SESSION_CLAIM];
+  if (!config.issuers.includes(own(payload, 'iss'))) return null;
+  const audClaim = own(payload, 'aud');
+  const aud = Array.isArray(audClaim) ? audClaim : [audClaim];
+  if (!aud.every((a) => typeof a === 'string') || !aud.includes(config.projectId)) return null;
+  const exp = own(payload, 'exp');
+  const iat = own(payload, 'iat');
+  const nbf = own(payload, 'nbf');
+  if (!Number.isSafeInteger(exp) || exp + SKEW_SECS <= now) return null;
+  if (!Number.isSafeInteger(iat) || iat - SKEW_SECS > now) return null;
+  if (nbf !== undefined && (!Number.isSafeInteger(nbf) || nbf - SKEW_SECS > now)) return null;
+  const subject = cleanId(own(payload, 'sub'));
+  const session = own(payload, SESSION_CLAIM);
   if (subject === null || !isObject(session)) return null;
-  const sessionId = cleanId(session.id);
-  const endsAt = typeof session.expires_at === 'string' ? Date.parse(session.expires_at) : NaN;
+  const sessionId = cleanId(own(session, 'id'));
+  const expiresAt = own(session, 'expires_at');
+  const endsAt = typeof expiresAt === 'string' && RFC3339.test(expiresAt) ? Date.parse(expiresAt) : NaN;
   if (sessionId === null || !Number.isFinite(endsAt) || endsAt <= now * 1000) return null;
 
-  const link = linkOf(payload[LINK_CLAIM]);
-  if (payload[LINK_CLAIM] !== undefined && link === null) return null; // a malformed link is no link of ours
+  const linkClaim = own(payload, LINK_CLAIM);
+  const link = linkOf(linkClaim);
+  if (linkClaim !== undefined && link === null) return null; // a malformed link is no link of ours
   if (config.requireLink && link === null) return null;
   const aal = link?.aal ?? null;
   if (config.requireAal === 'aal2' && aal !== 'aal2') return null;
-  const roles = rolesOf(session.roles);
+  const roles = rolesOf(own(session, 'roles'));
   if (config.b2b) {
-    const claim = payload[ORGANIZATION_CLAIM];
-    const organizationId = isObject(claim) ? cleanId(claim.organization_id) : null;
+    const claim = own(payload, ORGANIZATION_CLAIM);
+    const organizationId = cleanId(own(claim, 'organization_id'));
     if (organizationId === null) return null;
-    const slug = typeof claim.slug === 'string' ? claim.slug : null;
-    if (config.organizations !== null && !config.organizations.some((o) => (isOrganizationId(o) ? o === organizationId : o === slug))) return null;
-    return { member_id: subject, organization_id: organizationId, session_id: sessionId, expires_at: session.expires_at, aal, link, roles };
+    const slug = own(claim, 'slug');
+    const slugOk = typeof slug === 'string' && isOrganizationRef(slug) ? slug : null;
+    if (config.organizations !== null && !config.organizations.some((o) => (isOrganizationId(o) ? o === organizationId : o === slugOk))) return null;
+    return { member_id: subject, organization_id: organizationId, session_id: sessionId, expires_at: expiresAt, aal, link, roles };
   }
-  return { user_id: subject, session_id: sessionId, expires_at: session.expires_at, aal, link, roles };
+  return { user_id: subject, session_id: sessionId, expires_at: expiresAt, aal, link, roles };
 }
 
 /** The `edge_attest` claim exactly as the worker writes it, or null. */
@@ -117,17 +145,20 @@ function linkOf(value) {
   if (!isObject(value)) return null;
   const allowed = ['iss', 'sub', 'session_id', 'organization', 'aal'];
   if (Object.keys(value).some((k) => !allowed.includes(k))) return null;
-  if (typeof value.iss !== 'string' || typeof value.sub !== 'string') return null;
-  for (const k of ['session_id', 'organization']) if (value[k] !== undefined && typeof value[k] !== 'string') return null;
-  if (value.aal !== undefined && value.aal !== 'aal1' && value.aal !== 'aal2') return null;
-  const link = { iss: value.iss, sub: value.sub, session_id: value.session_id ?? null, aal: value.aal ?? null };
-  if (value.organization !== undefined) link.organization = value.organization;
+  const [iss, sub, sessionId, organization, aal] = allowed.map((k) => own(value, k));
+  if (typeof iss !== 'string' || typeof sub !== 'string') return null;
+  for (const v of [sessionId, organization]) if (v !== undefined && typeof v !== 'string') return null;
+  if (aal !== undefined && aal !== 'aal1' && aal !== 'aal2') return null;
+  const link = { iss, sub, session_id: sessionId ?? null, aal: aal ?? null };
+  if (organization !== undefined) link.organization = organization;
   return link;
 }
 
-/** Stytch RBAC role ids of the session claim: strings only. */
+/** Stytch RBAC role ids of the session claim, as the worker reads them (src/stytch/session.rs
+ * `roles_of`): printable ASCII without `,`, at most 128 bytes, at most 64 of them. */
 function rolesOf(value) {
-  return Array.isArray(value) ? value.filter((r) => typeof r === 'string' && r.length > 0 && r.length <= 128) : [];
+  if (!Array.isArray(value)) return [];
+  return value.filter((r) => typeof r === 'string' && r.length > 0 && r.length <= MAX_ROLE_BYTES && /^[\x21-\x2b\x2d-\x7e]+$/.test(r)).slice(0, MAX_ROLES);
 }
 
 /** A Stytch identifier as the worker accepts one (src/stytch/ids.rs), or null. */
@@ -139,10 +170,17 @@ function isOrganizationId(s) {
   return s.startsWith('organization-test-') || s.startsWith('organization-live-');
 }
 
-/** The options, checked once per call (cheap): a mistake here is the developer's, so it throws. */
-function configOf(options) {
-  if (!isObject(options)) throw new TypeError('verifyEdgeAttest: options { projectId, … } are required');
-  const { projectId, apiBase, requireAal = 'aal1', requireLink = true, organizations, product = 'consumer' } = options;
+/** An organization id or slug as Stytch accepts one (src/stytch/organization.rs). */
+function isOrganizationRef(s) {
+  return s.length > 0 && s.length <= 128 && /^[A-Za-z0-9._~-]+$/.test(s);
+}
+
+/** The options, checked once per call (cheap): a mistake here is the developer's, so it throws.
+ * Own properties only: a value inherited from a polluted `Object.prototype` is never read. */
+function configOf(given) {
+  if (!isObject(given)) throw new TypeError('verifyEdgeAttest: options { projectId, … } are required');
+  const options = Object.assign(Object.create(null), given);
+  const { projectId, apiBase, requireAal = 'aal1', requireLink = true, organizations, product = 'consumer', fetch = globalThis.fetch, now = Date.now } = options;
   if (typeof projectId !== 'string' || !/^project-(test|live)-[A-Za-z0-9-]+$/.test(projectId)) {
     throw new TypeError('verifyEdgeAttest: projectId must be a Stytch project id (project-test-… or project-live-…)');
   }
@@ -163,10 +201,15 @@ function configOf(options) {
   if (requireAal !== 'aal1' && requireAal !== 'aal2') throw new TypeError('verifyEdgeAttest: requireAal is "aal1" or "aal2"');
   if (typeof requireLink !== 'boolean') throw new TypeError('verifyEdgeAttest: requireLink is a boolean');
   if (product !== 'consumer' && product !== 'b2b') throw new TypeError('verifyEdgeAttest: product is "consumer" or "b2b"');
-  if (organizations !== undefined && (!Array.isArray(organizations) || organizations.length === 0 || organizations.some((o) => typeof o !== 'string' || o === ''))) {
-    throw new TypeError('verifyEdgeAttest: organizations is a non-empty array of organization ids or slugs');
+  if (organizations !== undefined) {
+    const refs = Array.isArray(organizations) && organizations.length > 0 && organizations.every((o) => typeof o === 'string' && isOrganizationRef(o));
+    // Anything that starts like an id is one, exactly: a mistyped id must not become a slug.
+    const ids = refs && organizations.every((o) => !/^organization-/i.test(o) || /^organization-(test|live)-[A-Za-z0-9_-]+$/.test(o));
+    if (!refs || !ids) throw new TypeError('verifyEdgeAttest: organizations is a non-empty array of organization ids (organization-test-…) or slugs');
+    if (product !== 'b2b') throw new TypeError('verifyEdgeAttest: organizations needs product: "b2b"');
   }
-  if (organizations !== undefined && product !== 'b2b') throw new TypeError('verifyEdgeAttest: organizations needs product: "b2b"');
+  if (typeof fetch !== 'function') throw new TypeError('verifyEdgeAttest: fetch must be a function');
+  if (typeof now !== 'function') throw new TypeError('verifyEdgeAttest: now must be a function returning ms since the epoch');
   const origin = url.origin;
   return {
     projectId,
@@ -175,65 +218,122 @@ function configOf(options) {
     jwksUrl: `${origin}/v1/${product === 'b2b' ? 'b2b/' : ''}sessions/jwks/${projectId}`,
     requireAal,
     requireLink,
-    organizations: organizations ?? null,
-    fetch: options.fetch ?? globalThis.fetch,
-    now: options.now ?? Date.now,
+    organizations: organizations === undefined ? null : [...organizations],
+    fetch,
+    now,
   };
 }
 
 /** `Edge-Attest-Jwt` of whatever carries the request's headers; one value only. */
 function headerOf(source) {
   if (source === null || typeof source !== 'object') return null;
-  const headers = typeof source.get === 'function' || !('headers' in source) ? source : source.headers;
-  if (headers === null || typeof headers !== 'object') return null;
-  if (typeof headers.get === 'function') {
-    const v = headers.get(HEADER);
-    return typeof v === 'string' && !v.includes(',') ? v.trim() : null;
+  let headers = source;
+  if (typeof source.get !== 'function') {
+    // A Request or Node's IncomingMessage (`headers` may be a getter on its prototype); a
+    // plain headers object whose client sent a header named "headers" holds a string there.
+    const nested = source.headers;
+    if (nested !== null && typeof nested === 'object') headers = nested;
   }
-  // Node's headers object (lower-case names; an array for a repeated header) or a plain one.
-  const names = Object.keys(headers).filter((k) => k.toLowerCase() === HEADER);
-  if (names.length !== 1) return null;
-  const v = headers[names[0]];
-  return typeof v === 'string' ? v.trim() : null;
+  let value;
+  if (typeof headers.get === 'function' && !(headers instanceof Map)) {
+    value = headers.get(HEADER);
+  } else {
+    // Node's headers object (lower-case names; an array for a repeated header), a plain
+    // object or a Map: the name in any case, exactly once.
+    const entries = headers instanceof Map ? [...headers.entries()] : Object.entries(headers);
+    const found = entries.filter(([k]) => typeof k === 'string' && k.toLowerCase() === HEADER);
+    if (found.length !== 1) return null;
+    value = found[0][1];
+  }
+  if (typeof value !== 'string' || value.includes(',')) return null;
+  return value.trim();
 }
 
-/** The public key for `kid` from the project's key set: fetched, cached, refetched for an unknown kid. */
-async function keyFor(config, kid) {
-  let set = keySets.get(config.jwksUrl);
-  if (set === undefined) {
-    set = { keys: new Map(), expiresAt: 0, fetchedAt: -Infinity, pending: null };
-    keySets.set(config.jwksUrl, set);
+/** The key set kept for `config`'s fetch function and URL. */
+function setFor(config) {
+  let byUrl = keySets.get(config.fetch);
+  if (byUrl === undefined) {
+    byUrl = new Map();
+    keySets.set(config.fetch, byUrl);
   }
-  const now = config.now();
+  let set = byUrl.get(config.jwksUrl);
+  if (set === undefined) {
+    set = { keys: new Map(), expiresAt: 0, fetchedAt: -Infinity, failedAt: -Infinity, pending: null };
+    byUrl.set(config.jwksUrl, set);
+  }
+  return set;
+}
+
+/**
+ * The public key for `kid` from the project's key set: fetched, cached, refetched for an
+ * unknown kid at most every 30 s; after a failed fetch, no other for 30 s. The cache runs on
+ * the real clock (`Date.now`), whatever `options.now` says of the tokens.
+ */
+async function keyFor(config, kid) {
+  const set = setFor(config);
+  const now = Date.now();
   const fresh = now < set.expiresAt;
   const known = set.keys.has(kid);
+  const backingOff = now - set.failedAt < RETRY_AFTER_FAILURE_MS;
   const mayRefetch = now - set.fetchedAt >= UNKNOWN_KID_COOLDOWN_MS;
-  if (!fresh || (!known && mayRefetch)) {
+  if (!backingOff && (!fresh || (!known && mayRefetch))) {
     try {
       await refresh(set, config);
-    } catch (e) {
-      // Stale keys keep verifying for a while; with none, the keys are unavailable.
-      const usable = set.keys.size > 0 && now < set.expiresAt + STALE_IF_ERROR_MS;
-      if (!usable) throw new EdgeAttestUnavailableError(`Stytch's session keys could not be fetched: ${e.message}`);
-      if (!set.keys.has(kid)) throw new EdgeAttestUnavailableError(`no key ${JSON.stringify(kid)} in hand and Stytch's session keys could not be fetched: ${e.message}`);
+    } catch {
+      // recorded in set.failedAt; judged below
     }
   }
-  return set.keys.get(kid) ?? null;
+  const usable = set.keys.size > 0 && Date.now() < set.expiresAt + STALE_IF_ERROR_MS;
+  if (!usable) throw new EdgeAttestUnavailableError("Stytch's session keys could not be fetched");
+  if (set.keys.has(kid)) return set.keys.get(kid);
+  // The set in hand lacks the kid: after a failed fetch newer than it, whether Stytch
+  // publishes that key is not known (503, as the worker); otherwise no such key (null).
+  if (set.failedAt > set.fetchedAt) throw new EdgeAttestUnavailableError(`no key ${JSON.stringify(kid)} in hand, and Stytch's session keys could not be fetched`);
+  return null;
 }
 
 /** One fetch of the set at a time; concurrent callers share it. */
 function refresh(set, config) {
-  set.pending ??= fetchKeys(set, config).finally(() => {
-    set.pending = null;
-  });
+  set.pending ??= fetchKeys(set, config)
+    .catch((e) => {
+      set.failedAt = Date.now();
+      throw e;
+    })
+    .finally(() => {
+      set.pending = null;
+    });
   return set.pending;
 }
 
 async function fetchKeys(set, config) {
-  set.fetchedAt = config.now();
-  const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+  const started = Date.now();
+  const controller = new AbortController();
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`${config.jwksUrl} did not answer within ${FETCH_TIMEOUT_MS} ms`));
+    }, FETCH_TIMEOUT_MS);
+  });
+  let keys;
+  let ttl;
+  try {
+    // Raced against a timer of our own: a fetch that ignores its signal cannot hold the
+    // set's single flight for ever.
+    [keys, ttl] = await Promise.race([readKeys(config, controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  set.keys = keys;
+  set.fetchedAt = started;
+  set.expiresAt = Date.now() + ttl;
+}
+
+/** The set's usable keys and how long to keep them, or an error saying why there are none. */
+async function readKeys(config, signal) {
   const res = await config.fetch(config.jwksUrl, { redirect: 'manual', signal, headers: { accept: 'application/json' } });
   if (res.status !== 200) throw new Error(`${config.jwksUrl} answered ${res.status}`);
+  if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(res.headers.get('content-type') ?? '')) throw new Error(`${config.jwksUrl} answered with no JSON`);
   const text = await readCapped(res, MAX_JWKS_BYTES);
   let body;
   try {
@@ -241,23 +341,44 @@ async function fetchKeys(set, config) {
   } catch {
     throw new Error(`${config.jwksUrl} answered with no JSON`);
   }
-  if (!isObject(body) || !Array.isArray(body.keys)) throw new Error(`${config.jwksUrl} answered with no keys`);
+  if (!isObject(body) || hasDuplicateMembers(text) || !Array.isArray(own(body, 'keys'))) throw new Error(`${config.jwksUrl} answered with no key set`);
+  const list = own(body, 'keys');
+  if (list.length > MAX_KEYS) throw new Error(`${config.jwksUrl} has more than ${MAX_KEYS} keys`);
   const keys = new Map();
-  for (const jwk of body.keys.slice(0, MAX_KEYS)) {
-    if (!isObject(jwk) || jwk.kty !== 'RSA' || typeof jwk.kid !== 'string' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') continue;
-    if ((jwk.use !== undefined && jwk.use !== 'sig') || (jwk.alg !== undefined && jwk.alg !== 'RS256')) continue;
-    if (keys.has(jwk.kid)) continue;
-    try {
-      keys.set(jwk.kid, await crypto.subtle.importKey('jwk', { kty: 'RSA', n: jwk.n, e: jwk.e }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']));
-    } catch {
-      // an unusable key is skipped; the others verify
-    }
+  for (const jwk of list) {
+    const key = await rsaKeyOf(jwk);
+    const kid = own(jwk, 'kid');
+    if (key !== null && !keys.has(kid)) keys.set(kid, key);
   }
   if (keys.size === 0) throw new Error(`${config.jwksUrl} has no usable RS256 key`);
   const maxAge = /(?:^|,)\s*max-age=(\d+)/i.exec(res.headers.get('cache-control') ?? '');
   const ttl = maxAge ? Math.min(MAX_KEYS_TTL_MS, Math.max(MIN_KEYS_TTL_MS, Number(maxAge[1]) * 1000)) : 300_000;
-  set.keys = keys;
-  set.expiresAt = config.now() + ttl;
+  return [keys, ttl];
+}
+
+/**
+ * A JWK as an RS256 verification key, as the worker accepts one (src/keys/jwk.rs): a public
+ * RSA key of 2048 to 4096 bits with an odd exponent of at least 3, for signatures; null for
+ * anything else (the set's other keys still verify).
+ */
+async function rsaKeyOf(jwk) {
+  if (!isObject(jwk) || own(jwk, 'kty') !== 'RSA') return null;
+  const [kid, n, e, use, alg, ops] = ['kid', 'n', 'e', 'use', 'alg', 'key_ops'].map((k) => own(jwk, k));
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256 || typeof n !== 'string' || typeof e !== 'string') return null;
+  if ((use !== undefined && use !== 'sig') || (alg !== undefined && alg !== 'RS256')) return null;
+  if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) return null;
+  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'].some((m) => Object.hasOwn(jwk, m))) return null; // private material
+  const modulus = bytesOf(n);
+  const exponent = bytesOf(e);
+  if (modulus === null || exponent === null || modulus[0] === 0 || exponent.length === 0 || exponent.length > 4 || exponent[0] === 0) return null;
+  if (modulus.length < 256 || modulus.length > 512) return null;
+  const value = exponent.reduce((v, b) => v * 256 + b, 0);
+  if (value < 3 || value % 2 === 0) return null;
+  try {
+    return await crypto.subtle.importKey('jwk', { kty: 'RSA', n, e }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']);
+  } catch {
+    return null;
+  }
 }
 
 /** The body as text, refused past `cap` bytes as read (not as announced). */
@@ -282,13 +403,21 @@ async function readCapped(res, cap) {
     all.set(c, at);
     at += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(all);
 }
 
-/** base64url without padding, strictly; null otherwise. */
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** base64url without padding, strictly and canonically (the unused bits of the last
+ * character zero: one token has one spelling); null otherwise. */
 function bytesOf(part) {
-  if (!/^[A-Za-z0-9_-]*$/.test(part) || part.length % 4 === 1) return null;
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (part.length % 4)) % 4);
+  if (typeof part !== 'string' || !/^[A-Za-z0-9_-]*$/.test(part) || part.length % 4 === 1) return null;
+  const tail = part.length % 4;
+  if (tail !== 0) {
+    const last = B64URL.indexOf(part[part.length - 1]);
+    if ((tail === 2 && (last & 0x0f) !== 0) || (tail === 3 && (last & 0x03) !== 0)) return null;
+  }
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - tail) % 4);
   try {
     const bin = atob(b64);
     const out = new Uint8Array(bin.length);
@@ -305,7 +434,7 @@ function jsonOf(part) {
   if (bytes === null) return null;
   let text;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return null;
   }

@@ -178,3 +178,76 @@ test("options it cannot use throw a TypeError naming them", async () => {
   await assert.rejects(verifyEdgeAttest(h, { projectId: PROJECT, organizations: ["acme"] }), /product/);
   await assert.rejects(verifyEdgeAttest(h, { projectId: PROJECT, product: "b2b", organizations: [] }), /organizations/);
 });
+
+test("a polluted Object.prototype changes nothing: options and claims are read as own properties", async () => {
+  const { jwt: unlinked } = await sessionJwt(stytch, { link: false });
+  const { jwt: aal1 } = await sessionJwt();
+  const planted = { apiBase: "https://evil.example", requireLink: false, edge_attest: { iss: "x", sub: "y", aal: "aal2" }, aal: "aal2" };
+  Object.assign(Object.prototype, planted);
+  try {
+    assert.equal(await verifyEdgeAttest(withJwt(unlinked), { projectId: PROJECT, apiBase: stytch.url }), null, "requireLink and the link claim from the prototype");
+    assert.equal(await verifyEdgeAttest(withJwt(aal1), { projectId: PROJECT, apiBase: stytch.url, requireAal: "aal2" }), null, "aal from the prototype");
+    assert.ok(await verifyEdgeAttest(withJwt(aal1), { projectId: PROJECT, apiBase: stytch.url }), "keys from apiBase as given, not the prototype's");
+  } finally {
+    for (const k of Object.keys(planted)) delete Object.prototype[k];
+  }
+});
+
+test("after a failed fetch the next waits 30 s: stale keys serve at once; a fetch that ignores its signal is cut off", async () => {
+  const { jwt } = await sessionJwt();
+  let calls = 0;
+  let mode = "ok";
+  const counting = async (url, init) => {
+    calls++;
+    if (mode === "down") return new Response("down", { status: 503 });
+    if (mode === "hang") return new Promise(() => {}); // ignores init.signal
+    return fetch(url, init);
+  };
+  let clock = Date.now();
+  const opts = { ...options, fetch: counting, now: () => clock };
+  assert.ok(await verifyEdgeAttest(withJwt(jwt), opts));
+  assert.equal(calls, 1);
+  // The keys are 10 minutes old (max-age is at most 600 s): expired; the refresh fails once,
+  // the stale keys serve, and no request in the next 30 s fetches again.
+  const realNow = Date.now;
+  Date.now = () => realNow() + 601_000;
+  try {
+    mode = "down";
+    for (let i = 0; i < 3; i++) assert.ok(await verifyEdgeAttest(withJwt(jwt), opts), "stale keys serve");
+    assert.equal(calls, 2, "one failed fetch, then none for 30 s");
+    Date.now = () => realNow() + 632_000;
+    mode = "hang";
+    const started = realNow();
+    assert.ok(await verifyEdgeAttest(withJwt(jwt), opts), "stale keys after the hung fetch is cut off");
+    assert.ok(realNow() - started < 5000, `${realNow() - started} ms`);
+    assert.equal(calls, 3);
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+test("keys the worker would refuse are not used: weak RSA, a tiny exponent, private members, another caller's fetch", async () => {
+  const { jwt } = await sessionJwt();
+  const good = await (await fetch(`${stytch.url}/v1/sessions/jwks/${PROJECT}`)).json();
+  const serving = (mutate) => async () => new Response(JSON.stringify({ keys: good.keys.map((k) => ({ ...k, ...mutate })) }), { headers: { "content-type": "application/json" } });
+  const unavailable = async (f) => assert.rejects(verifyEdgeAttest(withJwt(jwt), { ...options, fetch: f }), EdgeAttestUnavailableError);
+  await unavailable(serving({ e: "AQ" })); // e = 1: any padded hash would verify
+  await unavailable(serving({ n: good.keys[0].n.slice(0, 171) })); // 1024 bits
+  await unavailable(serving({ d: "AQAB" })); // a private key published
+  await unavailable(serving({ key_ops: ["encrypt"] }));
+  await unavailable(async () => new Response(JSON.stringify(good), { headers: { "content-type": "text/html" } }));
+  // Keys one fetch function brought are never trusted through another.
+  const attacker = async () => new Response(JSON.stringify({ keys: [] }), { headers: { "content-type": "application/json" } });
+  await unavailable(attacker);
+  assert.ok(await verifyEdgeAttest(withJwt(jwt), options));
+});
+
+test("one token, one spelling: a signature with non-zero unused bits is refused; now() must be a time", async () => {
+  const { jwt } = await sessionJwt();
+  const [h, p, sig] = jwt.split(".");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const last = alphabet.indexOf(sig.at(-1));
+  const twin = sig.slice(0, -1) + alphabet[last ^ 1];
+  assert.equal(await verifyEdgeAttest(withJwt(`${h}.${p}.${twin}`), options), null);
+  await assert.rejects(verifyEdgeAttest(withJwt(jwt), { ...options, now: () => undefined }), TypeError);
+});
