@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startSupabase, startStytch } from "./standins.mjs";
-import { startWorker, freePort, ROOT } from "./worker.mjs";
+import { startWorker, freePort, stopGroup, ROOT } from "./worker.mjs";
 
 export const EXAMPLE = path.join(ROOT, "examples/nextjs");
 export const PROJECT_ID = "project-test-00000000-0000-4000-8000-00000000next";
@@ -100,20 +100,7 @@ async function startNext({ mode, port, env }) {
   let exited = null;
   child.on("exit", (code) => (exited = code));
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (exited !== null) return;
-    const done = new Promise((r) => child.once("exit", r));
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-    const t = setTimeout(() => {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {}
-    }, 3000);
-    await done;
-    clearTimeout(t);
-  };
+  const stop = () => stopGroup(child, exited !== null);
   for (const deadline = Date.now() + 120_000; ; ) {
     if (exited !== null) throw new Error(`next ${mode} exited (${exited}):\n${output.join("\n")}`);
     try {

@@ -14,6 +14,25 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
 
 const uncoloured = (line) => line.replace(/\x1b\[[0-9;]*m/g, "");
 
+/**
+ * Stops a child started in a process group of its own (`detached: true`) and everything it
+ * started: SIGTERM to the group, SIGKILL after 3 s; resolves once the child has exited.
+ */
+export async function stopGroup(child, hasExited) {
+  if (hasExited) return;
+  const done = new Promise((r) => child.once("exit", r));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {}
+  const t = setTimeout(() => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }, 3000);
+  await done;
+  clearTimeout(t);
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -196,19 +215,6 @@ async function startWorkerOnce({ vars, persistDir, script = "build/index.js", po
       }
       return [...logs].reverse().find((l) => l.route === route);
     },
-    async stop() {
-      if (exited !== null) return;
-      const done = new Promise((r) => child.once("exit", r));
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {}
-      const t = setTimeout(() => {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {}
-      }, 3000);
-      await done;
-      clearTimeout(t);
-    },
+    stop: () => stopGroup(child, exited !== null),
   };
 }
