@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
-import { readWasm } from "./wasm.mjs";
+import { moduleOf, readWasm } from "./wasm.mjs";
 
 const dir = process.argv[2] ?? "build-prof";
 const wasmPath = path.join(ROOT, dir, "glue", "index_bg.wasm");
@@ -22,23 +22,10 @@ if (names.size < bodies.length / 2) {
   process.exit(1);
 }
 
-/** The module a function belongs to: edge-attest's top folder, or the crate. */
-function group(fn) {
-  const s = fn.replace(/^<+/, "").replace(/\[[0-9a-f]+\]/g, "");
-  const ours = /^edge_attest::([a-z_]+)/.exec(s);
-  if (ours) return `edge-attest ${ours[1]}/`;
-  const crate = /^([a-z_][a-z_0-9]*)::/.exec(s) ?? / as ([a-z_][a-z_0-9]*)::/.exec(s);
-  if (crate) return crate[1];
-  // Exported functions and their wasm-bindgen shims, allocator entry points, memcmp.
-  if (/^[A-Za-z_0-9]+( |$)|^Closure\(|^Ref\(| shim$/.test(s)) return "exports, shims, allocator entry points";
-  if (/^(char|str|bool|[iuf](8|16|32|64|128|size)|\[u8\])>/.test(s)) return "core";
-  return "other";
-}
-
 const by = new Map();
 let code = 0;
 bodies.forEach((len, k) => {
-  const g = group(names.get(k + imported) ?? "");
+  const g = moduleOf(names.get(k + imported) ?? "");
   const e = by.get(g) ?? { bytes: 0, functions: 0 };
   e.bytes += len;
   e.functions++;

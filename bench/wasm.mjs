@@ -76,3 +76,20 @@ export function readWasm(bytes) {
   }
   return { imported, bodies, data, names };
 }
+
+/**
+ * The module a function belongs to, from the name V8 shows for it: edge-attest's top folder
+ * (`edge-attest keys/`), or the crate (`serde_json`); a generic function counts where it is
+ * defined, not where it is used.
+ */
+export function moduleOf(fn) {
+  const s = fn.replace(/^<+/, "").replace(/\[[0-9a-f]+\]/g, "");
+  const ours = /^edge_attest::([a-z_]+)/.exec(s);
+  if (ours) return `edge-attest ${ours[1]}/`;
+  const crate = /^([a-z_][a-z_0-9]*)::/.exec(s) ?? / as ([a-z_][a-z_0-9]*)::/.exec(s);
+  if (crate) return crate[1];
+  // Exported functions and their wasm-bindgen shims, allocator entry points, memcmp.
+  if (/^[A-Za-z_0-9]+( |$)|^Closure\(|^Ref\(| shim$/.test(s)) return "exports, shims, allocator entry points";
+  if (/^(char|str|bool|[iuf](8|16|32|64|128|size)|\[u8\])>/.test(s)) return "core";
+  return "other";
+}
