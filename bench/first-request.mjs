@@ -9,15 +9,19 @@
 // with the stand-ins answering at once, and the exchanges again with Stytch 100 ms away (its
 // attest; key sets at once). FIRST_ROUNDS rounds (default 8), the order shuffled in each; prints medians,
 // the median of same-round differences to jose (the excess in ms) and ratios. Writes
-// bench/first-request-results.json.
+// bench/first-request-results.json. Then what V8 compiles, and with which tier, at start-up
+// and on each first request, grouped by module (edge-attest's folders and each crate): from a
+// traced process of build-prof/, the same code with the name section (`make size` builds it;
+// FIRST_TRACE=0 skips this).
 //   node bench/first-request.mjs       (after `make build`; uses build/ as it is)
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { writeFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
 import { benchVars, bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+import { moduleOf, readWasm } from "./wasm.mjs";
 
 const ROUNDS = Number(process.env.FIRST_ROUNDS ?? 8);
 // V8 flags for every process (an experiment: production's cannot be set), e.g.
@@ -111,7 +115,78 @@ for (const delay of [0, 100]) {
 }
 console.log("against jose's first exchange (median of same-round differences and ratios):");
 for (const [k, v] of Object.entries(compared)) console.log(`  ${k.padEnd(44)} ${v.excess_ms >= 0 ? "+" : ""}${v.excess_ms.toFixed(1)} ms  ${v.ratio.toFixed(2)}x`);
-writeFileSync(path.join(ROOT, "bench", `first-request-results${V8_FLAGS.length ? "-flags" : ""}.json`), JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, settle_ms: SETTLE_MS, v8_flags: V8_FLAGS, medians_ms: medians, compared, samples }, null, 1) + "\n");
+
+/**
+ * One traced process of `b` (`--trace-wasm-compilation-times`: a line per function compiled,
+ * with its index, tier and body size): what compiled by the time the module was loaded
+ * (SETTLE_MS after it accepts) and during `request`, as [{index, tier, bytes}] per phase.
+ */
+async function tracedPhases(b, extraVars, request) {
+  const kv = await startKv();
+  const w = await startWorkerd({ name: "trace", bundle: b, vars: { ...vars, ...extraVars }, kvPort: kv.port, workdir: out, v8Flags: ["--trace-wasm-compilation-times", ...V8_FLAGS], keepStdout: true });
+  try {
+    const port = Number(new URL(w.url).port);
+    for (;;) {
+      const open = await new Promise((r) => {
+        const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
+        s.on("error", () => r(false));
+      });
+      if (open) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const startup = w.stdout().length;
+    const res = await request(w.url);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`traced request: status ${res.status}\n${w.stderr()}`);
+    await new Promise((r) => setTimeout(r, 200));
+    const text = w.stdout();
+    const parse = (slice) =>
+      [...slice.matchAll(/^Compiled function \S*#(\d+) using (\w+), took \d+ .s and \d+ bytes; bodysize (\d+)/gm)].map((m) => ({ index: Number(m[1]), tier: m[2], bytes: Number(m[3]) }));
+    return { startup: parse(text.slice(0, startup)), request: parse(text.slice(startup)) };
+  } finally {
+    await w.stop();
+    await kv.close();
+  }
+}
+
+let compiled = null;
+const profDir = path.join(ROOT, "build-prof");
+if (process.env.FIRST_TRACE !== "0") {
+  if (!existsSync(path.join(profDir, "glue", "index_bg.wasm"))) {
+    console.log("no build-prof/ (make size builds it): the compile split by module is skipped");
+  } else {
+    const { names } = readWasm(readFileSync(path.join(profDir, "glue", "index_bg.wasm")));
+    writeFileSync(path.join(out, "prof.toml"), `name = "prof"\nmain = "../../../build-prof/index.js"\ncompatibility_date = "2026-11-01"\n[[kv_namespaces]]\nbinding = "JWKS_CACHE"\nid = "x"\n`);
+    const prof = bundle(path.join(out, "prof.toml"), path.join(out, "b-prof"));
+    const exchangeRun = await tracedPhases(prof, {}, exchange);
+    const gatewayCookie = await stytch.sessionCookie(token);
+    const gatewayRun = await tracedPhases(prof, { PROTECT }, (url) => fetch(`${url}/app/x`, { headers: { cookie: gatewayCookie } }));
+    const phases = { "start-up": exchangeRun.startup, "first exchange": exchangeRun.request, "first gateway request": gatewayRun.request };
+    const table = new Map();
+    const tiers = {};
+    for (const [phase, fns] of Object.entries(phases)) {
+      for (const f of fns) {
+        const m = moduleOf(names.get(f.index) ?? "");
+        const row = table.get(m) ?? {};
+        row[phase] = (row[phase] ?? 0) + f.bytes;
+        table.set(m, row);
+        const t = (tiers[phase] ??= {});
+        t[f.tier] = (t[f.tier] ?? 0) + 1;
+      }
+    }
+    const kb = (n) => ((n ?? 0) / 1024).toFixed(1).padStart(8);
+    console.log(`what V8 compiles of build-prof (KB of function bodies), at start-up and on each first request:`);
+    console.log(`  ${"start-up".padStart(8)} ${"exchange".padStart(8)} ${"gateway".padStart(8)}  module`);
+    const total = (phase) => Object.values(phases[phase]).reduce((a, f) => a + f.bytes, 0);
+    for (const [m, row] of [...table].sort((a, b) => (b[1]["first exchange"] ?? 0) - (a[1]["first exchange"] ?? 0))) {
+      console.log(`  ${kb(row["start-up"])} ${kb(row["first exchange"])} ${kb(row["first gateway request"])}  ${m}`);
+    }
+    console.log(`  ${kb(total("start-up"))} ${kb(total("first exchange"))} ${kb(total("first gateway request"))}  all (${Object.entries(tiers).map(([p, t]) => `${p}: ${Object.entries(t).map(([k, n]) => `${n} ${k}`).join(", ")}`).join("; ")})`);
+    compiled = { tiers, by_module_bytes: Object.fromEntries(table) };
+  }
+}
+writeFileSync(path.join(ROOT, "bench", `first-request-results${V8_FLAGS.length ? "-flags" : ""}.json`), JSON.stringify({ date: new Date().toISOString(), rounds: ROUNDS, settle_ms: SETTLE_MS, v8_flags: V8_FLAGS, medians_ms: medians, compared, samples, compiled }, null, 1) + "\n");
 await supabase.close?.();
 await stytch.close?.();
 appServer.close();
