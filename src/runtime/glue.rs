@@ -219,6 +219,17 @@ pub fn check_facts() -> String {
     )
 }
 
+/// Run at module evaluation (src/runtime/entry.js) with the bindings `cloudflare:workers`
+/// exports there: the configuration is read and checked, and the isolate's state set up,
+/// before any request, so that neither that work nor V8's compiling of the configuration's
+/// reader (18 KB of code) is paid on the first request a user waits for
+/// (docs/benchmarks.md, "The first request of a loaded isolate"). The same state a request
+/// would set up (no I/O, no timers, no randomness: what the global scope allows).
+#[wasm_bindgen]
+pub fn prepare_isolate(env: Env) {
+    drop(isolate_state(&env));
+}
+
 pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
     STATE.with(|cell| {
         Rc::clone(cell.get_or_init(|| {
