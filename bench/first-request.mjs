@@ -12,7 +12,8 @@
 // bench/first-request-results.json. Then what V8 compiles, and with which tier, at start-up
 // and on each first request, grouped by module (edge-attest's folders and each crate): from a
 // traced process of build-prof/, the same code with the name section (`make size` builds it;
-// FIRST_TRACE=0 skips this).
+// FIRST_TRACE=0 skips this; FIRST_TOP=N also lists the N largest functions a first exchange
+// compiles).
 //   node bench/first-request.mjs       (after `make build`; uses build/ as it is)
 import http from "node:http";
 import net from "node:net";
@@ -183,6 +184,14 @@ if (process.env.FIRST_TRACE !== "0") {
       console.log(`  ${kb(row["start-up"])} ${kb(row["first exchange"])} ${kb(row["first gateway request"])}  ${m}`);
     }
     console.log(`  ${kb(total("start-up"))} ${kb(total("first exchange"))} ${kb(total("first gateway request"))}  all (${Object.entries(tiers).map(([p, t]) => `${p}: ${Object.entries(t).map(([k, n]) => `${n} ${k}`).join(", ")}`).join("; ")})`);
+    // FIRST_TOP=N: the N largest functions a first exchange compiles, by name.
+    const top = Number(process.env.FIRST_TOP ?? 0);
+    if (top > 0) {
+      console.log(`the ${top} largest functions a first exchange compiles (bytes of body):`);
+      for (const f of [...phases["first exchange"]].sort((a, b) => b.bytes - a.bytes).slice(0, top)) {
+        console.log(`  ${String(f.bytes).padStart(6)}  ${(names.get(f.index) ?? `#${f.index}`).slice(0, 150)}`);
+      }
+    }
     compiled = { tiers, by_module_bytes: Object.fromEntries(table) };
   }
 }
