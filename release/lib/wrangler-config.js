@@ -128,7 +128,7 @@ export function findings(env, facts) {
   }
   const protect = protectPaths(vars.PROTECT);
   for (const host of new Set(patterns.map((r) => r.host))) {
-    if (custom.some((c) => hostMatches(host, c.host))) continue;
+    if (custom.some((c) => c.host === host)) continue;
     const covering = patterns.filter((r) => hostMatches(r.host, host) || r.host === host);
     for (const path of facts.routes) {
       if (!covering.some((r) => pathMatches(r.path, path))) {
