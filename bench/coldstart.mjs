@@ -16,11 +16,10 @@
 // bench/coldstart-results.json.
 //   node bench/coldstart.mjs          (after `make build`; uses build/ as it is)
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
-import { benchVars, bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+import { benchVars, bundle, startKv, startStytchStub, startWorkerd, waitAccepting } from "./harness.mjs";
 import { readWasm } from "./wasm.mjs";
 
 const ROUNDS = Number(process.env.COLD_ROUNDS ?? 10);
@@ -182,18 +181,10 @@ function codeSection(bytes) {
 async function traced(b, steps) {
   const kv = await startKv();
   const w = await startWorkerd({ name: "trace", bundle: b, vars, kvPort: kv.port, workdir: out, v8Flags: ["--trace-wasm-compilation-times"], keepStdout: true });
-  const port = Number(new URL(w.url).port);
   const settle = () => new Promise((r) => setTimeout(r, 200));
   const cut = [];
   try {
-    for (;;) {
-      const open = await new Promise((r) => {
-        const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
-        s.on("error", () => r(false));
-      });
-      if (open) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await waitAccepting(w);
     await settle();
     cut.push(w.stdout().length);
     for (const step of steps) {

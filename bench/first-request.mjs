@@ -16,12 +16,11 @@
 // compiles).
 //   node bench/first-request.mjs       (after `make build`; uses build/ as it is)
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { existsSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { ROOT } from "../dev/worker.mjs";
 import { startSupabase } from "../dev/standins.mjs";
-import { benchVars, bundle, startKv, startStytchStub, startWorkerd } from "./harness.mjs";
+import { benchVars, bundle, startKv, startStytchStub, startWorkerd, waitAccepting } from "./harness.mjs";
 import { moduleOf, readWasm } from "./wasm.mjs";
 
 const ROUNDS = Number(process.env.FIRST_ROUNDS ?? 8);
@@ -66,16 +65,7 @@ async function firstRequest(name, v, stytchDelayMs) {
   const kv = v.kv ? await startKv() : null;
   const w = await startWorkerd({ name: name.replace(/\W+/g, "-"), bundle: v.bundle, vars: { ...vars, ...v.vars }, kvPort: kv?.port ?? null, workdir: out, v8Flags: V8_FLAGS });
   try {
-    const port = Number(new URL(w.url).port);
-    for (let i = 0; ; i++) {
-      const open = await new Promise((r) => {
-        const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
-        s.on("error", () => r(false));
-      });
-      if (open) break;
-      if (i > 10_000) throw new Error(`${name} did not start:\n${w.stderr()}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await waitAccepting(w);
     const prepared = await v.prepare?.();
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const t0 = process.hrtime.bigint();
@@ -126,15 +116,7 @@ async function tracedPhases(b, extraVars, request) {
   const kv = await startKv();
   const w = await startWorkerd({ name: "trace", bundle: b, vars: { ...vars, ...extraVars }, kvPort: kv.port, workdir: out, v8Flags: ["--trace-wasm-compilation-times", ...V8_FLAGS], keepStdout: true });
   try {
-    const port = Number(new URL(w.url).port);
-    for (;;) {
-      const open = await new Promise((r) => {
-        const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
-        s.on("error", () => r(false));
-      });
-      if (open) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await waitAccepting(w);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const startup = w.stdout().length;
     const res = await request(w.url);

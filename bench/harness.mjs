@@ -1,6 +1,7 @@
 // Pieces of the benchmark: bundling a worker, running it in a bare `workerd serve` with a
 // small local KV service, a Stytch stub that answers at once, and reading a process's CPU.
 import http from "node:http";
+import net from "node:net";
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -257,6 +258,23 @@ const worker :Workerd.Worker = (
 }
 
 export const fileSize = (f) => statSync(f).size;
+
+/**
+ * Resolves once a worker started by `startWorkerd` accepts connections (its module loaded);
+ * throws with its stderr after `timeoutMs`.
+ */
+export async function waitAccepting(w, timeoutMs = 20_000) {
+  const port = Number(new URL(w.url).port);
+  for (const until = Date.now() + timeoutMs; ; ) {
+    const open = await new Promise((r) => {
+      const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
+      s.on("error", () => r(false));
+    });
+    if (open) return;
+    if (Date.now() > until) throw new Error(`workerd did not start:\n${w.stderr()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 /** The worker variables of every benchmark: the Supabase stand-in and the Stytch stub. */
 export function benchVars(supabase, stytch) {

@@ -383,19 +383,18 @@ export function toJsonc(doc) {
         const first = n.table ?? n.tables;
         if (!out.at(-1).endsWith('{')) out.push('');
         out.push(...comment);
-        const ind = indent;
         if (n.table !== undefined) {
-          out.push(`${ind}${JSON.stringify(first)}: {`);
-          nodes(n.nodes, ind + '  ');
-          out.push(`${ind}},`);
+          out.push(`${indent}${JSON.stringify(first)}: {`);
+          nodes(n.nodes, indent + '  ');
+          out.push(`${indent}},`);
         } else {
-          out.push(`${ind}${JSON.stringify(first)}: [`);
+          out.push(`${indent}${JSON.stringify(first)}: [`);
           for (const entry of n.list) {
-            out.push(`${ind}  {`);
-            nodes(entry, ind + '    ');
-            out.push(`${ind}  },`);
+            out.push(`${indent}  {`);
+            nodes(entry, indent + '    ');
+            out.push(`${indent}  },`);
           }
-          out.push(`${ind}],`);
+          out.push(`${indent}],`);
         }
       } else {
         out.push(...comment, `${indent}${JSON.stringify(n.key)}: ${value(n.value, indent)},`);

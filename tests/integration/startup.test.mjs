@@ -6,11 +6,10 @@
 // request as always.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
-import { bundle, startKv, startWorkerd } from "../../bench/harness.mjs";
+import { bundle, startKv, startWorkerd, waitAccepting } from "../../bench/harness.mjs";
 import { ROOT } from "../../dev/worker.mjs";
 
 const out = mkdtempSync(path.join(os.tmpdir(), "edge-attest-startup-"));
@@ -20,16 +19,7 @@ const b = bundle(path.join(ROOT, "tests/integration/wrangler.toml"), path.join(o
 async function started(vars) {
   const kv = await startKv();
   const w = await startWorkerd({ name: "startup", bundle: b, vars, kvPort: kv.port, workdir: out });
-  const port = Number(new URL(w.url).port);
-  for (let i = 0; ; i++) {
-    const open = await new Promise((r) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
-      s.on("error", () => r(false));
-    });
-    if (open) break;
-    if (i > 5000) throw new Error(`workerd did not start:\n${w.stderr()}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await waitAccepting(w);
   await new Promise((r) => setTimeout(r, 300));
   return { w, kv, stop: async () => (await w.stop(), await kv.close()) };
 }
