@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod limits;
 mod prewarm;
 mod refresh;
+pub mod rehearsal;
 pub(crate) mod routes;
 mod session;
 

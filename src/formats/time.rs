@@ -84,6 +84,18 @@ pub fn format_http_date(unix: i64) -> String {
     )
 }
 
+/// `1994-11-06T08:49:37Z` (RFC 3339, UTC, whole seconds), as Stytch writes its times.
+pub fn format_rfc3339(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }

@@ -90,6 +90,16 @@ impl PathPattern {
         })
     }
 
+    /// A path it covers, in the case configured: the base, with a `/` after a prefix's (the
+    /// start-up rehearsal's request through the gateway, src/app/rehearsal.rs).
+    pub fn example(&self) -> String {
+        match (self.prefix, self.exact_base.as_str()) {
+            (true, base) => format!("{base}/"),
+            (false, "") => "/".to_owned(),
+            (false, base) => base.to_owned(),
+        }
+    }
+
     /// Whether it covers `path` (canonical, see [`canonical`]). Prefixes are whole segments:
     /// `/app/*` covers `/app`, `/app/` and `/app/x`, never `/apple`; an exact `/app` covers
     /// `/app/` too.

@@ -52,6 +52,27 @@ impl ClaimPath {
         self.lookup_with(|name| claims.get(name))
     }
 
+    /// Puts `value` at this path in `claims`, making the objects on the way (replacing what
+    /// is not one): how the start-up rehearsal (`crate::app::rehearsal`) writes a token that
+    /// satisfies a provider's claim rules.
+    pub fn insert_into(&self, claims: &mut Map<String, Value>, value: Value) {
+        let Some((last, parents)) = self.0.split_last() else {
+            return;
+        };
+        let mut map = claims;
+        for segment in parents {
+            let slot = map
+                .entry(segment.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            let Value::Object(inner) = slot else { return };
+            map = inner;
+        }
+        map.insert(last.clone(), value);
+    }
+
     /// Whether the path starts under `top` (a claim whose members someone else writes).
     pub fn is_under(&self, top: &str) -> bool {
         self.0.first().is_some_and(|first| first == top)

@@ -108,6 +108,11 @@ export function response_head(resp, names) { return resp.status + pick(resp.head
 export function new_response(status, body, headers) {
   return new Response(body === '' ? null : body, { status, headers: headerList(headers) });
 }
+// The start-up rehearsal's request, without its body: the global scope allows no stream (the
+// glue hands the body over itself).
+export function rehearsal_request(url, method, headers) {
+  return new Request(url, { method, headers: headerList(headers) });
+}
 export function send(url, method, headers, body, signal) {
   return fetch(url, { method, headers: headerList(headers), body: body ?? undefined, redirect: 'manual', signal });
 }

@@ -7,6 +7,7 @@
 //! `worker` still provides `Env` and timers.
 
 use crate::app::limits::{Limit, RateLimiter};
+use crate::app::rehearsal::{Rehearsal, RehearsalRequest};
 use crate::app::routes::Route;
 use crate::app::{IsolateNotes, Refreshes, Services};
 use crate::config::{Config, ConfigError};
@@ -57,6 +58,14 @@ extern "C" {
     /// A response; `headers` alternates names and values, appended in order.
     #[wasm_bindgen(catch)]
     fn new_response(status: u16, body: &str, headers: &str) -> Result<web_sys::Response, JsValue>;
+    /// A request as the runtime would pass one, without a body (the start-up rehearsal's);
+    /// `headers` as for [`new_response`].
+    #[wasm_bindgen(catch)]
+    fn rehearsal_request(
+        url: &str,
+        method: &str,
+        headers: &str,
+    ) -> Result<web_sys::Request, JsValue>;
     /// Every header of a request: names and values alternating, `\n`-separated.
     #[wasm_bindgen(catch)]
     fn request_headers_all(req: &web_sys::Request) -> Result<String, JsValue>;
@@ -128,7 +137,9 @@ pub const JWKS_BINDING: &str = "JWKS_CACHE";
 
 /// Everything that lives as long as the isolate.
 pub(crate) struct IsolateState {
-    pub(crate) config: Result<Config, ConfigError>,
+    /// Shared with the start-up rehearsal's state (a clone of the configuration would cost
+    /// the WASM its `Clone` code).
+    pub(crate) config: Rc<Result<Config, ConfigError>>,
     pub(crate) jwks: RefCell<JwksMemory>,
     pub(crate) backend: Result<WebCryptoBackend, String>,
     /// Which rate-limit bindings exist (`[ip, user]`): without one, no check crosses to JS.
@@ -137,6 +148,9 @@ pub(crate) struct IsolateState {
     pub(crate) notes: IsolateNotes,
     /// Session refreshes under way.
     pub(crate) refreshes: Refreshes,
+    /// Set in the start-up rehearsal's own state only ([`rehearse`]): every I/O of a request
+    /// on this state is answered from it. Never in the isolate's state.
+    rehearsal: Option<Rehearsal>,
 }
 
 thread_local! {
@@ -225,9 +239,71 @@ pub fn check_facts() -> String {
 /// reader (18 KB of code) is paid on the first request a user waits for
 /// (docs/benchmarks.md, "The first request of a loaded isolate"). The same state a request
 /// would set up (no I/O, no timers, no randomness: what the global scope allows).
+///
+/// Then the start-up rehearsal ([`crate::app::rehearsal`]): a first exchange played through
+/// [`respond`] on a state of its own, every I/O answered from canned answers at once, so that
+/// V8 compiles the exchange's code now rather than on the first request. Its answer is
+/// dropped; nothing of it stays but the compiled code.
 #[wasm_bindgen]
 pub fn prepare_isolate(env: Env) {
-    drop(isolate_state(&env));
+    let state = isolate_state(&env);
+    if let Ok(config) = state.config.as_ref() {
+        rehearse(env, config, &state);
+    }
+}
+
+/// Plays the start-up rehearsal of `config` (see [`prepare_isolate`]).
+fn rehearse(env: Env, config: &Config, isolate: &IsolateState) {
+    let Some(rehearsal) = Rehearsal::new(config, js_sys::Date::now() as u64) else {
+        return;
+    };
+    let Ok(backend) = WebCryptoBackend::for_rehearsal() else {
+        return;
+    };
+    let state = Rc::new(IsolateState {
+        config: Rc::clone(&isolate.config),
+        jwks: RefCell::default(),
+        backend: Ok(backend),
+        limiters: isolate.limiters,
+        notes: IsolateNotes::default(),
+        refreshes: Refreshes::default(),
+        rehearsal: Some(rehearsal),
+    });
+    // The status of a request's answer; 0 when it did not finish at once (some I/O was not
+    // canned) or failed.
+    let play = |r: RehearsalRequest| -> u16 {
+        let Some(headers) = wire::header_lines(r.headers.iter().map(|(n, v)| (*n, v.as_str())))
+        else {
+            return 0;
+        };
+        let Ok(req) = rehearsal_request(&r.url, r.method, &headers) else {
+            return 0;
+        };
+        let answer = run(Box::pin(respond(
+            req,
+            env.clone(),
+            // No `ctx` exists before a request; the rehearsal's KV writes, its only use,
+            // are skipped.
+            js_sys::Object::new().unchecked_into(),
+            Some(Rc::clone(&state)),
+        )));
+        answer
+            .ok()
+            .and_then(|a| a.dyn_into::<web_sys::Response>().ok())
+            .map_or(0, |r| r.status())
+    };
+    let Some(rehearsal) = state.rehearsal.as_ref() else {
+        return;
+    };
+    let exchange = play(rehearsal.exchange_request());
+    let gateway = rehearsal.gateway_request().map(play);
+    REHEARSED.with(|r| r.set(Some((exchange, gateway))));
+}
+
+thread_local! {
+    /// How the start-up rehearsal's requests ended (the exchange's status, the gateway
+    /// request's if there was one), for the start-up test (`/__selftest/rehearsal`).
+    static REHEARSED: std::cell::Cell<Option<(u16, Option<u16>)>> = const { std::cell::Cell::new(None) };
 }
 
 pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
@@ -240,12 +316,13 @@ pub(crate) fn isolate_state(env: &Env) -> Rc<IsolateState> {
             }
             let bound = |limit: Limit| limiter_kind(env.as_ref(), limit.binding()) == 1;
             Rc::new(IsolateState {
-                config,
+                config: Rc::new(config),
                 jwks: RefCell::default(),
                 backend: WebCryptoBackend::new(),
                 limiters: [bound(Limit::Ip), bound(Limit::User)],
                 notes: IsolateNotes::default(),
                 refreshes: Refreshes::default(),
+                rehearsal: None,
             })
         }))
     })
@@ -262,7 +339,7 @@ pub fn fetch(
     env: Env,
     ctx: worker::worker_sys::Context,
 ) -> Result<JsValue, JsValue> {
-    run(Box::pin(respond(req, env, ctx)))
+    run(Box::pin(respond(req, env, ctx, None)))
 }
 
 /// The worker's scheduled handler (a cron trigger): the key-set prewarm. Resolves with
@@ -278,7 +355,7 @@ pub fn scheduled(
         let io = Io::new(&env, &ctx, &state);
         let ok = io
             .services(&state)?
-            .prewarm(state.config.as_ref(), &cron)
+            .prewarm(state.config.as_ref().as_ref(), &cron)
             .await;
         Ok(JsValue::from_bool(ok))
     }))
@@ -299,7 +376,7 @@ pub fn binding_session(
         let io = Io::new(&env, &ctx, &state);
         let found = io
             .services(&state)?
-            .binding_session(state.config.as_ref(), &cookie_header)
+            .binding_session(state.config.as_ref().as_ref(), &cookie_header)
             .await;
         match found {
             Ok(Some(session)) => json_text(&session),
@@ -324,7 +401,7 @@ pub fn binding_authorize(
         let io = Io::new(&env, &ctx, &state);
         let verdict = io
             .services(&state)?
-            .binding_authorize(state.config.as_ref(), &cookie_header, &options)
+            .binding_authorize(state.config.as_ref().as_ref(), &cookie_header, &options)
             .await;
         match verdict {
             Ok(verdict) => json_text(&verdict),
@@ -348,19 +425,32 @@ fn binding_error(e: &crate::error::ApiError) -> JsValue {
 /// A handler's future, boxed: both handlers share one instance of the executor's code.
 type Handler = std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
-/// The runtime's I/O for one invocation, as the core's traits want it.
+/// The runtime's I/O for one invocation, as the core's traits want it: the runtime's, or on
+/// the rehearsal's state, the rehearsal's canned answers.
 struct Io<'a> {
+    http: WorkerHttp<'a>,
     kv: WorkerKv<'a>,
     limits: WorkerLimits<'a>,
+    platform: WorkerPlatform,
 }
 
 impl<'a> Io<'a> {
-    fn new(env: &'a Env, ctx: &'a worker::worker_sys::Context, state: &IsolateState) -> Self {
+    fn new(env: &'a Env, ctx: &'a worker::worker_sys::Context, state: &'a IsolateState) -> Self {
+        let rehearsal = state.rehearsal.as_ref();
         Self {
-            kv: WorkerKv { env, ctx },
+            http: WorkerHttp { rehearsal },
+            kv: WorkerKv {
+                env,
+                ctx,
+                rehearsal: rehearsal.is_some(),
+            },
             limits: WorkerLimits {
                 env,
                 bound: state.limiters,
+                rehearsal: rehearsal.is_some(),
+            },
+            platform: WorkerPlatform {
+                rehearsal: rehearsal.is_some(),
             },
         }
     }
@@ -370,14 +460,21 @@ impl<'a> Io<'a> {
         &'s self,
         state: &'s IsolateState,
     ) -> Result<
-        Services<'s, WorkerHttp, WorkerKv<'a>, WebCryptoBackend, WorkerPlatform, WorkerLimits<'a>>,
+        Services<
+            's,
+            WorkerHttp<'a>,
+            WorkerKv<'a>,
+            WebCryptoBackend,
+            WorkerPlatform,
+            WorkerLimits<'a>,
+        >,
         JsValue,
     > {
         Ok(Services {
-            http: &WorkerHttp,
+            http: &self.http,
             kv: &self.kv,
             backend: state.backend.as_ref().map_err(|e| JsValue::from_str(e))?,
-            platform: &WorkerPlatform,
+            platform: &self.platform,
             jwks: &state.jwks,
             limits: &self.limits,
             notes: &state.notes,
@@ -404,12 +501,15 @@ fn run(future: Handler) -> Result<JsValue, JsValue> {
     }
 }
 
+/// A request's answer, on the isolate's state, or on the start-up rehearsal's (`rehearsal`,
+/// from [`rehearse`] only): one function for both, so that the rehearsal compiles this one.
 async fn respond(
     req: web_sys::Request,
     env: Env,
     ctx: worker::worker_sys::Context,
+    rehearsal: Option<Rc<IsolateState>>,
 ) -> Result<JsValue, JsValue> {
-    let state = isolate_state(&env);
+    let state = rehearsal.unwrap_or_else(|| isolate_state(&env));
     #[cfg(feature = "selftest")]
     {
         let url = req.url();
@@ -426,6 +526,16 @@ async fn respond(
                 Some(crate::runtime::selftest::mac(Request::from(Clone::clone(&req)), &state).await)
             }
             Some("/__selftest/trap") => crate::runtime::selftest::trap(&url).await,
+            Some("/__selftest/rehearsal") => {
+                let body = match REHEARSED.with(std::cell::Cell::get) {
+                    None => "null".to_owned(),
+                    Some((exchange, gateway)) => format!(
+                        "{{\"exchange\":{exchange},\"gateway\":{}}}",
+                        gateway.map_or("null".to_owned(), |g| g.to_string())
+                    ),
+                };
+                return new_response(200, &body, "content-type\napplication/json").map(Into::into);
+            }
             Some("/__selftest/refused-header") => {
                 // A response the runtime refuses to build (`new Response` throws), before or
                 // after an await: the request fails alone.
@@ -437,7 +547,7 @@ async fn respond(
                     headers: vec![("not a header name".into(), "x".into())],
                     body: String::new(),
                 };
-                return to_web_response(&refused).map(Into::into);
+                return to_web_response(&refused, true).map(Into::into);
             }
             _ => None,
         };
@@ -453,17 +563,25 @@ async fn respond(
         request_head(&req, joined).map(|head| wire::split_request_head(&head, names))
     })?;
     let exact = wire::exact_length(&headers);
+    let canned = state
+        .rehearsal
+        .as_ref()
+        .map(|r| r.exchange_request().body.into_bytes());
     let incoming = IncomingRequest {
         method,
         url,
         headers,
-        body: WorkerBody { req, exact },
+        body: WorkerBody { req, exact, canned },
+    };
+    let forwarder = WorkerForwarder {
+        rehearsal: state.rehearsal.is_some(),
     };
     let answer = services
-        .handle(state.config.as_ref(), incoming, &WorkerForwarder)
+        .handle(state.config.as_ref().as_ref(), incoming, &forwarder)
         .await;
     match answer {
-        Answer::Own(response) => Ok(to_web_response(&response)?.into()),
+        // The rehearsal's without its body: the global scope allows no body stream.
+        Answer::Own(response) => Ok(to_web_response(&response, state.rehearsal.is_none())?.into()),
         Answer::Forwarded(f) => {
             let headers =
                 wire::header_lines(f.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
@@ -491,10 +609,15 @@ thread_local! {
     static RESPONSE_NAMES: (Vec<&'static str>, String) = with_body_headers(&RESPONSE_HEADERS);
 }
 
-fn to_web_response(resp: &CoreResponse) -> Result<web_sys::Response, JsValue> {
+/// The runtime's response for `resp`, with its body or none.
+fn to_web_response(resp: &CoreResponse, with_body: bool) -> Result<web_sys::Response, JsValue> {
     let headers = wire::header_lines(resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .ok_or_else(|| JsValue::from_str("line break in a response header"))?;
-    new_response(resp.status, &resp.body, &headers)
+    new_response(
+        resp.status,
+        if with_body { &resp.body } else { "" },
+        &headers,
+    )
 }
 
 /// Reads a body of at most `limit` bytes, never copying more than that into WASM: with an
@@ -533,10 +656,15 @@ async fn read_body(
 struct WorkerBody {
     req: web_sys::Request,
     exact: Option<usize>,
+    /// The start-up rehearsal's body, read at once (reading `req` would wait for a promise).
+    canned: Option<Vec<u8>>,
 }
 
 impl BodySource for WorkerBody {
     async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        if let Some(canned) = self.canned {
+            return Ok(canned);
+        }
         let req = self.req;
         read_body(self.exact, limit, || req.array_buffer(), || req.body()).await
     }
@@ -554,8 +682,10 @@ impl AllHeaders for WorkerBody {
 }
 
 /// The gateway's `fetch` to the app: the incoming request's body streamed, the answer's
-/// body left unread.
-struct WorkerForwarder;
+/// body left unread. In the rehearsal, an empty 200 at once.
+struct WorkerForwarder {
+    rehearsal: bool,
+}
 
 impl Forwarder<WorkerBody> for WorkerForwarder {
     type Answer = web_sys::Response;
@@ -566,6 +696,14 @@ impl Forwarder<WorkerBody> for WorkerForwarder {
         body: WorkerBody,
     ) -> Result<Forwarded<web_sys::Response>, TransportError> {
         let network = |e: JsValue| TransportError::Network(js_message(&e));
+        if self.rehearsal {
+            let body = new_response(200, "", "").map_err(network)?;
+            return Ok(Forwarded {
+                status: 200,
+                headers: Vec::new(),
+                body,
+            });
+        }
         let headers = wire::header_lines(req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
             .ok_or_else(|| TransportError::Network("line break in a request header".into()))?;
         let sent = forward(
@@ -601,11 +739,16 @@ impl Forwarder<WorkerBody> for WorkerForwarder {
 }
 
 /// `fetch` with `AbortSignal.timeout` (covering headers and body), no redirects, and a
-/// body size cap.
-struct WorkerHttp;
+/// body size cap; in the rehearsal, its canned answers.
+struct WorkerHttp<'a> {
+    rehearsal: Option<&'a Rehearsal>,
+}
 
-impl HttpClient for WorkerHttp {
+impl HttpClient for WorkerHttp<'_> {
     async fn send(&self, req: &OutboundRequest) -> Result<OutboundResponse, TransportError> {
+        if let Some(rehearsal) = self.rehearsal {
+            return rehearsal.answer(req);
+        }
         let network = |e: JsValue| TransportError::Network(js_message(&e));
         let headers = wire::header_lines(req.headers.iter().map(|(n, v)| (*n, v.as_str())))
             .ok_or_else(|| TransportError::Network("line break in a request header".into()))?;
@@ -652,10 +795,12 @@ impl HttpClient for WorkerHttp {
 }
 
 /// Workers KV; writes go through `ctx.waitUntil` so they never delay the response. The
-/// binding is looked up only when used: a warm request never touches KV.
+/// binding is looked up only when used: a warm request never touches KV. In the rehearsal,
+/// empty, and writes go nowhere.
 struct WorkerKv<'a> {
     env: &'a Env,
     ctx: &'a worker::worker_sys::Context,
+    rehearsal: bool,
 }
 
 impl WorkerKv<'_> {
@@ -667,6 +812,9 @@ impl WorkerKv<'_> {
 
 impl KvStore for WorkerKv<'_> {
     async fn get(&self, key: &str, timeout_ms: u32) -> Result<Option<String>, String> {
+        if self.rehearsal {
+            return Ok(None);
+        }
         let read = kv_text(&self.namespace()?, key, timeout_ms).map_err(|e| js_message(&e))?;
         let value = settled(&read).await.map_err(|e| js_message(&e))?;
         Ok(value.as_string())
@@ -679,6 +827,9 @@ impl KvStore for WorkerKv<'_> {
         ttl_secs: u64,
         fetched_at_ms: u64,
     ) {
+        if self.rehearsal {
+            return;
+        }
         let Ok(namespace) = self.namespace() else {
             return;
         };
@@ -704,6 +855,9 @@ impl KvStore for WorkerKv<'_> {
     }
 
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), String> {
+        if self.rehearsal {
+            return Ok(());
+        }
         let ttl = u32::try_from(ttl_secs).unwrap_or(u32::MAX);
         let write = kv_put(&self.namespace()?, key, value, ttl).map_err(|e| js_message(&e))?;
         settled(&write)
@@ -718,6 +872,8 @@ struct WorkerLimits<'a> {
     env: &'a Env,
     /// `[ip, user]`: whether each is bound.
     bound: [bool; 2],
+    /// In the rehearsal, a bound limit passes without being asked.
+    rehearsal: bool,
 }
 
 impl RateLimiter for WorkerLimits<'_> {
@@ -729,6 +885,9 @@ impl RateLimiter for WorkerLimits<'_> {
         if !bound {
             return Ok(None);
         }
+        if self.rehearsal {
+            return Ok(Some(true));
+        }
         let verdict =
             rate_limit(self.env.as_ref(), limit.binding(), key).map_err(|e| js_message(&e))?;
         let allowed = settled(&verdict).await.map_err(|e| js_message(&e))?;
@@ -736,8 +895,11 @@ impl RateLimiter for WorkerLimits<'_> {
     }
 }
 
-/// Clock, timers, randomness and the log of the Workers runtime.
-struct WorkerPlatform;
+/// Clock, timers, randomness and the log of the Workers runtime. In the rehearsal, no log
+/// and no waiting (the global scope allows no timers).
+struct WorkerPlatform {
+    rehearsal: bool,
+}
 
 impl Platform for WorkerPlatform {
     fn now_ms(&self) -> u64 {
@@ -745,6 +907,9 @@ impl Platform for WorkerPlatform {
     }
 
     async fn sleep(&self, ms: u32) {
+        if self.rehearsal {
+            return;
+        }
         Delay::from(Duration::from_millis(u64::from(ms))).await;
     }
 
@@ -756,6 +921,9 @@ impl Platform for WorkerPlatform {
     }
 
     fn log(&self, level: LogLevel, line: &str) {
+        if self.rehearsal {
+            return;
+        }
         log_later(line, level as u8);
     }
 }
