@@ -145,6 +145,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn formats_rfc3339_as_it_parses() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        for t in [0, 59, 86_399, 951_782_400, 1_800_000_000, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
+        }
+    }
+
+    #[test]
     fn parses_rfc3339_variants() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2026-11-28T21:42:15Z"), Some(1_795_902_135));
