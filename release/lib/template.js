@@ -307,6 +307,15 @@ const OPTIONAL_VARS = [
       { path: '/*', upstream: 'origin', on_unauthenticated: 'redirect', login_url: '/login' },
     ],
   },
+  {
+    comment: [
+      '',
+      'The share of the gateway\'s successful requests whose log line is written (refusals, errors',
+      'and refreshes always are): 0.01 writes one success line in a hundred, each marked with the',
+      'rate. A gateway logs every page, asset and API call; see docs/scale.md#the-gateway.',
+    ],
+  },
+  { key: 'GATEWAY_LOG_SAMPLE_RATE', off: '1' },
 ];
 
 // Rendering. Only what the document above uses: strings, numbers, booleans, arrays and

@@ -128,6 +128,10 @@ struct RequestLog {
     /// The gateway: the app's status.
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_status: Option<u16>,
+    /// The gateway: `GATEWAY_LOG_SAMPLE_RATE`, on a success line it applied to (each stands
+    /// for 1/rate such requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample_rate: Option<String>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -333,10 +337,37 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         let response = self.route(config, req, &mut log, forwarder).await;
         log.status = response.status();
         log.ms.total = self.platform.now_ms().saturating_sub(started);
-        if let Ok(line) = serde_json::to_string(&log) {
+        if self.keeps_line(config, &mut log)
+            && let Ok(line) = serde_json::to_string(&log)
+        {
             self.platform.log(LogLevel::of_status(log.status), &line);
         }
         response
+    }
+
+    /// Whether a request's line is written: always, but for the gateway's plain successes
+    /// under `GATEWAY_LOG_SAMPLE_RATE` (src/gateway/logs.rs): forwarded or preflight
+    /// answers below 400 with nothing to note (no detail, no key-set event, no rate-limit
+    /// failure, no refresh with Stytch), kept at that rate and marked with it. Refusals,
+    /// redirects to the login page, errors, the app's own 4xx and 5xx, and every other
+    /// route's lines are always written.
+    fn keeps_line(&self, config: Result<&Config, &ConfigError>, log: &mut RequestLog) -> bool {
+        let Ok(config) = config else {
+            return true;
+        };
+        let sampling = &config.gateway_log;
+        let plain_success = log.route == Some(RouteName::Gateway)
+            && matches!(log.outcome, "forwarded" | "preflight")
+            && log.status < 400
+            && log.detail.is_none()
+            && log.rate_limit_error.is_none()
+            && log.jwks_notes.is_empty()
+            && log.session != Some("refreshed");
+        if sampling.keeps_all() || !plain_success {
+            return true;
+        }
+        log.sample_rate = Some(sampling.as_str().to_owned());
+        sampling.keeps(self.platform.random_u32())
     }
 
     async fn route<Body: BodySource + AllHeaders, F: Forwarder<Body>>(

@@ -14,6 +14,7 @@ pub mod providers;
 use crate::cookies::{CookiePolicy, CookieSetting, SameSite};
 use crate::formats::urls::{self, UrlParts};
 use crate::gateway::Rules;
+use crate::gateway::logs::LogSampling;
 use crate::gateway::policy::Baseline;
 use crate::keys::integrity::{CacheSecret, MIN_SECRET_CHARS};
 use crate::keys::jwk::Alg;
@@ -49,6 +50,8 @@ pub struct Config {
     pub key_cache_secret: CacheSecret,
     /// The auth gateway's rules (`PROTECT`); empty without a gateway.
     pub protect: Rules,
+    /// Which of the gateway's log lines are written (`GATEWAY_LOG_SAMPLE_RATE`).
+    pub gateway_log: LogSampling,
     /// What every protected rule and service-binding call requires at least, from the
     /// providers: `REQUIRED_AAL`'s floor, their issuers (this deployment's links), their
     /// fixed B2B organizations.
@@ -89,7 +92,7 @@ fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 /// Every variable the worker reads, and no other: `edge-attest check` warns about a `vars`
 /// name not in it (a typo such as `REQUIRE_AAL` would otherwise be ignored without a word),
 /// and every read asserts its name is listed (debug builds and tests).
-pub const VARIABLES: [&str; 30] = [
+pub const VARIABLES: [&str; 31] = [
     "SUPABASE_URL",
     "JWT_ISSUER",
     "JWKS_URL",
@@ -120,6 +123,7 @@ pub const VARIABLES: [&str; 30] = [
     "STYTCH_ORGANIZATION_ID",
     "STYTCH_ORGANIZATION_ID_CLAIM",
     "PROTECT",
+    "GATEWAY_LOG_SAMPLE_RATE",
 ];
 
 pub(crate) struct Vars<'a> {
@@ -203,6 +207,12 @@ impl Config {
         let key_cache_secret = key_cache_secret(vars, secret)?;
         let baseline = baseline(&providers, product);
         let protect = protect::read(vars, product, &baseline)?;
+        let gateway_log = match vars.opt("GATEWAY_LOG_SAMPLE_RATE") {
+            None => LogSampling::default(),
+            Some(rate) => {
+                LogSampling::parse(&rate).map_err(|p| err("GATEWAY_LOG_SAMPLE_RATE", p))?
+            }
+        };
         Ok(Self {
             providers,
             stytch,
@@ -211,6 +221,7 @@ impl Config {
             session,
             key_cache_secret,
             protect,
+            gateway_log,
             baseline,
         })
     }

@@ -11,6 +11,7 @@
 //! runs a request through them.
 
 pub mod forward;
+pub mod logs;
 pub mod path;
 pub mod policy;
 
