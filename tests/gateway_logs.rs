@@ -54,15 +54,22 @@ fn lines(w: &World) -> Vec<Value> {
 /// path with a live session, a public asset), then a refusal, a redirect, the app's 503, and
 /// an exchange. The statuses the browser got.
 fn traffic(w: &World) -> Vec<u16> {
-    let page = [("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document")];
+    let page = [
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-dest", "document"),
+    ];
     let mut statuses = vec![
-        w.request("GET", "/app/x", &[("cookie", &live())], "").status,
+        w.request("GET", "/app/x", &[("cookie", &live())], "")
+            .status,
         w.request("GET", "/assets/app.js", &[], "").status,
         w.request("GET", "/app/x", &[], "").status,
         w.request("GET", "/page/home", &page, "").status,
     ];
     w.app.reply(503, &[], "down");
-    statuses.push(w.request("GET", "/app/x", &[("cookie", &live())], "").status);
+    statuses.push(
+        w.request("GET", "/app/x", &[("cookie", &live())], "")
+            .status,
+    );
     w.stytch_ok();
     statuses.push(w.exchange(&common::fixtures::token("valid_es256")).status);
     statuses
@@ -80,10 +87,19 @@ fn without_the_setting_every_gateway_line_is_written() {
 #[test]
 fn at_rate_zero_only_the_plain_successes_go_unlogged() {
     let w = world(Some("0"));
-    assert_eq!(traffic(&w), [200, 200, 401, 302, 503, 200], "the answers do not change");
+    assert_eq!(
+        traffic(&w),
+        [200, 200, 401, 302, 503, 200],
+        "the answers do not change"
+    );
     let kept: Vec<(String, u64)> = lines(&w)
         .iter()
-        .map(|l| (l["route"].as_str().unwrap().to_owned(), l["status"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["route"].as_str().unwrap().to_owned(),
+                l["status"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         kept,
@@ -94,7 +110,11 @@ fn at_rate_zero_only_the_plain_successes_go_unlogged() {
             ("exchange".to_owned(), 200),
         ]
     );
-    assert_eq!(w.app.received.borrow().len(), 3, "the app still got every forwarded request");
+    assert_eq!(
+        w.app.received.borrow().len(),
+        3,
+        "the app still got every forwarded request"
+    );
 }
 
 #[test]
@@ -113,7 +133,8 @@ fn a_kept_success_line_says_the_rate_it_stands_for() {
 #[test]
 fn a_refreshed_session_is_always_logged() {
     let w = world(Some("0"));
-    w.http.push_stytch(authenticate_answer(common::fixtures::now() + 3600));
+    w.http
+        .push_stytch(authenticate_answer(common::fixtures::now() + 3600));
     let expired = format!(
         "stytch_session=old-session-token; stytch_session_jwt={}",
         session_jwt("session_expired")

@@ -25,8 +25,8 @@ use crate::gateway::forward::{
 };
 use crate::gateway::policy::{Preflight, Requirements, SessionRule, Unmet, is_method_name};
 use crate::gateway::{
-    Choice, MIN_JWT_SECS_LEFT, Rule, UPSTREAM_HEADERS_TIMEOUT_MS, Unauthenticated, Upstream,
-    canonical,
+    Choice, MIN_JWT_SECS_LEFT, Rule, RuleCache, UPSTREAM_HEADERS_TIMEOUT_MS, Unauthenticated,
+    Upstream, canonical,
 };
 use crate::http::{
     AllHeaders, Answer, ForwardRequest, Forwarded, Forwarder, HttpClient, IncomingRequest,
@@ -519,6 +519,13 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             config.cookies.jwt_name.as_str(),
         ];
         let public_host = url.origin.split_once("://").map_or("", |(_, h)| h);
+        // A `cache = "shared"` rule's GET, unless it carries what makes an answer one
+        // client's (`Authorization`) or part of one (`Range`): looked up in and kept in the
+        // location's cache, so sent without cookies (the answer must not depend on who asked).
+        let shared_cache = rule.cache == RuleCache::Shared
+            && head.method == "GET"
+            && head.get("authorization").is_none()
+            && head.get("range").is_none();
         let (target, cookies, forwarded) = match &rule.upstream {
             Upstream::Origin => (request_url.to_owned(), pass.cookies, None),
             Upstream::Url(base) => {
@@ -535,6 +542,11 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 )
             }
         };
+        let cookies = if shared_cache {
+            CookieEdit::Drop
+        } else {
+            cookies
+        };
         let authenticated = pass.identity.is_some();
         let plan = RequestPlan {
             upgrade: head.upgrade,
@@ -550,6 +562,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             headers: forward::request_headers(head.headers, &plan),
             with_body: pass.message == Message::WithBody,
             headers_timeout_ms: UPSTREAM_HEADERS_TIMEOUT_MS,
+            shared_cache,
         };
         let foreign = matches!(rule.upstream, Upstream::Url(_)).then_some(names);
         let started = self.platform.now_ms();
@@ -566,6 +579,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
         })?;
         log.upstream_status = Some(answer.status);
         log.outcome = "forwarded";
+        if shared_cache {
+            log.upstream_cache = Some(if answer.from_cache { "hit" } else { "miss" });
+        }
         let headers = forward::response_headers(
             &answer.headers,
             &ResponsePlan {
@@ -580,6 +596,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             status: answer.status,
             headers,
             body: answer.body,
+            from_cache: answer.from_cache,
         }))
     }
 

@@ -128,6 +128,10 @@ struct RequestLog {
     /// The gateway: the app's status.
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_status: Option<u16>,
+    /// The gateway, on a `cache = "shared"` rule's request: `hit` (answered from the edge
+    /// location's cache, the app not asked) or `miss`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_cache: Option<&'static str>,
     /// The gateway: `GATEWAY_LOG_SAMPLE_RATE`, on a success line it applied to (each stands
     /// for 1/rate such requests).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,8 @@ use crate::gateway::policy::{
     Access, Baseline, MAX_NAME_BYTES, MAX_NAMES, Methods, Preflight, Requirements, SessionRule,
 };
 use crate::gateway::{
-    LoginUrl, MAX_RULES, MAX_RULES_BYTES, PathPattern, Rule, Rules, Unauthenticated, Upstream,
+    LoginUrl, MAX_RULES, MAX_RULES_BYTES, PathPattern, Rule, RuleCache, Rules, Unauthenticated,
+    Upstream,
 };
 use crate::jwt::assurance::Aal;
 use crate::stytch::organization::is_organization_ref;
@@ -19,7 +20,7 @@ use serde_json::Value;
 
 /// The members a rule may have; anything else is a typo, and refused.
 /// docs/gateway.md documents each (a test checks it).
-pub const FIELDS: [&str; 12] = [
+pub const FIELDS: [&str; 13] = [
     "path",
     "upstream",
     "on_unauthenticated",
@@ -32,6 +33,7 @@ pub const FIELDS: [&str; 12] = [
     "require_link",
     "roles",
     "organizations",
+    "cache",
 ];
 
 /// What a session must show, as a rule's fields and the service binding's options name it.
@@ -175,9 +177,22 @@ fn rule(entry: &Value, product: Product, baseline: &Baseline) -> Result<Rule, En
         }
         SessionRule::Public
     };
+    let cache = match fields.text("cache")?.as_deref() {
+        None | Some("no-store") => RuleCache::NoStore,
+        Some("shared") if !require_session => RuleCache::Shared,
+        Some("shared") => {
+            return Err(fields.fail(
+                "cache: \"shared\" only on a public rule (require_session false): a protected answer is someone's own".into(),
+            ));
+        }
+        Some(other) => {
+            return Err(fields.fail(format!("cache: {other} is not \"no-store\" or \"shared\"")));
+        }
+    };
     Ok(Rule {
         pattern,
         upstream,
+        cache,
         on_unauthenticated,
         access: Access {
             methods,

@@ -142,6 +142,8 @@ pub fn is_websocket_upgrade(headers: &[(String, String)]) -> bool {
 pub enum CookieEdit<'a> {
     /// Passed as they came (the zone's own origin, which may run Stytch's backend SDK).
     Keep,
+    /// None at all: an answer kept in the shared cache must not depend on who asked.
+    Drop,
     /// Removed: another server is not handed the browser's Stytch session.
     Remove {
         /// The two cookie names.
@@ -244,6 +246,7 @@ pub fn request_headers(
 fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
     let names = match how {
         CookieEdit::Keep => return Some(header.to_owned()),
+        CookieEdit::Drop => return None,
         CookieEdit::Remove { names } | CookieEdit::Replace { names, .. } => names,
     };
     let mut kept: Vec<String> = Vec::new();
@@ -259,6 +262,56 @@ fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
         }
     }
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether the app's answer (`status`, `headers`) to a `cache = "shared"` rule's request may
+/// be kept in the edge location's cache and served to anyone who asks for the URL: a 200
+/// the app marks for shared caches (`public`, or a positive `max-age` or `s-maxage`) and does
+/// not keep to one client (`private`, `no-store`, `no-cache`), with no `Set-Cookie`, and
+/// varying on nothing but `Accept-Encoding`. Anything else is passed on and not kept.
+pub fn shared_cacheable(status: u16, headers: &[(String, String)]) -> bool {
+    if status != 200 {
+        return false;
+    }
+    let mut shareable = false;
+    for (name, value) in headers {
+        match name.as_str() {
+            "set-cookie" => return false,
+            "vary"
+                if value
+                    .split(',')
+                    .map(str::trim)
+                    .any(|v| !v.is_empty() && !v.eq_ignore_ascii_case("accept-encoding")) =>
+            {
+                return false;
+            }
+            "cache-control" => {
+                for directive in value.split(',').map(str::trim) {
+                    let (key, arg) = directive.split_once('=').unwrap_or((directive, ""));
+                    let key = key.trim().to_ascii_lowercase();
+                    match key.as_str() {
+                        "private" | "no-store" | "no-cache" => return false,
+                        "public" => shareable = true,
+                        "max-age" | "s-maxage" => {
+                            if arg
+                                .trim()
+                                .trim_matches('"')
+                                .parse::<u64>()
+                                .is_ok_and(|n| n > 0)
+                            {
+                                shareable = true;
+                            } else {
+                                return false;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    shareable
 }
 
 /// How the app's answer is passed back.

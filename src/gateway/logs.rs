@@ -87,9 +87,27 @@ mod tests {
             ("0.000001", 1),
             ("0.123456", 123_456),
         ] {
-            assert_eq!(LogSampling::parse(text).map(|s| s.per_million), Ok(ppm), "{text}");
+            assert_eq!(
+                LogSampling::parse(text).map(|s| s.per_million),
+                Ok(ppm),
+                "{text}"
+            );
         }
-        for bad in ["", "2", "1.5", "1.000001", "-0.1", ".5", "0.", "0.0000001", "0,5", "5%", "1e-2", " 0.1", "00.1"] {
+        for bad in [
+            "",
+            "2",
+            "1.5",
+            "1.000001",
+            "-0.1",
+            ".5",
+            "0.",
+            "0.0000001",
+            "0,5",
+            "5%",
+            "1e-2",
+            " 0.1",
+            "00.1",
+        ] {
             assert!(LogSampling::parse(bad).is_err(), "{bad}");
         }
     }
@@ -98,7 +116,10 @@ mod tests {
     fn a_rate_keeps_that_share_of_draws() {
         let tenth = LogSampling::parse("0.1").unwrap();
         assert!(tenth.keeps(99_999) && !tenth.keeps(100_000) && tenth.keeps(1_000_000));
-        let kept = (0..1_000_000_u32).step_by(7).filter(|d| tenth.keeps(*d)).count();
+        let kept = (0..1_000_000_u32)
+            .step_by(7)
+            .filter(|d| tenth.keeps(*d))
+            .count();
         assert_eq!(kept, 14_286);
         assert!(!LogSampling::parse("0").unwrap().keeps(0));
         assert!(LogSampling::default().keeps(u32::MAX) && LogSampling::default().keeps_all());

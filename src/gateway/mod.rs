@@ -153,6 +153,23 @@ pub struct Rule {
     pub on_unauthenticated: Unauthenticated,
     /// Who may pass: methods, preflights, bearer tokens, the session and its requirements.
     pub access: Access,
+    /// Whether its answers may be kept in the edge location's cache (public rules only).
+    pub cache: RuleCache,
+}
+
+/// Whether a rule's answers may be served from the edge location's cache (`cache` of a
+/// rule). A protected answer never is: the cache's key holds neither the session nor the
+/// identity, so it would be served to whoever asks next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RuleCache {
+    /// Every request goes to the app, nothing is kept (`"no-store"`, the default).
+    #[default]
+    NoStore,
+    /// `"shared"`, on a public rule: a `GET` without `Authorization` or `Range` is answered
+    /// from the location's cache when it holds the URL's answer, and otherwise sent to the
+    /// app without cookies, its answer kept when the app marks it cacheable for everyone
+    /// ([`forward::shared_cacheable`]).
+    Shared,
 }
 
 impl Rule {
@@ -358,6 +375,7 @@ mod tests {
         Rule {
             pattern: PathPattern::parse(path).unwrap(),
             upstream: Upstream::Origin,
+            cache: RuleCache::NoStore,
             on_unauthenticated: match login {
                 Some(l) => Unauthenticated::Redirect(LoginUrl::parse(l).unwrap()),
                 None => Unauthenticated::Status401,

@@ -92,7 +92,8 @@ impl AllHeaders for Vec<u8> {
 
 /// A request the gateway sends on to the app: the incoming request's method and body, to
 /// `url`, with the headers the gateway decided. Redirects are never followed, the answer is
-/// never cached, and only its head is waited for: its body streams back as it comes.
+/// not cached unless `shared_cache` says so, and only its head is waited for: its body
+/// streams back as it comes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardRequest {
     /// Absolute URL: the app's origin, and the request's own path and query.
@@ -106,6 +107,10 @@ pub struct ForwardRequest {
     pub with_body: bool,
     /// Give up on the answer's status and headers after this long.
     pub headers_timeout_ms: u32,
+    /// Answer from the edge location's cache when it holds `url`'s answer, and keep the
+    /// app's answer there when [`crate::gateway::forward::shared_cacheable`] allows (a
+    /// `cache = "shared"` rule's `GET`; such a request carries no cookies).
+    pub shared_cache: bool,
 }
 
 /// The app's answer, its body not read.
@@ -117,6 +122,8 @@ pub struct Forwarded<A> {
     pub headers: Vec<(String, String)>,
     /// The body (and, for a 101, the socket), passed back untouched.
     pub body: A,
+    /// Answered from the edge location's cache, without a request to the app.
+    pub from_cache: bool,
 }
 
 /// Sends a request on to the app with the incoming body streamed (the gateway's `fetch`).

@@ -98,11 +98,16 @@ mod tests {
     #[test]
     fn a_value_inserted_at_a_path_is_found_there_beside_what_was() {
         let mut claims = Map::new();
-        claims.insert("app_metadata".into(), serde_json::json!({"provider": "email"}));
+        claims.insert(
+            "app_metadata".into(),
+            serde_json::json!({"provider": "email"}),
+        );
         claims.insert("flat".into(), Value::from(1));
         let org = ClaimPath::parse("app_metadata.org.id").unwrap();
         org.insert_into(&mut claims, Value::from("o-1"));
-        ClaimPath::parse("flat.x").unwrap().insert_into(&mut claims, Value::from(true));
+        ClaimPath::parse("flat.x")
+            .unwrap()
+            .insert_into(&mut claims, Value::from(true));
         assert_eq!(org.lookup_in(&claims), Some(&Value::from("o-1")));
         assert_eq!(claims["app_metadata"]["provider"], "email");
         assert_eq!(claims["flat"], serde_json::json!({"x": true}));

@@ -11,6 +11,7 @@ use crate::app::rehearsal::{Rehearsal, RehearsalRequest};
 use crate::app::routes::Route;
 use crate::app::{IsolateNotes, Refreshes, Services};
 use crate::config::{Config, ConfigError};
+use crate::gateway::forward::shared_cacheable;
 use crate::http::wire;
 use crate::http::{
     AllHeaders, Answer, BodyError, BodySource, ForwardRequest, Forwarded, Forwarder, HttpClient,
@@ -74,7 +75,7 @@ extern "C" {
     fn response_head_all(resp: &web_sys::Response) -> Result<String, JsValue>;
     /// The gateway's `fetch` to the app with `req`'s body streamed (`with_body`) or none: a
     /// promise of the answer, rejected with `"timeout"` when its head does not come within
-    /// `ms`.
+    /// `ms`; with `shared`, the edge location's cache's answer for `url` when it has one.
     #[wasm_bindgen(catch)]
     fn forward(
         url: &str,
@@ -83,7 +84,12 @@ extern "C" {
         req: &web_sys::Request,
         with_body: bool,
         ms: u32,
+        shared: bool,
     ) -> Result<Promise, JsValue>;
+    /// Whether `forward` answered `resp` from the edge location's cache.
+    fn from_cache(resp: &web_sys::Response) -> bool;
+    /// `ctx.waitUntil` of keeping `resp` (teed) in the edge location's cache for `url`.
+    fn keep_shared(ctx: &worker::worker_sys::Context, url: &str, resp: &web_sys::Response);
     /// The app's answer `resp` with this status and these headers, its body untouched.
     #[wasm_bindgen(catch)]
     fn forwarded_response(
@@ -575,6 +581,7 @@ async fn respond(
     };
     let forwarder = WorkerForwarder {
         rehearsal: state.rehearsal.is_some(),
+        ctx: &ctx,
     };
     let answer = services
         .handle(state.config.as_ref().as_ref(), incoming, &forwarder)
@@ -682,12 +689,15 @@ impl AllHeaders for WorkerBody {
 }
 
 /// The gateway's `fetch` to the app: the incoming request's body streamed, the answer's
-/// body left unread. In the rehearsal, an empty 200 at once.
-struct WorkerForwarder {
+/// body left unread; through the edge location's cache for a `shared_cache` request. In the
+/// rehearsal, an empty 200 at once.
+struct WorkerForwarder<'a> {
     rehearsal: bool,
+    /// For keeping a shared answer after the response.
+    ctx: &'a worker::worker_sys::Context,
 }
 
-impl Forwarder<WorkerBody> for WorkerForwarder {
+impl Forwarder<WorkerBody> for WorkerForwarder<'_> {
     type Answer = web_sys::Response;
 
     async fn forward(
@@ -702,6 +712,7 @@ impl Forwarder<WorkerBody> for WorkerForwarder {
                 status: 200,
                 headers: Vec::new(),
                 body,
+                from_cache: false,
             });
         }
         let headers = wire::header_lines(req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
@@ -713,6 +724,7 @@ impl Forwarder<WorkerBody> for WorkerForwarder {
             &body.req,
             req.with_body,
             req.headers_timeout_ms,
+            req.shared_cache,
         )
         .map_err(network)?;
         let resp: web_sys::Response = settled(&sent)
@@ -730,10 +742,16 @@ impl Forwarder<WorkerBody> for WorkerForwarder {
         let status = status
             .parse::<u16>()
             .map_err(|_| TransportError::Network("no status".into()))?;
+        let headers = wire::header_pairs(rest);
+        let from_cache = req.shared_cache && from_cache(&resp);
+        if req.shared_cache && !from_cache && shared_cacheable(status, &headers) {
+            keep_shared(self.ctx, &req.url, &resp);
+        }
         Ok(Forwarded {
             status,
-            headers: wire::header_pairs(rest),
+            headers,
             body: resp,
+            from_cache,
         })
     }
 }

@@ -35,11 +35,14 @@ pub struct FakeHttp {
 }
 
 /// The app behind the gateway: records every request it receives (with its body) and answers
-/// from a script, or 200 `ok` by default.
+/// from a script, or 200 `ok` by default. In front of it, the edge location's cache as the
+/// glue keeps it for `shared_cache` requests: answered from it by URL when it holds one
+/// (the app not asked), and the app's answer kept when `shared_cacheable` allows.
 #[derive(Default)]
 pub struct FakeApp {
     pub received: RefCell<Vec<(ForwardRequest, Vec<u8>)>>,
     pub replies: RefCell<VecDeque<Result<Forwarded<String>, TransportError>>>,
+    pub cache: RefCell<HashMap<String, Forwarded<String>>>,
 }
 
 impl FakeApp {
@@ -52,6 +55,7 @@ impl FakeApp {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             body: body.to_owned(),
+            from_cache: false,
         }));
     }
     /// Queues a failure of the next forward.
@@ -78,14 +82,31 @@ impl<B: TestBody> Forwarder<B> for FakeApp {
         req: ForwardRequest,
         body: B,
     ) -> Result<Forwarded<String>, TransportError> {
+        if req.shared_cache
+            && let Some(hit) = self.cache.borrow().get(&req.url)
+        {
+            return Ok(Forwarded {
+                from_cache: true,
+                ..hit.clone()
+            });
+        }
+        let (url, shared) = (req.url.clone(), req.shared_cache);
         self.received.borrow_mut().push((req, body.forwarded()));
-        self.replies.borrow_mut().pop_front().unwrap_or_else(|| {
+        let answer = self.replies.borrow_mut().pop_front().unwrap_or_else(|| {
             Ok(Forwarded {
                 status: 200,
                 headers: vec![("content-type".into(), "text/plain".into())],
                 body: "ok".into(),
+                from_cache: false,
             })
-        })
+        });
+        if let Ok(a) = &answer
+            && shared
+            && edge_attest::gateway::forward::shared_cacheable(a.status, &a.headers)
+        {
+            self.cache.borrow_mut().insert(url, a.clone());
+        }
+        answer
     }
 }
 
