@@ -53,8 +53,13 @@ impl EntryMac for RehearsalBackend {
 
 /// Plays `config`'s rehearsal through the handler with `backend`.
 fn play<B: SignatureBackend + EntryMac>(config: &Config, backend: &B) -> Played {
-    let platform = FakePlatform::new(1_800_000_000_000);
-    let rehearsal = Rehearsal::new(config, 1_800_000_000_000).expect("a rehearsal");
+    play_at(config, backend, 1_800_000_000_000)
+}
+
+/// The same, with the clock at `now_ms` (deployed, the global scope's clock reads 0).
+fn play_at<B: SignatureBackend + EntryMac>(config: &Config, backend: &B, now_ms: u64) -> Played {
+    let platform = FakePlatform::new(now_ms);
+    let rehearsal = Rehearsal::new(config, now_ms).expect("a rehearsal");
     let http = Canned {
         rehearsal: &rehearsal,
         sent: RefCell::default(),
@@ -277,4 +282,42 @@ fn with_a_gateway_the_rehearsal_passes_a_protected_rule_with_the_session_it_made
 fn a_gateway_whose_rules_are_all_public_gets_no_gateway_rehearsal() {
     let public = r#"[{"path": "/*", "upstream": "origin", "require_session": false}]"#;
     assert!(rehearse(&[("PROTECT", public)]).gateway.is_none());
+}
+
+#[test]
+fn the_gateway_rehearsal_prefers_a_rule_its_session_meets() {
+    let protect = r#"[
+        {"path": "/admin/*", "upstream": "origin", "roles": ["admin"]},
+        {"path": "/strict/*", "upstream": "origin", "require_aal": "aal2"},
+        {"path": "/app/*", "upstream": "origin"}
+    ]"#;
+    let played = rehearse(&[("PROTECT", protect)]);
+    assert_eq!(
+        played.gateway.as_ref().map(|r| r.status),
+        Some(200),
+        "{:?}",
+        played.logs
+    );
+    assert!(played.logs[1].contains(r#""rule":2"#), "{:?}", played.logs);
+    // With none it meets, it still plays the first (most of the path is compiled before the
+    // refusal).
+    let only_admin = r#"[{"path": "/admin/*", "upstream": "origin", "roles": ["admin"]}]"#;
+    let played = rehearse(&[("PROTECT", only_admin)]);
+    assert_eq!(played.gateway.as_ref().map(|r| r.status), Some(403));
+}
+
+#[test]
+fn the_rehearsal_works_with_the_clock_the_global_scope_has_when_deployed() {
+    // Cloudflare's global scope reads the clock as 0 (the Unix epoch) until a request comes.
+    for now_ms in [0, 1_000] {
+        let config = config_of(World::new().var("PROTECT", PROTECT));
+        let played = play_at(&config, &RehearsalBackend, now_ms);
+        assert_eq!(played.exchange.status, 200, "{now_ms}: {:?}", played.logs);
+        assert_eq!(
+            played.gateway.map(|r| r.status),
+            Some(200),
+            "{now_ms}: {:?}",
+            played.logs
+        );
+    }
 }

@@ -19,10 +19,12 @@
 //! subject and issuer are this module's, and the signature no real signer makes is refused by
 //! the real backend.
 
+use super::routes::Route;
 use crate::config::{Config, KeySource, Provider};
 use crate::formats::time::format_rfc3339;
 use crate::formats::{b64, json};
 use crate::gateway::Choice;
+use crate::gateway::policy::{Requirements, SessionRule};
 use crate::http::{Method, OutboundRequest, OutboundResponse, TransportError};
 use crate::jwt::assurance::Aal;
 use crate::jwt::verify::AnonymousRule;
@@ -131,15 +133,34 @@ impl Rehearsal {
             KeySource::Jwks(_) => None,
             KeySource::Discovery { url, issuer } => Some((url.clone(), issuer.clone())),
         };
-        // The first path a protected rule covers and answers for.
-        let gateway_path = config
-            .protect
-            .iter()
-            .filter(|rule| rule.is_protected())
-            .map(|rule| rule.pattern.example())
-            .find(|path| {
-                matches!(config.protect.choose(path, "GET"), Ok(Choice::Rule(_, rule)) if rule.is_protected())
-            });
+        // A path a protected rule covers and answers for, not one of the worker's own routes:
+        // preferably a rule the rehearsal's session meets (no roles, the organizations and
+        // assurance level every session has), so that the forwarding is compiled too.
+        let required = provider.policy.assurance.required;
+        let candidates = || {
+            config
+                .protect
+                .iter()
+                .filter_map(|rule| match &rule.access.session {
+                    SessionRule::Required(r) => Some((rule.pattern.example(), r)),
+                    SessionRule::Public => None,
+                })
+                .filter(|(path, _)| {
+                    Route::at(path).is_none()
+                        && matches!(config.protect.choose(path, "GET"), Ok(Choice::Rule(_, rule)) if rule.is_protected())
+                })
+        };
+        let met = |r: &Requirements| {
+            r.roles.is_empty()
+                && r.aal.is_none_or(|aal| aal <= required)
+                && r.organizations
+                    .as_ref()
+                    .is_none_or(|o| *o == config.baseline.organizations)
+        };
+        let gateway_path = candidates()
+            .find(|(_, r)| met(r))
+            .or_else(|| candidates().next())
+            .map(|(path, _)| path);
         Some(Self {
             exchange_body: format!(r#"{{"access_token":"{token}"}}"#),
             discovery,
@@ -159,7 +180,7 @@ impl Rehearsal {
     pub fn exchange_request(&self) -> RehearsalRequest {
         RehearsalRequest {
             method: "POST",
-            url: format!("{ORIGIN}{}", super::routes::Route::Exchange.path()),
+            url: format!("{ORIGIN}{}", Route::Exchange.path()),
             headers: vec![
                 ("content-type", "application/json".to_owned()),
                 ("origin", ORIGIN.to_owned()),

@@ -28,13 +28,18 @@ function internalError() {
   });
 }
 
-// The configuration read and the isolate set up now, at module evaluation, rather than on the
-// first request (src/runtime/glue.rs `prepare_isolate`). Should that fail, the first request
-// does it as before; a trap marks the instance for replacement.
+// The configuration read, the isolate set up and the start-up rehearsal played now, at module
+// evaluation, rather than on the first request (src/runtime/glue.rs `prepare_isolate`). Should
+// any of it throw, a trap or any other exception (one that crossed the WASM frames may leave the
+// request executor mid-callback), the instance is marked for replacement: the first request
+// starts from a fresh one and sets the isolate up as before.
 try {
   if (moduleEnv) prepare_isolate(moduleEnv);
 } catch (e) {
-  trapped(e);
+  if (!trapped(e)) {
+    globalThis[TRAPPED] = true;
+    console.error(JSON.stringify({ start_up_error: String(e?.message ?? e) }));
+  }
 }
 
 function freshInstanceIfTrapped() {

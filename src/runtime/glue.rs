@@ -87,9 +87,15 @@ extern "C" {
         shared: bool,
     ) -> Result<Promise, JsValue>;
     /// Whether `forward` answered `resp` from the edge location's cache.
-    fn from_cache(resp: &web_sys::Response) -> bool;
+    #[wasm_bindgen(catch)]
+    fn from_cache(resp: &web_sys::Response) -> Result<bool, JsValue>;
     /// `ctx.waitUntil` of keeping `resp` (teed) in the edge location's cache for `url`.
-    fn keep_shared(ctx: &worker::worker_sys::Context, url: &str, resp: &web_sys::Response);
+    #[wasm_bindgen(catch)]
+    fn keep_shared(
+        ctx: &worker::worker_sys::Context,
+        url: &str,
+        resp: &web_sys::Response,
+    ) -> Result<(), JsValue>;
     /// The app's answer `resp` with this status and these headers, its body untouched.
     #[wasm_bindgen(catch)]
     fn forwarded_response(
@@ -260,6 +266,14 @@ pub fn prepare_isolate(env: Env) {
 
 /// Plays the start-up rehearsal of `config` (see [`prepare_isolate`]).
 fn rehearse(env: Env, config: &Config, isolate: &IsolateState) {
+    // The self-test build's way to see what a JavaScript exception at start-up does (one
+    // that crosses the executor's frames): src/runtime/entry.js replaces the instance.
+    #[cfg(feature = "selftest")]
+    if env_string(&env, "SELFTEST_THROW_AT_START").is_some() {
+        drop(run(Box::pin(async {
+            wasm_bindgen::throw_str("selftest: thrown at start-up")
+        })));
+    }
     let Some(rehearsal) = Rehearsal::new(config, js_sys::Date::now() as u64) else {
         return;
     };
@@ -743,9 +757,10 @@ impl Forwarder<WorkerBody> for WorkerForwarder<'_> {
             .parse::<u16>()
             .map_err(|_| TransportError::Network("no status".into()))?;
         let headers = wire::header_pairs(rest);
-        let from_cache = req.shared_cache && from_cache(&resp);
+        let from_cache = req.shared_cache && from_cache(&resp).unwrap_or(false);
         if req.shared_cache && !from_cache && shared_cacheable(status, &headers) {
-            keep_shared(self.ctx, &req.url, &resp);
+            // Not kept when the runtime refuses (the answer still goes to the browser).
+            let _ = keep_shared(self.ctx, &req.url, &resp);
         }
         Ok(Forwarded {
             status,

@@ -78,3 +78,15 @@ test("a session JWT made the way the rehearsal makes one does not pass the gatew
   assert.equal(app.requests.length, seen, "nothing reached the app");
   assert.match((await json(res)).error ?? "", /./);
 });
+
+test("an exception at start-up replaces the instance: the worker answers as always", async () => {
+  await ctx.restart({ vars: { SELFTEST_THROW_AT_START: "1" } });
+  try {
+    assert.ok(ctx.worker.output.some((l) => l.includes("start_up_error")), "the exception is logged");
+    assert.equal((await fetch(`${ctx.worker.url}/healthz`)).status, 200);
+    const res = await exchange(ctx, await ctx.supabase.mint({ claims: { email: "grace@example.com" } }));
+    assert.equal(res.status, 200);
+  } finally {
+    await ctx.restart({ vars: { SELFTEST_THROW_AT_START: undefined } });
+  }
+});
