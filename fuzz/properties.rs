@@ -458,10 +458,11 @@ pub fn gateway_request_head(data: &[u8]) {
             [usize::from(flags >> 2) % 3],
         authorization: flags & 16 != 0,
         identity: (flags & 32 != 0).then_some(identity),
-        cookies: if flags & 64 != 0 {
-            CookieEdit::Remove { names }
-        } else {
-            CookieEdit::Keep
+        cookies: match (flags & 64 != 0, flags & 1 != 0) {
+            (true, false) => CookieEdit::Remove { names },
+            // A `cache = "shared"` request: no cookie at all.
+            (true, true) => CookieEdit::Drop,
+            (false, _) => CookieEdit::Keep,
         },
         forwarded: (flags & 128 != 0).then_some(("app.example.com", "https")),
     };
@@ -526,6 +527,9 @@ pub fn gateway_request_head(data: &[u8]) {
                 key != "cookie" && !key.starts_with("content-"),
                 "{k} on a preflight"
             );
+        }
+        if matches!(plan.cookies, CookieEdit::Drop) {
+            assert_ne!(key, "cookie", "a cookie on a request whose answer is shared: {v}");
         }
         if matches!(plan.cookies, CookieEdit::Remove { .. }) && k == "cookie" {
             for piece in v.split([';', ',']) {
