@@ -928,8 +928,8 @@ impl RateLimiter for WorkerLimits<'_> {
     }
 }
 
-/// Clock, timers, randomness and the log of the Workers runtime. In the rehearsal, no log
-/// and no waiting (the global scope allows no timers).
+/// Clock, timers, randomness and the log of the Workers runtime. In the rehearsal, no log,
+/// no waiting and no randomness (the global scope allows no timers or random numbers).
 struct WorkerPlatform {
     rehearsal: bool,
 }
@@ -947,6 +947,10 @@ impl Platform for WorkerPlatform {
     }
 
     fn random_u32(&self) -> u32 {
+        // The global scope allows no random numbers (`getrandom` would fail into zero anyway).
+        if self.rehearsal {
+            return 0;
+        }
         let mut bytes = [0_u8; 4];
         // Jitter only: a failure leaves zero, which merely removes the jitter.
         let _ = getrandom::getrandom(&mut bytes);
