@@ -529,7 +529,10 @@ pub fn gateway_request_head(data: &[u8]) {
             );
         }
         if matches!(plan.cookies, CookieEdit::Drop) {
-            assert_ne!(key, "cookie", "a cookie on a request whose answer is shared: {v}");
+            assert_ne!(
+                key, "cookie",
+                "a cookie on a request whose answer is shared: {v}"
+            );
         }
         if matches!(plan.cookies, CookieEdit::Remove { .. }) && k == "cookie" {
             for piece in v.split([';', ',']) {
