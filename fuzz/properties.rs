@@ -432,7 +432,7 @@ pub fn gateway_path(data: &[u8]) {
 /// keeps; no forwarding or method-override header but the gateway's own.
 pub fn gateway_request_head(data: &[u8]) {
     use edge_attest::gateway::forward::{
-        CookieEdit, Identity, Message, RequestPlan, request_headers,
+        CookieEdit, Identity, Message, RequestPlan, SHARED_REQUEST_HEADERS, request_headers,
     };
     let (flags, rest) = data.split_first().unwrap_or((&0, &[]));
     let text = String::from_utf8_lossy(rest);
@@ -454,15 +454,18 @@ pub fn gateway_request_head(data: &[u8]) {
     let names = ["stytch_session", "stytch_session_jwt"];
     let plan = RequestPlan {
         upgrade: flags & 2 != 0,
-        message: [Message::WithBody, Message::Bodiless, Message::Preflight]
-            [usize::from(flags >> 2) % 3],
+        message: [
+            Message::WithBody,
+            Message::Bodiless,
+            Message::Preflight,
+            Message::Shared,
+        ][usize::from(flags >> 2) % 4],
         authorization: flags & 16 != 0,
         identity: (flags & 32 != 0).then_some(identity),
-        cookies: match (flags & 64 != 0, flags & 1 != 0) {
-            (true, false) => CookieEdit::Remove { names },
-            // A `cache = "shared"` request: no cookie at all.
-            (true, true) => CookieEdit::Drop,
-            (false, _) => CookieEdit::Keep,
+        cookies: if flags & 64 != 0 {
+            CookieEdit::Remove { names }
+        } else {
+            CookieEdit::Keep
         },
         forwarded: (flags & 128 != 0).then_some(("app.example.com", "https")),
     };
@@ -528,10 +531,16 @@ pub fn gateway_request_head(data: &[u8]) {
                 "{k} on a preflight"
             );
         }
-        if matches!(plan.cookies, CookieEdit::Drop) {
-            assert_ne!(
-                key, "cookie",
-                "a cookie on a request whose answer is shared: {v}"
+        if plan.message == Message::Shared {
+            // A request whose answer is shared: the client's headers but the allowed few,
+            // then the gateway's own.
+            assert!(
+                SHARED_REQUEST_HEADERS.contains(&key.as_str())
+                    || ["x-forwarded-host", "x-forwarded-proto", "connection"]
+                        .contains(&key.as_str())
+                    || (plan.upgrade && key == "upgrade")
+                    || (plan.identity.is_some() && k.starts_with("edge-attest-")),
+                "{k} on a request whose answer is shared"
             );
         }
         if matches!(plan.cookies, CookieEdit::Remove { .. }) && k == "cookie" {

@@ -50,7 +50,10 @@ fn a_shared_rule_answers_the_second_get_from_the_cache_without_asking_the_app() 
     assert_eq!(last_line(&w)["upstream_cache"], "hit");
     assert_eq!(w.app.received.borrow().len(), 1, "the app was asked once");
     let sent = &w.app.received.borrow()[0].0;
-    assert!(sent.shared_cache);
+    assert_eq!(
+        sent.shared_cache.as_deref(),
+        Some("https://app.example.com/assets/app.js")
+    );
     assert!(
         sent.headers.iter().all(|(n, _)| n != "cookie"),
         "no cookie goes with a request whose answer is shared: {:?}",
@@ -64,7 +67,7 @@ fn no_cookie_goes_to_another_server_either() {
     w.request("GET", "/ext/app.js", &[("cookie", "theme=dark")], "");
     let sent = &w.app.received.borrow()[0].0;
     assert!(
-        sent.shared_cache && sent.headers.iter().all(|(n, _)| n != "cookie"),
+        sent.shared_cache.is_some() && sent.headers.iter().all(|(n, _)| n != "cookie"),
         "{:?}",
         sent.headers
     );
@@ -81,6 +84,27 @@ fn an_answer_the_app_keeps_to_one_client_is_not_kept() {
         vec![("cache-control", "no-store")],
         vec![("cache-control", "public, max-age=600"), ("vary", "Cookie")],
         vec![("cache-control", "max-age=0")],
+        vec![("cache-control", "max-age=600")],
+        vec![
+            ("cache-control", "public, max-age=600"),
+            ("cdn-cache-control", "no-store"),
+        ],
+        vec![
+            ("cache-control", "public, max-age=600"),
+            ("cloudflare-cdn-cache-control", "private"),
+        ],
+        vec![
+            ("cache-control", "public, max-age=600"),
+            ("surrogate-control", "max-age=0"),
+        ],
+        vec![
+            ("cache-control", "public, max-age=600"),
+            ("pragma", "no-cache"),
+        ],
+        vec![
+            ("cache-control", "public, max-age=600"),
+            ("access-control-allow-origin", "https://partner.example"),
+        ],
         vec![],
     ] {
         let w = world("shared");
@@ -111,7 +135,7 @@ fn authorization_range_and_other_methods_bypass_the_cache() {
     }
     let received = w.app.received.borrow();
     assert_eq!(received.len(), 4);
-    assert!(received[1..].iter().all(|(r, _)| !r.shared_cache));
+    assert!(received[1..].iter().all(|(r, _)| r.shared_cache.is_none()));
 }
 
 #[test]
@@ -154,5 +178,88 @@ fn a_protected_rule_cannot_be_shared() {
         session_jwt("session_reusable")
     );
     w.request("GET", "/page", &[("cookie", &cookie)], "");
-    assert!(!w.app.received.borrow()[0].0.shared_cache);
+    assert!(w.app.received.borrow()[0].0.shared_cache.is_none());
+}
+
+#[test]
+fn a_shared_request_carries_only_what_a_static_answer_may_depend_on() {
+    let w = world("shared");
+    w.request(
+        "GET",
+        "/ext/home.html",
+        &[
+            ("accept", "text/html"),
+            ("accept-encoding", "gzip"),
+            ("accept-language", "fr"),
+            ("x-api-key", "alice-secret"),
+            ("x-forwarded-for", "10.9.9.9"),
+            ("cf-connecting-ip", "10.9.9.9"),
+            ("origin", "https://evil.example"),
+            ("user-agent", "alice"),
+            ("if-none-match", "\"v1\""),
+        ],
+        "",
+    );
+    let sent = &w.app.received.borrow()[0].0;
+    let names: Vec<&str> = sent.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "accept-encoding",
+            "x-forwarded-host",
+            "x-forwarded-proto"
+        ],
+        "{:?}",
+        sent.headers
+    );
+}
+
+#[test]
+fn each_public_host_and_scheme_has_its_own_entry() {
+    let w = world("shared");
+    w.app.reply(200, &IMMUTABLE, "tenant a over http");
+    let a = w.run(incoming_at("http://tenant-a.example.com/ext/home.js"));
+    assert_eq!(a.body, "tenant a over http");
+    w.app.reply(200, &IMMUTABLE, "tenant b");
+    let b = w.run(incoming_at("https://tenant-b.example.com/ext/home.js"));
+    assert_eq!(b.body, "tenant b", "not tenant a's answer");
+    let keys: Vec<Option<String>> = w
+        .app
+        .received
+        .borrow()
+        .iter()
+        .map(|(r, _)| r.shared_cache.clone())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            Some("http://tenant-a.example.com/ext/home.js".to_owned()),
+            Some("https://tenant-b.example.com/ext/home.js".to_owned())
+        ]
+    );
+}
+
+/// A GET of `url` (any host), as the runtime hands it over.
+fn incoming_at(url: &str) -> edge_attest::http::IncomingRequest<Vec<u8>> {
+    let mut req = incoming("GET", "/", &[], "");
+    req.url = url.to_owned();
+    req
+}
+
+#[test]
+fn a_websocket_handshake_is_never_shared() {
+    let w = world("shared");
+    w.request(
+        "GET",
+        "/assets/socket",
+        &[
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-key", "x"),
+            ("sec-websocket-version", "13"),
+        ],
+        "",
+    );
+    assert!(w.app.received.borrow()[0].0.shared_cache.is_none());
 }

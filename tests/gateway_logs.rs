@@ -153,3 +153,22 @@ fn a_rate_that_is_not_one_is_refused_at_start() {
         assert_eq!(e.variable, "GATEWAY_LOG_SAMPLE_RATE", "{bad}");
     }
 }
+
+#[test]
+fn a_request_that_sent_identity_headers_is_always_logged() {
+    let w = world(Some("0"));
+    let resp = w.request(
+        "GET",
+        "/assets/app.js",
+        &[("edge_attest_user_id", "user-someone-else")],
+        "",
+    );
+    assert_eq!(resp.status, 200);
+    let kept = lines(&w);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["spoofed_identity"], true);
+    // And a plain one is not marked.
+    let w = world(None);
+    w.request("GET", "/assets/app.js", &[], "");
+    assert!(lines(&w)[0].get("spoofed_identity").is_none());
+}

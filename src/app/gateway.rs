@@ -519,11 +519,16 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             config.cookies.jwt_name.as_str(),
         ];
         let public_host = url.origin.split_once("://").map_or("", |(_, h)| h);
+        log.spoofed_identity = head
+            .headers
+            .iter()
+            .any(|(name, _)| forward::is_identity_header(name));
         // A `cache = "shared"` rule's GET, unless it carries what makes an answer one
         // client's (`Authorization`) or part of one (`Range`): looked up in and kept in the
         // location's cache, so sent without cookies (the answer must not depend on who asked).
         let shared_cache = rule.cache == RuleCache::Shared
             && head.method == "GET"
+            && !head.upgrade
             && head.get("authorization").is_none()
             && head.get("range").is_none();
         let (target, cookies, forwarded) = match &rule.upstream {
@@ -542,15 +547,14 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
                 )
             }
         };
-        let cookies = if shared_cache {
-            CookieEdit::Drop
-        } else {
-            cookies
-        };
         let authenticated = pass.identity.is_some();
         let plan = RequestPlan {
             upgrade: head.upgrade,
-            message: pass.message,
+            message: if shared_cache {
+                Message::Shared
+            } else {
+                pass.message
+            },
             authorization: pass.authorization,
             identity: pass.identity,
             cookies,
@@ -562,7 +566,9 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             headers: forward::request_headers(head.headers, &plan),
             with_body: pass.message == Message::WithBody,
             headers_timeout_ms: UPSTREAM_HEADERS_TIMEOUT_MS,
-            shared_cache,
+            // Keyed by the public URL, host and scheme included: the app (another server
+            // too, through X-Forwarded-Host and -Proto) may answer each host its own page.
+            shared_cache: shared_cache.then(|| request_url.to_owned()),
         };
         let foreign = matches!(rule.upstream, Upstream::Url(_)).then_some(names);
         let started = self.platform.now_ms();

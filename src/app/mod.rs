@@ -128,6 +128,10 @@ struct RequestLog {
     /// The gateway: the app's status.
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream_status: Option<u16>,
+    /// The gateway: the client sent headers under the identity prefix (`Edge-Attest-*`, in
+    /// any spelling), which were stripped: someone trying to pass for a user.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    spoofed_identity: bool,
     /// The gateway, on a `cache = "shared"` rule's request: `hit` (answered from the edge
     /// location's cache, the app not asked) or `miss`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -352,7 +356,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     /// Whether a request's line is written: always, but for the gateway's plain successes
     /// under `GATEWAY_LOG_SAMPLE_RATE` (src/gateway/logs.rs): forwarded or preflight
     /// answers below 400 with nothing to note (no detail, no key-set event, no rate-limit
-    /// failure, no refresh with Stytch), kept at that rate and marked with it. Refusals,
+    /// failure, no refresh with Stytch, no identity header the client sent), kept at that
+    /// rate and marked with it. Refusals,
     /// redirects to the login page, errors, the app's own 4xx and 5xx, and every other
     /// route's lines are always written.
     fn keeps_line(&self, config: Result<&Config, &ConfigError>, log: &mut RequestLog) -> bool {
@@ -366,7 +371,8 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             && log.detail.is_none()
             && log.rate_limit_error.is_none()
             && log.jwks_notes.is_empty()
-            && log.session != Some("refreshed");
+            && log.session != Some("refreshed")
+            && !log.spoofed_identity;
         if sampling.keeps_all() || !plain_success {
             return true;
         }

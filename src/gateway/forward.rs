@@ -142,8 +142,6 @@ pub fn is_websocket_upgrade(headers: &[(String, String)]) -> bool {
 pub enum CookieEdit<'a> {
     /// Passed as they came (the zone's own origin, which may run Stytch's backend SDK).
     Keep,
-    /// None at all: an answer kept in the shared cache must not depend on who asked.
-    Drop,
     /// Removed: another server is not handed the browser's Stytch session.
     Remove {
         /// The two cookie names.
@@ -170,7 +168,15 @@ pub enum Message {
     /// `Authorization` (a real preflight carries none of them; anything more is not a
     /// browser's preflight, and must not reach the app unauthenticated).
     Preflight,
+    /// A `GET` whose answer the edge location's cache may keep for everyone (a public rule's
+    /// `cache = "shared"`): only [`SHARED_REQUEST_HEADERS`] go along, nothing that could
+    /// make the answer one client's (cookies, credentials, addresses, languages, origins).
+    Shared,
 }
+
+/// What a [`Message::Shared`] request carries of the client's headers: what a static
+/// answer may depend on for everyone. The cache key is the URL alone.
+pub const SHARED_REQUEST_HEADERS: [&str; 2] = ["accept", "accept-encoding"];
 
 /// How the request to the app is built.
 #[derive(Debug, Clone)]
@@ -213,6 +219,7 @@ pub fn request_headers(
                         && k != "cookie"
                         && k != "authorization"
                 }
+                Message::Shared => SHARED_REQUEST_HEADERS.contains(&k.as_str()),
             };
             !is_identity_header(&k)
                 && !FORWARDING.iter().any(|f| same_header_name(&k, f))
@@ -246,7 +253,6 @@ pub fn request_headers(
 fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
     let names = match how {
         CookieEdit::Keep => return Some(header.to_owned()),
-        CookieEdit::Drop => return None,
         CookieEdit::Remove { names } | CookieEdit::Replace { names, .. } => names,
     };
     let mut kept: Vec<String> = Vec::new();
@@ -265,10 +271,13 @@ fn edit_cookies(header: &str, how: CookieEdit<'_>) -> Option<String> {
 }
 
 /// Whether the app's answer (`status`, `headers`) to a `cache = "shared"` rule's request may
-/// be kept in the edge location's cache and served to anyone who asks for the URL: a 200
-/// the app marks for shared caches (`public`, or a positive `max-age` or `s-maxage`) and does
-/// not keep to one client (`private`, `no-store`, `no-cache`), with no `Set-Cookie`, and
-/// varying on nothing but `Accept-Encoding`. Anything else is passed on and not kept.
+/// be kept in the edge location's cache and served to anyone who asks for the URL: a 200 the
+/// app marks for shared caches (`public`, or a positive `s-maxage`) and keeps to no one
+/// (`private`, `no-store`, `no-cache`, or a zero age, in `Cache-Control` or in the headers
+/// that speak to CDNs only: `CDN-Cache-Control`, `Cloudflare-CDN-Cache-Control`,
+/// `Surrogate-Control`; `Pragma: no-cache`), with no `Set-Cookie`, no `Vary` but
+/// `Accept-Encoding`, and no `Access-Control-Allow-Origin` but `*` (one origin's answer).
+/// Anything else is passed on and not kept.
 pub fn shared_cacheable(status: u16, headers: &[(String, String)]) -> bool {
     if status != 200 {
         return false;
@@ -285,33 +294,46 @@ pub fn shared_cacheable(status: u16, headers: &[(String, String)]) -> bool {
             {
                 return false;
             }
-            "cache-control" => {
-                for directive in value.split(',').map(str::trim) {
-                    let (key, arg) = directive.split_once('=').unwrap_or((directive, ""));
-                    let key = key.trim().to_ascii_lowercase();
-                    match key.as_str() {
-                        "private" | "no-store" | "no-cache" => return false,
-                        "public" => shareable = true,
-                        "max-age" | "s-maxage" => {
-                            if arg
-                                .trim()
-                                .trim_matches('"')
-                                .parse::<u64>()
-                                .is_ok_and(|n| n > 0)
-                            {
-                                shareable = true;
-                            } else {
-                                return false;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            "access-control-allow-origin" if value.trim() != "*" => return false,
+            "pragma" if value.to_ascii_lowercase().contains("no-cache") => return false,
+            "cache-control"
+            | "cdn-cache-control"
+            | "cloudflare-cdn-cache-control"
+            | "surrogate-control" => match cache_directives(value) {
+                None => return false,
+                Some(marks_shared) => shareable |= marks_shared && name == "cache-control",
+            },
             _ => {}
         }
     }
     shareable
+}
+
+/// A cache header's directives: `None` when they keep the answer from shared caches
+/// (`private`, `no-store`, `no-cache`, a zero or unreadable age), else whether they mark it
+/// for them (`public`, a positive `s-maxage`).
+fn cache_directives(value: &str) -> Option<bool> {
+    let mut marks_shared = false;
+    for directive in value.split(',').map(str::trim) {
+        let (key, arg) = directive.split_once('=').unwrap_or((directive, ""));
+        match key.trim().to_ascii_lowercase().as_str() {
+            "private" | "no-store" | "no-cache" => return None,
+            "public" => marks_shared = true,
+            age @ ("max-age" | "s-maxage") => {
+                let positive = arg
+                    .trim()
+                    .trim_matches('"')
+                    .parse::<u64>()
+                    .is_ok_and(|n| n > 0);
+                if !positive {
+                    return None;
+                }
+                marks_shared |= age == "s-maxage";
+            }
+            _ => {}
+        }
+    }
+    Some(marks_shared)
 }
 
 /// How the app's answer is passed back.

@@ -107,10 +107,11 @@ pub struct ForwardRequest {
     pub with_body: bool,
     /// Give up on the answer's status and headers after this long.
     pub headers_timeout_ms: u32,
-    /// Answer from the edge location's cache when it holds `url`'s answer, and keep the
-    /// app's answer there when [`crate::gateway::forward::shared_cacheable`] allows (a
-    /// `cache = "shared"` rule's `GET`; such a request carries no cookies).
-    pub shared_cache: bool,
+    /// The key (the public URL) under which the edge location's cache answers this request
+    /// when it holds one, and keeps the app's answer when
+    /// [`crate::gateway::forward::shared_cacheable`] allows: a `cache = "shared"` rule's
+    /// `GET`, which carries only the headers such an answer may depend on.
+    pub shared_cache: Option<String>,
 }
 
 /// The app's answer, its body not read.

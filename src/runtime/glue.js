@@ -86,16 +86,16 @@ export function response_head_all(resp) {
 // timeout on the answer's head only: once it has come, its body streams for as long as it
 // lasts. Rejects with "timeout" when the head did not come in time. `withBody`: the core's
 // decision (never for GET, HEAD or a forwarded preflight).
-export function forward(url, method, headers, req, withBody, ms, shared) {
-  return shared ? forwardShared(url, method, headers, req, withBody, ms) : forwardToApp(url, method, headers, req, withBody, ms);
+export function forward(url, method, headers, req, withBody, ms, sharedKey) {
+  return sharedKey ? forwardShared(sharedKey, url, method, headers, req, withBody, ms) : forwardToApp(url, method, headers, req, withBody, ms);
 }
 // A `cache = "shared"` rule's GET: the edge location's cache first (the Cache API, keyed by
-// the URL; a no-op on workers.dev), then the app. An answer from the cache is remembered so
+// the public URL the core gives; a no-op on workers.dev), then the app. An answer from the cache is remembered so
 // the glue can say so (`from_cache`); whether the app's answer is kept is the core's call
 // (`keep_shared`).
 const cachedAnswers = new WeakSet();
-async function forwardShared(url, method, headers, req, withBody, ms) {
-  const hit = await globalThis.caches?.default.match(url).catch(() => undefined);
+async function forwardShared(key, url, method, headers, req, withBody, ms) {
+  const hit = await globalThis.caches?.default.match(key).catch(() => undefined);
   if (hit) {
     cachedAnswers.add(hit);
     return hit;
@@ -103,12 +103,12 @@ async function forwardShared(url, method, headers, req, withBody, ms) {
   return forwardToApp(url, method, headers, req, withBody, ms);
 }
 export function from_cache(resp) { return cachedAnswers.has(resp); }
-// The app's answer kept for the URL after the response (its body teed: one branch to the
+// The app's answer kept under the key after the response (its body teed: one branch to the
 // browser, one to the cache); a failure is logged, never the request's.
-export function keep_shared(ctx, url, resp) {
+export function keep_shared(ctx, key, resp) {
   const cache = globalThis.caches?.default;
   if (!cache) return;
-  ctx.waitUntil(cache.put(url, resp.clone()).catch((e) => console.error(JSON.stringify({ cache_put_error: String(e?.message ?? e) }))));
+  ctx.waitUntil(cache.put(key, resp.clone()).catch((e) => console.error(JSON.stringify({ cache_put_error: String(e?.message ?? e) }))));
 }
 function forwardToApp(url, method, headers, req, withBody, ms) {
   const ctl = new AbortController();

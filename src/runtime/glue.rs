@@ -75,7 +75,8 @@ extern "C" {
     fn response_head_all(resp: &web_sys::Response) -> Result<String, JsValue>;
     /// The gateway's `fetch` to the app with `req`'s body streamed (`with_body`) or none: a
     /// promise of the answer, rejected with `"timeout"` when its head does not come within
-    /// `ms`; with `shared`, the edge location's cache's answer for `url` when it has one.
+    /// `ms`; with `shared` (a cache key), the edge location's cache's answer for it when it
+    /// has one.
     #[wasm_bindgen(catch)]
     fn forward(
         url: &str,
@@ -84,16 +85,16 @@ extern "C" {
         req: &web_sys::Request,
         with_body: bool,
         ms: u32,
-        shared: bool,
+        shared: Option<&str>,
     ) -> Result<Promise, JsValue>;
     /// Whether `forward` answered `resp` from the edge location's cache.
     #[wasm_bindgen(catch)]
     fn from_cache(resp: &web_sys::Response) -> Result<bool, JsValue>;
-    /// `ctx.waitUntil` of keeping `resp` (teed) in the edge location's cache for `url`.
+    /// `ctx.waitUntil` of keeping `resp` (teed) in the edge location's cache under `key`.
     #[wasm_bindgen(catch)]
     fn keep_shared(
         ctx: &worker::worker_sys::Context,
-        url: &str,
+        key: &str,
         resp: &web_sys::Response,
     ) -> Result<(), JsValue>;
     /// The app's answer `resp` with this status and these headers, its body untouched.
@@ -738,7 +739,7 @@ impl Forwarder<WorkerBody> for WorkerForwarder<'_> {
             &body.req,
             req.with_body,
             req.headers_timeout_ms,
-            req.shared_cache,
+            req.shared_cache.as_deref(),
         )
         .map_err(network)?;
         let resp: web_sys::Response = settled(&sent)
@@ -757,10 +758,13 @@ impl Forwarder<WorkerBody> for WorkerForwarder<'_> {
             .parse::<u16>()
             .map_err(|_| TransportError::Network("no status".into()))?;
         let headers = wire::header_pairs(rest);
-        let from_cache = req.shared_cache && from_cache(&resp).unwrap_or(false);
-        if req.shared_cache && !from_cache && shared_cacheable(status, &headers) {
+        let from_cache = req.shared_cache.is_some() && from_cache(&resp).unwrap_or(false);
+        if let Some(key) = &req.shared_cache
+            && !from_cache
+            && shared_cacheable(status, &headers)
+        {
             // Not kept when the runtime refuses (the answer still goes to the browser).
-            let _ = keep_shared(self.ctx, &req.url, &resp);
+            let _ = keep_shared(self.ctx, key, &resp);
         }
         Ok(Forwarded {
             status,

@@ -82,15 +82,15 @@ impl<B: TestBody> Forwarder<B> for FakeApp {
         req: ForwardRequest,
         body: B,
     ) -> Result<Forwarded<String>, TransportError> {
-        if req.shared_cache
-            && let Some(hit) = self.cache.borrow().get(&req.url)
+        if let Some(key) = &req.shared_cache
+            && let Some(hit) = self.cache.borrow().get(key)
         {
             return Ok(Forwarded {
                 from_cache: true,
                 ..hit.clone()
             });
         }
-        let (url, shared) = (req.url.clone(), req.shared_cache);
+        let shared = req.shared_cache.clone();
         self.received.borrow_mut().push((req, body.forwarded()));
         let answer = self.replies.borrow_mut().pop_front().unwrap_or_else(|| {
             Ok(Forwarded {
@@ -101,10 +101,10 @@ impl<B: TestBody> Forwarder<B> for FakeApp {
             })
         });
         if let Ok(a) = &answer
-            && shared
+            && let Some(key) = shared
             && edge_attest::gateway::forward::shared_cacheable(a.status, &a.headers)
         {
-            self.cache.borrow_mut().insert(url, a.clone());
+            self.cache.borrow_mut().insert(key, a.clone());
         }
         answer
     }
