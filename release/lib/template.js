@@ -294,14 +294,16 @@ const OPTIONAL_VARS = [
       'cookies prove that meets the rule, with who it is in Edge-Attest-* headers. The routes',
       'above must then cover them (`edge-attest check` says which do not): routes = ["<host>/*"].',
       'The login page and the scripts and styles it loads are public (/_next/* is Next.js\'s;',
-      'use your framework\'s asset path). A rule may also say methods, preflight, bearer,',
-      'require_aal, require_link, roles and (B2B) organizations (docs/gateway.md#rules).',
+      'use your framework\'s asset path; cache = "shared" serves the immutable ones from each',
+      'location\'s cache). A rule may also say methods, preflight, bearer, require_aal,',
+      'require_link, roles and (B2B) organizations (docs/gateway.md#rules).',
     ],
   },
   {
     key: 'PROTECT',
     off: [
       { path: '/login', upstream: 'origin', require_session: false },
+      { path: '/_next/static/*', upstream: 'origin', require_session: false, cache: 'shared' },
       { path: '/_next/*', upstream: 'origin', require_session: false },
       { path: '/admin/*', upstream: 'origin', roles: ['admin'], require_aal: 'aal2' },
       { path: '/*', upstream: 'origin', on_unauthenticated: 'redirect', login_url: '/login' },
