@@ -882,10 +882,13 @@ export async function startApp({ stytch, projectId, b2b = false, redirectTo = "h
       res.writeHead(200, { "x-big": "x".repeat(64 * 1024), "content-type": "text/plain" });
       return res.end("ok");
     }
-    // A static asset as a framework's build serves one: immutable, for every cache.
+    // A static asset as a framework's build serves one: immutable, for every cache, and
+    // compressed for a client that takes gzip (Next's server does both).
     if (path.endsWith(".js")) {
-      res.writeHead(200, { "content-type": "text/javascript", "cache-control": "public, max-age=31536000, immutable" });
-      return res.end(`console.log(${JSON.stringify(path)});`);
+      const text = `console.log(${JSON.stringify(path)});`;
+      const gzip = /\bgzip\b/.test(req.headers["accept-encoding"] ?? "");
+      res.writeHead(200, { "content-type": "text/javascript", "cache-control": "public, max-age=31536000, immutable", vary: "Accept-Encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) });
+      return res.end(gzip ? gzipSync(text) : text);
     }
     if (path.endsWith("/echo-identity")) {
       res.writeHead(200, { "edge-attest-user-id": "echoed", connection: "x-internal", "x-internal": "1", "content-type": "text/plain" });

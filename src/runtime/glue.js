@@ -104,11 +104,19 @@ async function forwardShared(key, url, method, headers, req, withBody, ms) {
 }
 export function from_cache(resp) { return cachedAnswers.has(resp); }
 // The app's answer kept under the key after the response (its body teed: one branch to the
-// browser, one to the cache); a failure is logged, never the request's.
+// browser, one to the cache); a failure is logged, never the request's. Kept decoded: the
+// runtime hands a body over decoded and encodes it again for a `Content-Encoding` it is sent
+// with, so an entry stored with the app's encoding would come back encoded twice (a hit
+// measured so in wrangler dev: scripts a browser could not parse). The edge compresses the
+// answer for the browser as it does any other.
 export function keep_shared(ctx, key, resp) {
   const cache = globalThis.caches?.default;
   if (!cache) return;
-  ctx.waitUntil(cache.put(key, resp.clone()).catch((e) => console.error(JSON.stringify({ cache_put_error: String(e?.message ?? e) }))));
+  const copy = resp.clone();
+  const headers = new Headers(copy.headers);
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+  ctx.waitUntil(cache.put(key, new Response(copy.body, { status: copy.status, headers })).catch((e) => console.error(JSON.stringify({ cache_put_error: String(e?.message ?? e) }))));
 }
 function forwardToApp(url, method, headers, req, withBody, ms) {
   const ctl = new AbortController();
