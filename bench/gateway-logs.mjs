@@ -12,24 +12,18 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { startSupabase, startStytch, startApp } from "../dev/standins.mjs";
 import { startWorker, ROOT } from "../dev/worker.mjs";
+import { BENCH_STYTCH, benchVars } from "./harness.mjs";
 
-const PROJECT_ID = "project-test-11111111-2222-3333-4444-555555555555";
-const SECRET = "secret-test-bench-gateway-logs";
-const PROFILE_ID = "trusted-auth-token-profile-test-66666666";
 const MIX = { session: 900, none: 50, asset: 50 };
 
 const supabase = await startSupabase();
-const stytch = await startStytch({ projectId: PROJECT_ID, secret: SECRET, profileId: PROFILE_ID, supabase });
-const app = await startApp({ stytch, projectId: PROJECT_ID });
+const stytch = await startStytch({ ...BENCH_STYTCH, supabase });
+const app = await startApp({ stytch, projectId: BENCH_STYTCH.projectId });
 
 async function run(rate, cache) {
   const worker = await startWorker({
     vars: {
-      SUPABASE_URL: supabase.url,
-      STYTCH_PROJECT_ID: PROJECT_ID,
-      STYTCH_SECRET: SECRET,
-      STYTCH_PROFILE_ID: PROFILE_ID,
-      STYTCH_API_BASE: stytch.url,
+      ...benchVars(supabase, stytch),
       GATEWAY_LOG_SAMPLE_RATE: String(rate),
       PROTECT: JSON.stringify([
         { path: "/assets/*", upstream: app.url, require_session: false, cache },

@@ -276,13 +276,16 @@ export async function waitAccepting(w, timeoutMs = 20_000) {
   }
 }
 
+/** The Stytch project every benchmark's worker is configured with (and a Stytch stand-in too). */
+export const BENCH_STYTCH = { projectId: "project-test-bench", secret: "secret-test-bench", profileId: "trusted-auth-token-profile-test-bench" };
+
 /** The worker variables of every benchmark: the Supabase stand-in and the Stytch stub. */
 export function benchVars(supabase, stytch) {
   return {
     SUPABASE_URL: supabase.url,
-    STYTCH_PROJECT_ID: "project-test-bench",
-    STYTCH_SECRET: "secret-test-bench",
-    STYTCH_PROFILE_ID: "trusted-auth-token-profile-test-bench",
+    STYTCH_PROJECT_ID: BENCH_STYTCH.projectId,
+    STYTCH_SECRET: BENCH_STYTCH.secret,
+    STYTCH_PROFILE_ID: BENCH_STYTCH.profileId,
     STYTCH_API_BASE: stytch.url,
   };
 }
