@@ -16,8 +16,8 @@
 //! start-up function builds, in an isolate state of its own (its own key memory, refreshes,
 //! notes and imported keys) that is dropped when the rehearsal ends; every request builds its
 //! I/O from the isolate's real state, which has none. The canned keys' ids and the token's
-//! subject and issuer are this module's, and the signature no real signer makes is refused by
-//! the real backend.
+//! subject are this module's (its issuer is the first provider's, so its rules apply), and
+//! its signature, which no signer makes, is refused by the real backend.
 
 use super::routes::Route;
 use crate::config::{Config, KeySource, Provider};
