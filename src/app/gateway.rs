@@ -523,9 +523,10 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             .headers
             .iter()
             .any(|(name, _)| forward::is_identity_header(name));
-        // A `cache = "shared"` rule's GET, unless it carries what makes an answer one
-        // client's (`Authorization`) or part of one (`Range`): looked up in and kept in the
-        // location's cache, so sent without cookies (the answer must not depend on who asked).
+        // A `cache = "shared"` rule's GET (not a WebSocket handshake), unless it carries what
+        // makes an answer one client's (`Authorization`) or part of one (`Range`): looked up
+        // in and kept in the location's cache, so sent with only the headers such an answer
+        // may depend on (`Message::Shared`: it must not depend on who asked).
         let shared_cache = rule.cache == RuleCache::Shared
             && head.method == "GET"
             && !head.upgrade

@@ -357,14 +357,16 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
     /// under `GATEWAY_LOG_SAMPLE_RATE` (src/gateway/logs.rs): forwarded or preflight
     /// answers below 400 with nothing to note (no detail, no key-set event, no rate-limit
     /// failure, no refresh with Stytch, no identity header the client sent), kept at that
-    /// rate and marked with it. Refusals,
-    /// redirects to the login page, errors, the app's own 4xx and 5xx, and every other
-    /// route's lines are always written.
+    /// rate and marked with it. Refusals, redirects to the login page, errors, the app's own
+    /// 4xx and 5xx, and every other route's lines are always written.
     fn keeps_line(&self, config: Result<&Config, &ConfigError>, log: &mut RequestLog) -> bool {
         let Ok(config) = config else {
             return true;
         };
         let sampling = &config.gateway_log;
+        if sampling.keeps_all() {
+            return true;
+        }
         let plain_success = log.route == Some(RouteName::Gateway)
             && matches!(log.outcome, "forwarded" | "preflight")
             && log.status < 400
@@ -373,7 +375,7 @@ impl<H: HttpClient, K: KvStore, B: SignatureBackend + EntryMac, P: Platform, L: 
             && log.jwks_notes.is_empty()
             && log.session != Some("refreshed")
             && !log.spoofed_identity;
-        if sampling.keeps_all() || !plain_success {
+        if !plain_success {
             return true;
         }
         log.sample_rate = Some(sampling.as_str().to_owned());

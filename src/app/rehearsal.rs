@@ -55,6 +55,10 @@ pub fn is_signature(sig: &[u8]) -> bool {
 /// The rehearsal request's origin: a reserved name (RFC 6761) no deployment serves.
 pub const ORIGIN: &str = "https://rehearsal.invalid";
 
+/// The address the rehearsal's requests come from, as Cloudflare names a client's: TEST-NET-1
+/// (RFC 5737), so that the per-address rate limit runs as for a real client.
+const CLIENT_ADDRESS: &str = "192.0.2.1";
+
 /// The key ids of the rehearsal's keys, one per algorithm.
 const KIDS: [(Alg, &str); 3] = [
     (Alg::Es256, "edge-attest-rehearsal-es256"),
@@ -185,8 +189,7 @@ impl Rehearsal {
                 ("content-type", "application/json".to_owned()),
                 ("origin", ORIGIN.to_owned()),
                 ("content-length", self.exchange_body.len().to_string()),
-                // TEST-NET-1 (RFC 5737): the per-address rate limit runs as for a real client.
-                ("cf-connecting-ip", "192.0.2.1".to_owned()),
+                ("cf-connecting-ip", CLIENT_ADDRESS.to_owned()),
             ],
             body: self.exchange_body.clone(),
         }
@@ -207,7 +210,7 @@ impl Rehearsal {
                     "cookie",
                     format!("{session}={SESSION_TOKEN}; {jwt_name}={jwt}"),
                 ),
-                ("cf-connecting-ip", "192.0.2.1".to_owned()),
+                ("cf-connecting-ip", CLIENT_ADDRESS.to_owned()),
             ],
             body: String::new(),
         })

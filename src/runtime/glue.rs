@@ -306,7 +306,10 @@ fn rehearse(env: Env, config: &Config, isolate: &IsolateState) {
             // No `ctx` exists before a request; the rehearsal's KV writes, its only use,
             // are skipped.
             js_sys::Object::new().unchecked_into(),
-            Some(Rc::clone(&state)),
+            Some(Rehearsed {
+                state: Rc::clone(&state),
+                body: r.body.into_bytes(),
+            }),
         )));
         answer
             .ok()
@@ -522,15 +525,26 @@ fn run(future: Handler) -> Result<JsValue, JsValue> {
     }
 }
 
+/// A request of the start-up rehearsal, as [`rehearse`] hands it to [`respond`]: the
+/// rehearsal's own state, and the body the request carries (handed over at once: the runtime's
+/// request has none, and reading one would wait for a promise).
+struct Rehearsed {
+    state: Rc<IsolateState>,
+    body: Vec<u8>,
+}
+
 /// A request's answer, on the isolate's state, or on the start-up rehearsal's (`rehearsal`,
 /// from [`rehearse`] only): one function for both, so that the rehearsal compiles this one.
 async fn respond(
     req: web_sys::Request,
     env: Env,
     ctx: worker::worker_sys::Context,
-    rehearsal: Option<Rc<IsolateState>>,
+    rehearsal: Option<Rehearsed>,
 ) -> Result<JsValue, JsValue> {
-    let state = rehearsal.unwrap_or_else(|| isolate_state(&env));
+    let (state, canned) = match rehearsal {
+        Some(Rehearsed { state, body }) => (state, Some(body)),
+        None => (isolate_state(&env), None),
+    };
     #[cfg(feature = "selftest")]
     {
         let url = req.url();
@@ -584,10 +598,6 @@ async fn respond(
         request_head(&req, joined).map(|head| wire::split_request_head(&head, names))
     })?;
     let exact = wire::exact_length(&headers);
-    let canned = state
-        .rehearsal
-        .as_ref()
-        .map(|r| r.exchange_request().body.into_bytes());
     let incoming = IncomingRequest {
         method,
         url,
